@@ -1,0 +1,51 @@
+# The two commands of the README: `make demo` and `make test`. Both start from a fresh machine
+# (Debian 12, Python 3.11, root): they install the Debian packages, a virtualenv and the project.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := softhsm2 postgresql nginx chromium fonts-ipafont openssl curl
+STAMP := var/.stamps
+
+.PHONY: demo test install system-packages lint typecheck unit clean
+
+demo: install
+	$(BIN)/cjs -c development.ini demo
+
+test: install lint typecheck
+	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-auto} --dist loadgroup -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+install: $(STAMP)/system $(STAMP)/venv $(STAMP)/locale
+
+$(STAMP)/system:
+	@mkdir -p $(STAMP)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+$(STAMP)/venv: pyproject.toml
+	@mkdir -p $(STAMP)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+$(STAMP)/locale: $(STAMP)/venv $(wildcard core/locale/*/LC_MESSAGES/*.po)
+	$(BIN)/pybabel compile -d core/locale -D cjs
+	@touch $@
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,54 @@
+"""CJS core: the application factory and the domains every service module relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.router import Router
+
+from core.settings import ConfigurationError, validate
+
+__all__ = ["ConfigurationError", "main", "make_app", "make_config"]
+
+
+def make_config(settings: Mapping[str, Any], plugins: Iterable[object] = ()) -> Configurator:
+    """Validate ``settings`` and build the configurator: plugins, database, views, security.
+
+    ``plugins`` are extra plugin objects registered beside the installed ones (tests use it).
+    Raises :class:`ConfigurationError` with one line naming a bad setting.
+    """
+    from core.plugins import ModuleRegistry, make_plugin_manager
+
+    parsed = validate(settings)
+    pm = make_plugin_manager(plugins, disabled=parsed["cjs.plugins.disabled"])
+    config = Configurator(settings=parsed)
+    config.registry.cjs_plugins = pm
+    config.registry.cjs_modules = ModuleRegistry(pm)
+
+    from hsm import configure_signer
+
+    configure_signer(config)
+
+    config.include("pyramid_services")
+    config.include("pyramid_jinja2")
+    config.add_jinja2_renderer(".html")
+    config.add_jinja2_search_path("templates:", name=".html")
+    config.add_translation_dirs("core:locale")
+    config.include("core.db")
+    config.include("core.web")
+    config.include("core.hours")
+    config.include("core.views")
+    config.registry.cjs_modules.configure_routes(config)
+    return config
+
+
+def make_app(settings: Mapping[str, Any], plugins: Iterable[object] = ()) -> Router:
+    """Build the WSGI application from a settings mapping (tests and ``cjs serve`` use this)."""
+    return make_config(settings, plugins).make_wsgi_app()
+
+
+def main(global_config: Mapping[str, Any] | None, **settings: Any) -> Router:
+    """PasteDeploy entry point: ``use = egg:cjs``."""
+    return make_app(settings)

@@ -1,0 +1,56 @@
+"""Database wiring: one engine per app, a session per request joined to the request's transaction.
+
+Views never commit: pyramid_tm commits at the end of the request (or aborts on error), and
+pyramid_retry replays a request that failed with a PostgreSQL serialization failure or deadlock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zope.sqlalchemy
+from pyramid.config import Configurator
+from pyramid.request import Request
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout for several processes."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory bound to ``engine``; objects stay readable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def _dbsession(request: Request) -> Session:
+    session = request.registry.cjs_session_factory()
+    zope.sqlalchemy.register(session, transaction_manager=request.tm)
+    return session
+
+
+def includeme(config: Configurator) -> None:
+    """Create the engine from ``sqlalchemy.url`` and give requests ``request.dbsession``."""
+    settings = config.get_settings()
+    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+    engine = make_engine(settings["sqlalchemy.url"])
+    config.registry.cjs_engine = engine
+    config.registry.cjs_session_factory = make_session_factory(engine)
+    config.add_request_method(_dbsession, "dbsession", reify=True)

@@ -1,0 +1,143 @@
+"""The hooks through which plugins extend CJS: service modules, authentication steps, CA signers.
+
+Every hook is ``cjs_``-prefixed and takes keyword arguments only. Built-in plugins register through the
+same entry-point groups a third-party package uses: ``cjs.modules``, ``cjs.auth_backends`` and
+``cjs.signers``. ``docs/hooks.md`` documents each hook; a test keeps it complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
+    from pyramid.request import Request
+
+    from core.models import DepositGroup
+    from hsm.interfaces import ISigner
+
+PROJECT = "cjs"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: Restriction levels of ACC-7, as stored and as shown.
+RESTRICTION_LEVELS = {"show": "表示", "hide": "非表示", "view_only": "閲覧のみ"}
+
+
+@dataclass(frozen=True)
+class ServiceModule:
+    """What a service-module plugin declares about itself.
+
+    ``code`` is the stable identifier stored in the database (module enablement, restrictions);
+    ``contract_kinds`` lists the contract kinds ("member", "employer") it serves;
+    ``restriction_levels`` the ACC-7 levels the master may choose from, "show" first.
+    """
+
+    code: str
+    name: str
+    menu_title: str
+    contract_kinds: tuple[str, ...]
+    restriction_levels: tuple[str, ...] = ("show", "hide")
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """One entry of a module's menu: a title and the route it leads to.
+
+    ``changes_data`` marks entries that a 閲覧のみ user may not use (ACC-7).
+    """
+
+    title: str
+    route_name: str
+    changes_data: bool = False
+
+
+@dataclass(frozen=True)
+class InfoPanel:
+    """A part of the information screen (DC671101) contributed by a module."""
+
+    template: str
+    context: Mapping[str, Any]
+    order: int = 100
+
+
+class AuthStep(Protocol):
+    """One step of an authentication pipeline (AUTH-8), named in ``cjs.pipeline.<flow>`` settings."""
+
+    name: str
+
+
+SignerFactory = Callable[[Mapping[str, Any]], "ISigner"]
+
+
+# -- (a) service modules -------------------------------------------------------------------------
+
+
+@hookspec
+def cjs_service_module() -> ServiceModule:
+    """Declare the service module this plugin provides.
+
+    Called once at start for every plugin; each module plugin returns its :class:`ServiceModule`.
+    Codes must be unique. Not firstresult: the core collects one declaration per plugin.
+    """
+
+
+@hookspec
+def cjs_module_routes(config: Configurator, module: ServiceModule) -> None:
+    """Add the module's routes and views.
+
+    Called once at start, for each module plugin alone, with the route prefix ``/m/<code>`` in effect.
+    Every route name must begin with ``<code>:`` so that the core can refuse it for deposit groups
+    where the module is not enabled. Returns nothing.
+    """
+
+
+@hookspec
+def cjs_menu_entries(
+    request: Request, deposit_group: DepositGroup, module: ServiceModule
+) -> Sequence[MenuEntry]:
+    """Return the menu entries of the module for the selected deposit group.
+
+    Called on each request that draws the menu bar, only for the plugins whose module is enabled for
+    ``deposit_group`` (a subset hook caller). Not firstresult: one list per module.
+    """
+
+
+@hookspec
+def cjs_info_panels(
+    request: Request, deposit_group: DepositGroup, module: ServiceModule
+) -> Sequence[InfoPanel]:
+    """Return the module's parts of the information screen (DC671101).
+
+    Called when the information screen is drawn, only for modules enabled for ``deposit_group``.
+    Not firstresult: the core sorts every module's panels by ``order``.
+    """
+
+
+# -- (b) authentication backends -----------------------------------------------------------------
+
+
+@hookspec
+def cjs_auth_steps() -> Sequence[AuthStep]:
+    """Return the authentication steps this plugin provides.
+
+    Called once at start. The core indexes the steps by ``name`` and builds each flow's pipeline from
+    the ``cjs.pipeline.<flow>`` setting; an unknown or duplicate name stops the start.
+    """
+
+
+# -- (c) CA signers ------------------------------------------------------------------------------
+
+
+@hookspec
+def cjs_signer_factories() -> Mapping[str, SignerFactory]:
+    """Return the CA signers this plugin provides, by name, each a factory taking the settings.
+
+    Called once at start. ``cjs.ca.signer`` names the one to use; the factory returns an object
+    providing :class:`hsm.interfaces.ISigner` or raises ``ConfigurationError`` with one line.
+    """

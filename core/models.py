@@ -1,0 +1,235 @@
+"""The core data model: contracts, deposit groups, module enablement, users, certificates, audit.
+
+SQLAlchemy 2 typed mappings. Times are stored as UTC and come back timezone-aware. Migrations in
+``migrations/`` must give exactly this schema (a test compares them on SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored as naive UTC on every database and returned as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware times")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints predictably."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ContractKind(enum.StrEnum):
+    """会員 (member organisation) or 事業主 (employer)."""
+
+    MEMBER = "member"
+    EMPLOYER = "employer"
+
+    @property
+    def label(self) -> str:
+        return {"member": "会員", "employer": "事業主"}[self.value]
+
+
+class Role(enum.StrEnum):
+    """マスターユーザー (one per contract) or 一般ユーザー (at most ten)."""
+
+    MASTER = "master"
+    GENERAL = "general"
+
+
+class CertificateStatus(enum.StrEnum):
+    """A certificate is valid until revoked; expiry is read from ``not_after``."""
+
+    VALID = "valid"
+    REVOKED = "revoked"
+
+
+class Contract(Base):
+    """A customer contract (契約): number, kind, organisation, and its initial password."""
+
+    __tablename__ = "contracts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_no: Mapped[str] = mapped_column(String(8), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    organisation_name: Mapped[str] = mapped_column(String(100))
+    initial_password_hash: Mapped[str] = mapped_column(String(255))
+    initial_failed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    initial_lock_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    initial_locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    initial_blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    deposit_groups: Mapped[list[DepositGroup]] = relationship(
+        back_populates="contract", order_by="DepositGroup.group_no", cascade="all, delete-orphan"
+    )
+    users: Mapped[list[User]] = relationship(back_populates="contract", order_by="User.id")
+
+
+class DepositGroup(Base):
+    """A deposit group (入金グループ) of a contract: 8-digit number, kanji and kana names."""
+
+    __tablename__ = "deposit_groups"
+    __table_args__ = (UniqueConstraint("contract_id", "group_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    group_no: Mapped[str] = mapped_column(String(8))
+    name_kanji: Mapped[str] = mapped_column(String(100))
+    name_kana: Mapped[str] = mapped_column(String(100))
+
+    contract: Mapped[Contract] = relationship(back_populates="deposit_groups")
+    module_enablements: Mapped[list[ModuleEnablement]] = relationship(
+        back_populates="deposit_group", cascade="all, delete-orphan", order_by="ModuleEnablement.id"
+    )
+
+
+class ModuleEnablement(Base):
+    """A service module the bank enabled for a deposit group, with the module's options."""
+
+    __tablename__ = "module_enablements"
+    __table_args__ = (UniqueConstraint("deposit_group_id", "module_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deposit_group_id: Mapped[int] = mapped_column(ForeignKey("deposit_groups.id"), index=True)
+    module_code: Mapped[str] = mapped_column(String(32))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    deposit_group: Mapped[DepositGroup] = relationship(back_populates="module_enablements")
+
+
+class User(Base):
+    """A contract user (master or general) with its password credential and lockout counters."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(12), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str] = mapped_column(String(50))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    password_is_temporary: Mapped[bool] = mapped_column(default=False)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lock_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    previous_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    contract: Mapped[Contract] = relationship(back_populates="users")
+    restrictions: Mapped[list[UserRestriction]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+    certificates: Mapped[list[Certificate]] = relationship(
+        back_populates="user", order_by="Certificate.not_before"
+    )
+
+
+class UserRestriction(Base):
+    """ユーザー別機能制限 (ACC-7): a user's level for one module; no row means 表示."""
+
+    __tablename__ = "user_restrictions"
+    __table_args__ = (UniqueConstraint("user_pk", "module_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    module_code: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(16))
+
+    user: Mapped[User] = relationship(back_populates="restrictions")
+
+
+class Certificate(Base):
+    """A client certificate issued by our CA; the private key is never stored."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serial: Mapped[str] = mapped_column(String(40), unique=True)
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    fingerprint_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    not_before: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=CertificateStatus.VALID)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revocation_reason: Mapped[str | None] = mapped_column(String(32))
+    first_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="certificates")
+
+
+class AuditEvent(Base):
+    """An append-only record of a security-relevant action: who, what, target, result, when."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(128))
+    contract_no: Mapped[str | None] = mapped_column(String(8), index=True)
+    result: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(String(36))
+    client_addr: Mapped[str | None] = mapped_column(String(45))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _audit_is_append_only(mapper: Any, connection: Any, target: AuditEvent) -> None:
+    raise PermissionError("audit events are append-only")

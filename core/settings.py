@@ -1,0 +1,198 @@
+"""Settings: one declared table of every ``cjs.*`` setting, validated once at start.
+
+A missing or malformed setting stops the start with :class:`ConfigurationError`, whose message is one
+line naming the setting (Kinto's way). Secrets are never read from the ini file in production: their
+value is ``env:NAME`` (an environment variable) or ``file:/path`` (a file, e.g. a mounted secret).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"true", "yes", "on", "1"}:
+        return True
+    if lowered in {"false", "no", "off", "0"}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _int(value: str) -> int:
+    return int(value.strip())
+
+
+def _positive_int(value: str) -> int:
+    number = int(value.strip())
+    if number <= 0:
+        raise ValueError(f"expected a positive whole number, got {value!r}")
+    return number
+
+
+def _words(value: str) -> tuple[str, ...]:
+    return tuple(value.split())
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return parse
+
+
+def _path(value: str) -> Path:
+    return Path(value.strip())
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _hours(value: str) -> tuple[dt.time, dt.time]:
+    """Parse ``HH:MM-HH:MM`` (Japan time)."""
+    start, sep, end = value.strip().partition("-")
+    if not sep or not _HHMM.match(start) or not _HHMM.match(end) or start >= end:
+        raise ValueError(f"expected HH:MM-HH:MM with start before end, got {value!r}")
+    return dt.time.fromisoformat(start), dt.time.fromisoformat(end)
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _weekdays(value: str) -> frozenset[int]:
+    days = value.split()
+    unknown = [d for d in days if d not in _WEEKDAYS]
+    if unknown:
+        raise ValueError(f"unknown weekday {unknown[0]!r} (use {' '.join(_WEEKDAYS)})")
+    return frozenset(_WEEKDAYS.index(d) for d in days)
+
+
+_MMDD = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+
+
+def _month_days(value: str) -> frozenset[tuple[int, int]]:
+    """Parse closed days of every year, ``MM-DD`` words."""
+    result = set()
+    for word in value.split():
+        if not _MMDD.match(word):
+            raise ValueError(f"expected MM-DD words, got {word!r}")
+        month, day = word.split("-")
+        result.add((int(month), int(day)))
+    return frozenset(result)
+
+
+def _windows(value: str) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    """Parse maintenance windows: ``YYYY-MM-DDTHH:MM/YYYY-MM-DDTHH:MM`` words, Japan time."""
+    windows = []
+    for word in value.split():
+        start, sep, end = word.partition("/")
+        try:
+            begin, finish = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)
+        except ValueError:
+            raise ValueError(f"expected START/END ISO date-times, got {word!r}") from None
+        if not sep or begin >= finish:
+            raise ValueError(f"expected START/END with start before end, got {word!r}")
+        windows.append((begin, finish))
+    return tuple(windows)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting: its parser, its default (None: required) and whether it is a secret."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: str | None
+    doc: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("cjs.environment", _choice("development", "production"), "production",
+            "development allows secrets written in the ini file; production refuses them"),
+    Setting("sqlalchemy.url", str, None, "database URL (sqlite:///… or postgresql+psycopg://…)"),
+    Setting("cjs.system_name", str, "ろうきん 賃金控除事務支援システム", "name in the page header"),
+    Setting("cjs.ca.signer", str, "software", "name of the CA signer plugin (cjs.signers)"),
+    Setting("cjs.ca.dir", _path, "var/ca", "folder of the CA certificate, key file and CRL"),
+    Setting("cjs.ca.issuer_name", str, "Rokin-KW CA", "common name of the CA (issuer of certificates)"),
+    Setting("cjs.ca.organization", str, "Rokin-KW", "organisation in the CA name"),
+    Setting("cjs.ca.key_type", _choice("ec-p384", "rsa-3072"), "ec-p384", "CA key algorithm"),
+    Setting("cjs.ca.key_passphrase", str, "", "passphrase of the software CA key file", secret=True),
+    Setting("cjs.hours.always_open", _bool, "false", "ignore service hours (demo only)"),
+    Setting("cjs.hours.open_days", _weekdays, "mon tue wed thu fri", "weekdays of service"),
+    Setting("cjs.hours.open_hours", _hours, "08:00-20:00", "hours of service, Japan time"),
+    Setting("cjs.hours.national_holidays_closed", _bool, "true", "closed on national holidays"),
+    Setting("cjs.hours.closed_days", _month_days, "12-31 01-01 01-02 01-03",
+            "closed every year on these MM-DD days"),
+    Setting("cjs.hours.maintenance", _windows, "", "maintenance windows START/END, Japan time"),
+    Setting("cjs.demo", _bool, "false", "demo mode: shows the demo mailbox page"),
+    Setting("cjs.demo.maildir", _path, "var/demo-mail", "where the demo SMTP server keeps mail"),
+    Setting("cjs.plugins.disabled", _words, "", "names of installed plugins not to load"),
+    Setting("retry.attempts", _positive_int, "3", "attempts of a request on a serialization failure"),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def resolve_secret(name: str, raw: str, *, environment: str) -> str:
+    """Return a secret's value from ``env:NAME`` or ``file:/path``; a literal only in development."""
+    if raw.startswith("env:"):
+        var = raw[4:]
+        value = os.environ.get(var)
+        if not value:
+            raise ConfigurationError(f"{name}: environment variable {var} is not set")
+        return value
+    if raw.startswith("file:"):
+        path = Path(raw[5:])
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(f"{name}: cannot read {path}: {exc.strerror}") from None
+        if not value:
+            raise ConfigurationError(f"{name}: {path} is empty")
+        return value
+    if environment != "development":
+        raise ConfigurationError(
+            f"{name}: a secret must come from env:NAME or file:/path, not from the ini file"
+        )
+    return raw
+
+
+def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Parse every declared setting from ``raw``; return raw settings updated with parsed values.
+
+    Unknown ``cjs.*`` names are refused too: a typo must not silently fall back to a default.
+    """
+    unknown = sorted(k for k in raw if k.startswith("cjs.") and k not in _BY_NAME
+                     and not k.startswith(("cjs.pipeline.", "cjs.signer.", "cjs.module.")))
+    if unknown:
+        raise ConfigurationError(f"{unknown[0]}: unknown setting")
+    result = dict(raw)
+    environment = _choice("development", "production")(str(raw.get("cjs.environment", "production")))
+    for setting in SETTINGS:
+        value = raw.get(setting.name, setting.default)
+        if value is None:
+            raise ConfigurationError(f"{setting.name}: missing ({setting.doc})")
+        if not isinstance(value, str):
+            result[setting.name] = value
+            continue
+        if setting.secret and value:
+            value = resolve_secret(setting.name, value, environment=environment)
+        try:
+            result[setting.name] = setting.parse(value)
+        except ValueError as exc:
+            raise ConfigurationError(f"{setting.name}: {exc}") from None
+    return result

@@ -1,0 +1,25 @@
+"""The CA signer interface (CERT-1): the software key and the PKCS#11 token both provide it."""
+
+from __future__ import annotations
+
+from zope.interface import Attribute, Interface
+
+
+class ISigner(Interface):
+    """Holds the CA's signing key and signs certificates and CRLs with it.
+
+    Certificates and CRLs are built with ``cryptography``; only the to-be-signed bytes reach the key,
+    so a key on a token never leaves it.
+    """
+
+    name = Attribute("the signer's name, as in the cjs.ca.signer setting")
+    ca_certificate = Attribute("the CA certificate (cryptography x509.Certificate) of the key")
+
+    def sign_certificate(builder):  # type: ignore[no-untyped-def]
+        """Sign an ``x509.CertificateBuilder`` whose issuer is the CA; return the certificate."""
+
+    def sign_crl(builder):  # type: ignore[no-untyped-def]
+        """Sign an ``x509.CertificateRevocationListBuilder``; return the CRL."""
+
+    def describe():  # type: ignore[no-untyped-def]
+        """Return a mapping of printable facts: signer, key id, algorithm, CA validity."""
