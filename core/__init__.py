@@ -22,6 +22,9 @@ def make_config(settings: Mapping[str, Any], plugins: Iterable[object] = ()) -> 
     from core.plugins import ModuleRegistry, make_plugin_manager
 
     parsed = validate(settings)
+    parsed.setdefault("pyramid.default_locale_name", "ja")
+    parsed.setdefault("jinja2.i18n.domain", "cjs")
+    parsed.setdefault("jinja2.undefined", "strict")
     pm = make_plugin_manager(plugins, disabled=parsed["cjs.plugins.disabled"])
     config = Configurator(settings=parsed)
     config.registry.cjs_plugins = pm

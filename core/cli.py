@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``cjs`` with its subcommands."""
     parser = argparse.ArgumentParser(prog="cjs", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "-c", "--config", default=os.environ.get("CJS_CONFIG", "development.ini"),
+        "-c",
+        "--config",
+        default=os.environ.get("CJS_CONFIG", "development.ini"),
         help="ini file with an [app:main] section (default: $CJS_CONFIG or development.ini)",
     )
     commands = parser.add_subparsers(dest="command", required=True)

@@ -72,7 +72,9 @@ class AuthStep(Protocol):
     name: str
 
 
-SignerFactory = Callable[[Mapping[str, Any]], "ISigner"]
+#: A signer factory takes the validated settings and returns an object providing ``ISigner``
+#: (zope.interface, checked with verifyObject at start).
+SignerFactory = Callable[[Mapping[str, Any]], Any]
 
 
 # -- (a) service modules -------------------------------------------------------------------------

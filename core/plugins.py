@@ -90,19 +90,24 @@ class ModuleRegistry:
         enabled = {e.module_code for e in deposit_group.module_enablements}
         return [code for code in self.modules if code in enabled]
 
-    def menu(self, request: Request, deposit_group: DepositGroup) -> list[tuple[ServiceModule,
-                                                                                 list[MenuEntry]]]:
+    def menu(
+        self, request: Request, deposit_group: DepositGroup
+    ) -> list[tuple[ServiceModule, list[MenuEntry]]]:
         """The menu bar's module menus for ``deposit_group``: only its enabled modules answer."""
         result = []
         for code in self.enabled_codes(deposit_group):
             module = self.modules[code]
             caller = self._caller_for("cjs_menu_entries", {code})
-            entries = [e for answer in caller(request=request, deposit_group=deposit_group,
-                                              module=module) for e in answer]
+            entries = [
+                e
+                for answer in caller(request=request, deposit_group=deposit_group, module=module)
+                for e in answer
+            ]
             result.append((module, entries))
         return result
 
 
 def get_modules(registry: Registry) -> ModuleRegistry:
     """The application's :class:`ModuleRegistry`."""
-    return registry.cjs_modules  # type: ignore[no-any-return]
+    modules: ModuleRegistry = registry.cjs_modules
+    return modules

@@ -121,27 +121,41 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("cjs.environment", _choice("development", "production"), "production",
-            "development allows secrets written in the ini file; production refuses them"),
+    Setting(
+        "cjs.environment",
+        _choice("development", "production"),
+        "production",
+        "development allows secrets written in the ini file; production refuses them",
+    ),
     Setting("sqlalchemy.url", str, None, "database URL (sqlite:///… or postgresql+psycopg://…)"),
     Setting("cjs.system_name", str, "ろうきん 賃金控除事務支援システム", "name in the page header"),
     Setting("cjs.ca.signer", str, "software", "name of the CA signer plugin (cjs.signers)"),
     Setting("cjs.ca.dir", _path, "var/ca", "folder of the CA certificate, key file and CRL"),
-    Setting("cjs.ca.issuer_name", str, "Rokin-KW CA", "common name of the CA (issuer of certificates)"),
+    Setting(
+        "cjs.ca.issuer_name", str, "Rokin-KW CA", "common name of the CA (issuer of certificates)"
+    ),
     Setting("cjs.ca.organization", str, "Rokin-KW", "organisation in the CA name"),
     Setting("cjs.ca.key_type", _choice("ec-p384", "rsa-3072"), "ec-p384", "CA key algorithm"),
-    Setting("cjs.ca.key_passphrase", str, "", "passphrase of the software CA key file", secret=True),
+    Setting(
+        "cjs.ca.key_passphrase", str, "", "passphrase of the software CA key file", secret=True
+    ),
     Setting("cjs.hours.always_open", _bool, "false", "ignore service hours (demo only)"),
     Setting("cjs.hours.open_days", _weekdays, "mon tue wed thu fri", "weekdays of service"),
     Setting("cjs.hours.open_hours", _hours, "08:00-20:00", "hours of service, Japan time"),
     Setting("cjs.hours.national_holidays_closed", _bool, "true", "closed on national holidays"),
-    Setting("cjs.hours.closed_days", _month_days, "12-31 01-01 01-02 01-03",
-            "closed every year on these MM-DD days"),
+    Setting(
+        "cjs.hours.closed_days",
+        _month_days,
+        "12-31 01-01 01-02 01-03",
+        "closed every year on these MM-DD days",
+    ),
     Setting("cjs.hours.maintenance", _windows, "", "maintenance windows START/END, Japan time"),
     Setting("cjs.demo", _bool, "false", "demo mode: shows the demo mailbox page"),
     Setting("cjs.demo.maildir", _path, "var/demo-mail", "where the demo SMTP server keeps mail"),
     Setting("cjs.plugins.disabled", _words, "", "names of installed plugins not to load"),
-    Setting("retry.attempts", _positive_int, "3", "attempts of a request on a serialization failure"),
+    Setting(
+        "retry.attempts", _positive_int, "3", "attempts of a request on a serialization failure"
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -176,12 +190,19 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
 
     Unknown ``cjs.*`` names are refused too: a typo must not silently fall back to a default.
     """
-    unknown = sorted(k for k in raw if k.startswith("cjs.") and k not in _BY_NAME
-                     and not k.startswith(("cjs.pipeline.", "cjs.signer.", "cjs.module.")))
+    unknown = sorted(
+        k
+        for k in raw
+        if k.startswith("cjs.")
+        and k not in _BY_NAME
+        and not k.startswith(("cjs.pipeline.", "cjs.signer.", "cjs.module."))
+    )
     if unknown:
         raise ConfigurationError(f"{unknown[0]}: unknown setting")
     result = dict(raw)
-    environment = _choice("development", "production")(str(raw.get("cjs.environment", "production")))
+    environment = _choice("development", "production")(
+        str(raw.get("cjs.environment", "production"))
+    )
     for setting in SETTINGS:
         value = raw.get(setting.name, setting.default)
         if value is None:

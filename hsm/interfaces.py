@@ -15,11 +15,11 @@ class ISigner(Interface):
     name = Attribute("the signer's name, as in the cjs.ca.signer setting")
     ca_certificate = Attribute("the CA certificate (cryptography x509.Certificate) of the key")
 
-    def sign_certificate(builder):  # type: ignore[no-untyped-def]
+    def sign_certificate(builder):
         """Sign an ``x509.CertificateBuilder`` whose issuer is the CA; return the certificate."""
 
-    def sign_crl(builder):  # type: ignore[no-untyped-def]
+    def sign_crl(builder):
         """Sign an ``x509.CertificateRevocationListBuilder``; return the CRL."""
 
-    def describe():  # type: ignore[no-untyped-def]
+    def describe():
         """Return a mapping of printable facts: signer, key id, algorithm, CA validity."""

@@ -25,7 +25,7 @@ class SoftwareSigner:
     def __init__(self, ca_certificate: x509.Certificate, key: Any) -> None:
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise ConfigurationError("cjs.ca.dir: the CA key is neither RSA nor EC")
-        if key.public_key().public_numbers() != ca_certificate.public_key().public_numbers():
+        if key.public_key() != ca_certificate.public_key():
             raise ConfigurationError("cjs.ca.dir: the CA key does not match the CA certificate")
         self.ca_certificate = ca_certificate
         self._key = key
@@ -39,7 +39,9 @@ class SoftwareSigner:
             raise ConfigurationError(f"cjs.ca.dir: no CA in {folder} (run 'cjs ca init')")
         passphrase = settings["cjs.ca.key_passphrase"]
         if not passphrase:
-            raise ConfigurationError("cjs.ca.key_passphrase: missing (the software CA key needs one)")
+            raise ConfigurationError(
+                "cjs.ca.key_passphrase: missing (the software CA key needs one)"
+            )
         try:
             key = serialization.load_pem_private_key(key_path.read_bytes(), passphrase.encode())
         except (ValueError, TypeError):
@@ -49,7 +51,7 @@ class SoftwareSigner:
         certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
         return cls(certificate, key)
 
-    def _hash(self) -> hashes.HashAlgorithm:
+    def _hash(self) -> hashes.SHA256 | hashes.SHA384:
         if isinstance(self._key, ec.EllipticCurvePrivateKey) and self._key.key_size >= 384:
             return hashes.SHA384()
         return hashes.SHA256()

@@ -1,0 +1,120 @@
+"""Service hours (AUTH-7): Monday–Friday 08:00–20:00 Japan time, closed on national holidays,
+on the bank's extra closed days and in maintenance windows; all of it settings.
+
+Outside hours every customer screen answers with the hours notice (HTTP 503). A view may declare
+``service_hours_exempt=True`` (static files are exempt too).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jpholiday
+from pyramid.config import Configurator
+from pyramid.renderers import render_to_response
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.static import static_view
+
+from core.models import utcnow
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+WEEKDAY_NAMES = ("月", "火", "水", "木", "金", "土", "日")
+
+
+@dataclass(frozen=True)
+class ServiceHours:
+    """The service-hours rules, read from the ``cjs.hours.*`` settings."""
+
+    always_open: bool
+    open_days: frozenset[int]
+    open_from: dt.time
+    open_until: dt.time
+    national_holidays_closed: bool
+    closed_days: frozenset[tuple[int, int]]
+    maintenance: tuple[tuple[dt.datetime, dt.datetime], ...]
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> ServiceHours:
+        """Build the rules from validated settings."""
+        open_from, open_until = settings["cjs.hours.open_hours"]
+        return cls(
+            always_open=settings["cjs.hours.always_open"],
+            open_days=settings["cjs.hours.open_days"],
+            open_from=open_from,
+            open_until=open_until,
+            national_holidays_closed=settings["cjs.hours.national_holidays_closed"],
+            closed_days=settings["cjs.hours.closed_days"],
+            maintenance=tuple(
+                (start.replace(tzinfo=start.tzinfo or JST), end.replace(tzinfo=end.tzinfo or JST))
+                for start, end in settings["cjs.hours.maintenance"]
+            ),
+        )
+
+    def closed_reason(self, now: dt.datetime) -> str | None:
+        """Why the service is closed at ``now`` (aware), or None when it is open."""
+        if self.always_open:
+            return None
+        local = now.astimezone(JST)
+        for start, end in self.maintenance:
+            if start <= local < end:
+                return "maintenance"
+        if local.weekday() not in self.open_days:
+            return "weekday"
+        if self.national_holidays_closed and jpholiday.is_holiday(local.date()):
+            return "holiday"
+        if (local.month, local.day) in self.closed_days:
+            return "closed_day"
+        if not self.open_from <= local.time() < self.open_until:
+            return "hours"
+        return None
+
+    def is_open(self, now: dt.datetime) -> bool:
+        """Whether customer screens are served at ``now``."""
+        return self.closed_reason(now) is None
+
+    def open_days_label(self) -> str:
+        """The open weekdays for the notice, e.g. 月～金曜日."""
+        days = sorted(self.open_days)
+        if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
+            return f"{WEEKDAY_NAMES[days[0]]}～{WEEKDAY_NAMES[days[-1]]}曜日"
+        return "・".join(WEEKDAY_NAMES[d] for d in days) + "曜日"
+
+
+def closed_response(request: Request, reason: str) -> Response:
+    """The hours notice, served with 503 instead of the screen asked for."""
+    hours: ServiceHours = request.registry.cjs_service_hours
+    response = render_to_response(
+        "closed.html",
+        {"hours": hours, "reason": reason},
+        request=request,
+    )
+    response.status = 503
+    return response
+
+
+def service_hours_deriver(view: Callable[..., Any], info: Any) -> Callable[..., Any]:
+    """Wrap every customer view: outside service hours it answers with the hours notice."""
+    if info.options.get("service_hours_exempt") or isinstance(info.original_view, static_view):
+        return view
+
+    def guarded(context: Any, request: Request) -> Any:
+        reason = request.registry.cjs_service_hours.closed_reason(request.registry.cjs_clock())
+        if reason is not None:
+            return closed_response(request, reason)
+        return view(context, request)
+
+    return guarded
+
+
+service_hours_deriver.options = ("service_hours_exempt",)  # type: ignore[attr-defined]
+
+
+def includeme(config: Configurator) -> None:
+    """Install the service-hours rules and the view deriver that enforces them."""
+    config.registry.cjs_service_hours = ServiceHours.from_settings(config.get_settings())
+    config.registry.cjs_clock = utcnow
+    config.add_view_deriver(service_hours_deriver)

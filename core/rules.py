@@ -1,0 +1,75 @@
+"""Input rules of SPEC section 1 that more than one screen or tool checks.
+
+Each function returns None when the value is acceptable, else the Japanese message shown next to the
+field. Full-width is judged by Unicode East Asian Width.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: 記号 (SPEC section 0): the 32 printable ASCII symbols, no space.
+SYMBOLS = frozenset(chr(c) for c in range(0x21, 0x7F) if not chr(c).isalnum())
+
+_DIGITS8 = re.compile(r"^[0-9]{8}$")
+
+
+def _is_half_width_katakana_text(value: str) -> bool:
+    # U+FF61–U+FF9F: half-width katakana and marks; space, digits, upper-case letters and a few
+    # symbols are allowed in bank kana names (全銀 character set).
+    allowed_ascii = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ ().-/")
+    return all("\uff61" <= ch <= "\uff9f" or ch in allowed_ascii for ch in value)
+
+
+def check_contract_no(value: str) -> str | None:
+    """契約番号: 8 half-width digits (001)."""
+    if not _DIGITS8.match(value):
+        return "契約番号は半角数字8桁で入力してください。"
+    return None
+
+
+def check_group_no(value: str) -> str | None:
+    """入金グループ: 8 half-width digits."""
+    if not _DIGITS8.match(value):
+        return "入金グループは半角数字8桁で入力してください。"
+    return None
+
+
+def check_kana_name(value: str, *, max_length: int = 40) -> str | None:
+    """A bank kana name: half-width katakana (ｶﾅ), at most ``max_length`` characters."""
+    if not value or not _is_half_width_katakana_text(value) or len(value) > max_length:
+        return f"カナ名は半角カナ{max_length}文字以内で入力してください。"
+    return None
+
+
+def is_full_width(value: str) -> bool:
+    """Every character is full-width (East Asian Width F or W); the ideographic space counts."""
+    return all(unicodedata.east_asian_width(ch) in {"F", "W"} for ch in value)
+
+
+def _classes(value: str) -> tuple[bool, bool, bool, bool]:
+    return (
+        any("A" <= ch <= "Z" for ch in value),
+        any("a" <= ch <= "z" for ch in value),
+        any("0" <= ch <= "9" for ch in value),
+        any(ch in SYMBOLS for ch in value),
+    )
+
+
+def _only_half_width_password_chars(value: str) -> bool:
+    return all(ch.isascii() and (ch.isalnum() or ch in SYMBOLS) for ch in value)
+
+
+def check_initial_password(value: str, *, length: int = 8) -> str | None:
+    """初期パスワード (ACC-3): ``length`` characters with upper, lower, digit and symbol."""
+    if (
+        len(value) != length
+        or not _only_half_width_password_chars(value)
+        or not all(_classes(value))
+    ):
+        return (
+            f"初期パスワードは半角英大文字・英小文字・数字・記号を含む{length}文字で"
+            "入力してください。"
+        )
+    return None
