@@ -39,6 +39,7 @@ def make_config(settings: Mapping[str, Any], plugins: Iterable[object] = ()) -> 
     config.add_jinja2_renderer(".html")
     config.add_jinja2_search_path("templates:", name=".html")
     config.add_translation_dirs("core:locale")
+    config.include("core.pipelines")
     config.include("core.db")
     config.include("core.web")
     config.include("core.hours")

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from pyramid.request import Request
 
     from core.models import DepositGroup
-    from hsm.interfaces import ISigner
 
 PROJECT = "cjs"
 hookspec = pluggy.HookspecMarker(PROJECT)

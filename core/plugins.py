@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from core import hookspecs
-from core.hookspecs import MenuEntry, ServiceModule
+from core.hookspecs import InfoPanel, MenuEntry, ServiceModule
 from core.settings import ConfigurationError
 
 if TYPE_CHECKING:
@@ -105,6 +105,17 @@ class ModuleRegistry:
             ]
             result.append((module, entries))
         return result
+
+    def info_panels(self, request: Request, deposit_group: DepositGroup) -> list[InfoPanel]:
+        """The information screen's module panels for ``deposit_group``, sorted by ``order``."""
+        panels: list[InfoPanel] = []
+        for code in self.enabled_codes(deposit_group):
+            caller = self._caller_for("cjs_info_panels", {code})
+            answers = caller(
+                request=request, deposit_group=deposit_group, module=self.modules[code]
+            )
+            panels.extend(panel for answer in answers for panel in answer)
+        return sorted(panels, key=lambda panel: panel.order)
 
 
 def get_modules(registry: Registry) -> ModuleRegistry:

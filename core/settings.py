@@ -200,9 +200,12 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ConfigurationError(f"{unknown[0]}: unknown setting")
     result = dict(raw)
-    environment = _choice("development", "production")(
-        str(raw.get("cjs.environment", "production"))
-    )
+    try:
+        environment = _choice("development", "production")(
+            str(raw.get("cjs.environment", "production"))
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"cjs.environment: {exc}") from None
     for setting in SETTINGS:
         value = raw.get(setting.name, setting.default)
         if value is None:
