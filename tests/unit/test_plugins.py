@@ -1,0 +1,121 @@
+"""The plugin core: hooks, entry points, per-deposit-group module enablement (Foundation, SPEC 6)."""
+
+from __future__ import annotations
+
+import pytest
+from pyramid.request import Request
+from pyramid.response import Response
+from sqlalchemy import select
+
+from core import make_app
+from core.hookspecs import InfoPanel, MenuEntry, ServiceModule, hookimpl
+from core.models import Contract, DepositGroup, ModuleEnablement
+from core.plugins import get_modules, make_plugin_manager
+from core.settings import ConfigurationError
+
+
+class DummyModule:
+    """A third-party module plugin, registered without installing anything."""
+
+    module = ServiceModule(
+        code="dummy",
+        name="ダミー",
+        menu_title="ダミー事務",
+        contract_kinds=("member",),
+    )
+
+    @hookimpl
+    def cjs_service_module(self):
+        return self.module
+
+    @hookimpl
+    def cjs_module_routes(self, config, module):
+        config.add_route("dummy:hello", "/hello")
+        config.add_view(lambda request: Response("hello"), route_name="dummy:hello")
+
+    @hookimpl
+    def cjs_menu_entries(self, request, deposit_group, module):
+        return [MenuEntry(title="ダミー照会", route_name="dummy:hello")]
+
+    @hookimpl
+    def cjs_info_panels(self, request, deposit_group, module):
+        return [InfoPanel(template="dummy.html", context={"group": deposit_group.group_no})]
+
+
+def _contract_with_two_groups(dbsession):
+    contract = Contract(
+        contract_no="10000009",
+        kind="member",
+        organisation_name="テスト労組",
+        initial_password_hash="$argon2id$x",
+    )
+    enabled = DepositGroup(group_no="00000001", name_kanji="本部", name_kana="ﾎﾝﾌﾞ")
+    enabled.module_enablements.append(ModuleEnablement(module_code="dummy", options={}))
+    disabled = DepositGroup(group_no="00000002", name_kanji="支部", name_kana="ｼﾌﾞ")
+    contract.deposit_groups += [enabled, disabled]
+    dbsession.add(contract)
+    dbsession.commit()
+
+
+def test_a_registered_module_shows_its_menu_only_where_enabled(app_settings, dbsession):
+    """SPEC 6: modules are plugins enabled per deposit group; the menu follows the enablement."""
+    app = make_app(app_settings, plugins=[DummyModule()])
+    _contract_with_two_groups(dbsession)
+    modules = get_modules(app.registry)
+    request = Request.blank("/", base_url="https://localhost")
+    request.registry = app.registry
+    groups = {
+        g.group_no: g
+        for g in dbsession.scalars(select(DepositGroup).order_by(DepositGroup.group_no))
+    }
+
+    menu_enabled = modules.menu(request, groups["00000001"])
+    assert [(m.code, [e.title for e in entries]) for m, entries in menu_enabled] == [
+        ("dummy", ["ダミー照会"])
+    ]
+    assert modules.menu(request, groups["00000002"]) == []
+    panels = modules.info_panels(request, groups["00000001"])
+    assert [(p.template, p.context["group"]) for p in panels] == [("dummy.html", "00000001")]
+    assert modules.info_panels(request, groups["00000002"]) == []
+    assert request.route_path("dummy:hello") == "/m/dummy/hello"
+
+
+def test_builtin_plugins_come_from_the_entry_points():
+    """CERT-1 and SPEC 6: built-ins register through the same groups a third party would use."""
+    pm = make_plugin_manager()
+    names = {name for name, _ in pm.list_name_plugin()}
+    assert {"software", "rokin_deduction", "wage_ledger", "collective_savings", "zaikei"} <= names
+
+
+def test_a_plugin_can_be_disabled_by_setting():
+    pm = make_plugin_manager(disabled=["zaikei"])
+    assert "zaikei" not in {name for name, _ in pm.list_name_plugin() if _ is not None}
+
+
+def test_a_hook_implementation_without_a_spec_stops_the_start():
+    class Misspelled:
+        @hookimpl
+        def cjs_menu_entrys(self):
+            return []
+
+    with pytest.raises(ConfigurationError, match="cjs_menu_entrys"):
+        make_plugin_manager([Misspelled()])
+
+
+def test_module_routes_must_carry_the_module_prefix(app_settings):
+    class Careless(DummyModule):
+        module = ServiceModule(
+            code="careless", name="x", menu_title="x", contract_kinds=("member",)
+        )
+
+        @hookimpl
+        def cjs_module_routes(self, config, module):
+            config.add_route("hello", "/hello")
+
+    with pytest.raises(ConfigurationError, match="route 'hello' must be named 'careless:…'"):
+        make_app(app_settings, plugins=[Careless()])
+
+
+def test_two_plugins_may_not_declare_the_same_module_code(app_settings):
+    with pytest.raises(ConfigurationError, match="'dummy': declared twice"):
+        make_app(app_settings, plugins=[DummyModule(), DummyModule()])
