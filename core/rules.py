@@ -73,3 +73,58 @@ def check_initial_password(value: str, *, length: int = 8) -> str | None:
             "入力してください。"
         )
     return None
+
+
+_USER_ID = re.compile(r"^[A-Za-z0-9]{6,12}$")
+_DOT_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_DOMAIN = re.compile(
+    r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+
+
+def check_user_id(value: str) -> str | None:
+    """ユーザーID (ACC-1): 6–12 half-width letters and digits, at least one of each."""
+    if (
+        not _USER_ID.match(value)
+        or not any(ch.isalpha() for ch in value)
+        or not any(ch.isdigit() for ch in value)
+    ):
+        return "ユーザーIDは半角英字と数字を混在させて6～12文字で入力してください。"
+    return None
+
+
+def check_password(value: str) -> str | None:
+    """パスワード (ACC-2): 8–12 half-width characters with upper, lower, digit and symbol."""
+    if (
+        not 8 <= len(value) <= 12
+        or not _only_half_width_password_chars(value)
+        or not all(_classes(value))
+    ):
+        return "パスワードは半角英大文字・英小文字・数字・記号を混在させて8～12文字で入力してください。"
+    return None
+
+
+def check_user_name(value: str) -> str | None:
+    """ユーザー名 (ACC-4): full-width characters only, at most 20; the full-width space is allowed."""
+    if not value.strip("\u3000"):
+        return "ユーザー名を入力してください。"
+    if not is_full_width(value) or len(value) > 20:
+        return "ユーザー名は全角20文字以内で入力してください。"
+    return None
+
+
+def check_email(value: str, denied_domains: frozenset[str] = frozenset()) -> str | None:
+    """メールアドレス (ACC-5): at most 50 half-width characters, local@domain, no mobile carrier."""
+    local, at, domain = value.rpartition("@")
+    if (
+        len(value) > 50
+        or not value.isascii()
+        or not at
+        or not _DOT_ATOM.match(local)
+        or not _DOMAIN.match(domain)
+    ):
+        return "メールアドレスは半角50文字以内で正しく入力してください。"
+    lowered = domain.lower()
+    if any(lowered == d or lowered.endswith("." + d) for d in denied_domains):
+        return "携帯電話のメールアドレスはご利用いただけません。パソコンのメールアドレスを入力してください。"
+    return None
