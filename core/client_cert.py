@@ -1,0 +1,104 @@
+"""The TLS client certificate a request came with, from either deployment (AUTH-5).
+
+Direct TLS (cheroot): the server verified the certificate against our CA and put ``SSL_CLIENT_VERIFY``
+and ``SSL_CLIENT_CERT`` in the WSGI environ. Behind nginx: nginx verified it and forwards
+``X-SSL-Client-Verify`` and ``X-SSL-Client-Cert`` (the URL-escaped PEM), and ``X-Forwarded-Proto``.
+Those headers are believed only from the addresses in ``cjs.proxy.trusted``; from anywhere else a
+request carrying them is refused. A ``FAILED`` verification is refused everywhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from cryptography import x509
+from pyramid.config import Configurator
+from pyramid.request import Request
+
+VERIFY_HEADER = "HTTP_X_SSL_CLIENT_VERIFY"
+CERT_HEADER = "HTTP_X_SSL_CLIENT_CERT"
+PROTO_HEADER = "HTTP_X_FORWARDED_PROTO"
+PROXY_HEADERS = (VERIFY_HEADER, CERT_HEADER, PROTO_HEADER)
+
+ENVIRON_VERIFY = "cjs.client_verify"
+ENVIRON_CERT = "cjs.client_cert_pem"
+
+
+@dataclass(frozen=True)
+class PresentedCertificate:
+    """What the TLS layer said about the client certificate: ``SUCCESS`` with it, or ``NONE``."""
+
+    verify: str
+    certificate: x509.Certificate | None
+
+
+NONE = PresentedCertificate("NONE", None)
+
+
+def _bad_request(start_response: Callable[..., Any], message: str) -> list[bytes]:
+    body = message.encode()
+    start_response(
+        "400 Bad Request",
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+class ClientCertificateMiddleware:
+    """WSGI middleware that normalises the client certificate of both deployments into the environ.
+
+    ``trusted_proxies`` are the networks whose requests may carry the proxy headers.
+    """
+
+    def __init__(self, app: Callable[..., Any], trusted_proxies: Iterable[str]) -> None:
+        self.app = app
+        self.trusted = [ipaddress.ip_network(net, strict=False) for net in trusted_proxies]
+
+    def _from_trusted_proxy(self, environ: dict[str, Any]) -> bool:
+        try:
+            address = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+        except ValueError:
+            return False
+        return any(address in network for network in self.trusted)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        for key in (ENVIRON_VERIFY, ENVIRON_CERT):
+            environ.pop(key, None)
+        has_proxy_headers = any(key in environ for key in PROXY_HEADERS)
+        if has_proxy_headers and not self._from_trusted_proxy(environ):
+            return _bad_request(start_response, "client certificate headers from an untrusted peer")
+        if has_proxy_headers:
+            verify = environ.get(VERIFY_HEADER, "NONE")
+            pem = unquote(environ.get(CERT_HEADER, ""))
+            if environ.get(PROTO_HEADER) in {"http", "https"}:
+                environ["wsgi.url_scheme"] = environ[PROTO_HEADER]
+        else:
+            verify = environ.get("SSL_CLIENT_VERIFY", "NONE")
+            pem = environ.get("SSL_CLIENT_CERT", "")
+        if verify != "NONE" and verify != "SUCCESS":
+            return _bad_request(start_response, "client certificate verification failed")
+        if verify == "SUCCESS" and pem:
+            environ[ENVIRON_VERIFY] = "SUCCESS"
+            environ[ENVIRON_CERT] = pem
+        else:
+            environ[ENVIRON_VERIFY] = "NONE"
+        return self.app(environ, start_response)
+
+
+def _client_certificate(request: Request) -> PresentedCertificate:
+    if request.environ.get(ENVIRON_VERIFY) != "SUCCESS":
+        return NONE
+    try:
+        certificate = x509.load_pem_x509_certificate(request.environ[ENVIRON_CERT].encode())
+    except ValueError:
+        return NONE
+    return PresentedCertificate("SUCCESS", certificate)
+
+
+def includeme(config: Configurator) -> None:
+    """Give requests ``request.client_certificate`` (the middleware is added by the app factory)."""
+    config.add_request_method(_client_certificate, "client_certificate", reify=True)
