@@ -12,7 +12,8 @@ SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL), dropped afterwards.
 - ``sqlite_url`` / ``postgresql_url`` (function): the same on one backend, not parametrized.
 - ``empty_db_url`` (function, parametrized likewise): URL of a fresh database with no tables at all.
 - ``dbsession`` (function): a SQLAlchemy session on ``db_url`` for arranging and asserting data; the
-  test commits itself.
+  test commits itself. Its transactions never take SQLite's write lock, but a read transaction keeps
+  its snapshot on SQLite: ``dbsession.rollback()`` before reading what the app wrote since.
 
 Application. ``ca_settings`` (session): the software CA's settings, the CA created once.
 ``app_settings`` (function): raw string settings as an ini file gives them, on ``db_url``. ``app``:
@@ -300,7 +301,7 @@ def dbsession(db_url: str) -> Iterator[Any]:
     """A SQLAlchemy session on ``db_url`` to arrange and assert data; commit it yourself."""
     from core.db import make_engine, make_session_factory
 
-    engine = make_engine(db_url)
+    engine = make_engine(db_url, sqlite_begin_immediate=False)  # inspecting never holds the lock
     session = make_session_factory(engine)()
     try:
         yield session

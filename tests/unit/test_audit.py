@@ -27,6 +27,7 @@ def test_an_event_commits_with_its_change_and_rolls_back_with_it(db_url, dbsessi
     )
     session.rollback()
     assert dbsession.scalars(select(AuditEvent)).all() == []
+    dbsession.rollback()  # end the read snapshot (SQLite keeps one per transaction)
 
     session.add(
         Contract(
