@@ -6,8 +6,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pyramid.config import Configurator
-from pyramid.router import Router
 
+from core.client_cert import ClientCertificateMiddleware
+from core.models import utcnow
 from core.settings import ConfigurationError, validate
 
 __all__ = ["ConfigurationError", "main", "make_app", "make_config"]
@@ -39,20 +40,30 @@ def make_config(settings: Mapping[str, Any], plugins: Iterable[object] = ()) -> 
     config.add_jinja2_renderer(".html")
     config.add_jinja2_search_path("templates:", name=".html")
     config.add_translation_dirs("core:locale")
-    config.include("core.pipelines")
+    config.registry.cjs_clock = utcnow
     config.include("core.db")
+    config.include("core.mail")
     config.include("core.web")
     config.include("core.hours")
+    config.include("core.sessions")
+    config.include("core.client_cert")
+    config.include("core.security")
     config.include("core.views")
     config.registry.cjs_modules.configure_routes(config)
     return config
 
 
-def make_app(settings: Mapping[str, Any], plugins: Iterable[object] = ()) -> Router:
-    """Build the WSGI application from a settings mapping (tests and ``cjs serve`` use this)."""
-    return make_config(settings, plugins).make_wsgi_app()
+def make_app(
+    settings: Mapping[str, Any], plugins: Iterable[object] = ()
+) -> ClientCertificateMiddleware:
+    """Build the WSGI application from a settings mapping (tests and ``cjs serve`` use this).
+
+    The client-certificate middleware wraps the router; ``app.registry`` is the router's registry.
+    """
+    router = make_config(settings, plugins).make_wsgi_app()
+    return ClientCertificateMiddleware(router, router.registry.settings["cjs.proxy.trusted"])
 
 
-def main(global_config: Mapping[str, Any] | None, **settings: Any) -> Router:
+def main(global_config: Mapping[str, Any] | None, **settings: Any) -> ClientCertificateMiddleware:
     """PasteDeploy entry point: ``use = egg:cjs``."""
     return make_app(settings)

@@ -65,6 +65,12 @@ def _bank(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs(args: argparse.Namespace) -> int:
+    from core import jobs
+
+    return jobs.jobs_command(args, load_settings(args.config))
+
+
 def _serve(args: argparse.Namespace) -> int:
     from core import server
 
@@ -101,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     bank.add_argument("action", choices=["apply"])
     bank.add_argument("file")
     bank.set_defaults(func=_bank)
+
+    jobs = commands.add_parser(
+        "jobs", help="daily job (CERT-5 notices, expired sessions) and mail sender"
+    )
+    jobs.add_argument("action", choices=["daily", "send-mail"])
+    jobs.add_argument("--once", action="store_true", help="send-mail: one pass, then exit")
+    jobs.set_defaults(func=_jobs)
 
     serve = commands.add_parser("serve", help="serve HTTPS with optional client certificates")
     serve.add_argument("--host", default="127.0.0.1")

@@ -17,7 +17,9 @@ from urllib.parse import unquote
 
 from cryptography import x509
 from pyramid.config import Configurator
+from pyramid.registry import Registry
 from pyramid.request import Request
+from pyramid.router import Router
 
 VERIFY_HEADER = "HTTP_X_SSL_CLIENT_VERIFY"
 CERT_HEADER = "HTTP_X_SSL_CLIENT_CERT"
@@ -54,8 +56,10 @@ class ClientCertificateMiddleware:
     ``trusted_proxies`` are the networks whose requests may carry the proxy headers.
     """
 
-    def __init__(self, app: Callable[..., Any], trusted_proxies: Iterable[str]) -> None:
+    def __init__(self, app: Router, trusted_proxies: Iterable[str]) -> None:
         self.app = app
+        #: The wrapped Pyramid router's registry (tests and tools reach the app's state through it).
+        self.registry: Registry = app.registry
         self.trusted = [ipaddress.ip_network(net, strict=False) for net in trusted_proxies]
 
     def _from_trusted_proxy(self, environ: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str, *, sqlite_begin_immediate: bool = True, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL, a busy timeout and ``BEGIN IMMEDIATE``.
+    """Create an engine (parameters never in logs: an outbox body may hold a code); SQLite gets foreign keys, WAL, a busy timeout and ``BEGIN IMMEDIATE``.
 
     ``BEGIN IMMEDIATE`` makes every SQLite transaction take the write lock when it starts, so that a
     read-then-write (a lockout counter, a claim) cannot interleave with another process's: SQLite's
@@ -25,7 +25,7 @@ def make_engine(url: str, *, sqlite_begin_immediate: bool = True, **kwargs: Any)
     ``sqlite_begin_immediate=False`` so that their open read transactions never hold the write lock.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,7 +41,7 @@ def make_engine(url: str, *, sqlite_begin_immediate: bool = True, **kwargs: Any)
             connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_begin_immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

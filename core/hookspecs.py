@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pyramid.config import Configurator
     from pyramid.request import Request
 
+    from core.flows import Flow, StepResult
     from core.models import DepositGroup
 
 PROJECT = "cjs"
@@ -33,7 +34,8 @@ class ServiceModule:
 
     ``code`` is the stable identifier stored in the database (module enablement, restrictions);
     ``contract_kinds`` lists the contract kinds ("member", "employer") it serves;
-    ``restriction_levels`` the ACC-7 levels the master may choose from, "show" first.
+    ``restriction_levels`` the ACC-7 levels the master may choose from, "show" first; ``order`` places
+    it in menus and lists.
     """
 
     code: str
@@ -42,6 +44,8 @@ class ServiceModule:
     contract_kinds: tuple[str, ...]
     restriction_levels: tuple[str, ...] = ("show", "hide")
     options: Mapping[str, str] = field(default_factory=dict)
+    #: Position in menus and lists (001's order: 労金控除, 賃控元帳, 一斉積立; 財形).
+    order: int = 100
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,40 @@ class InfoPanel:
     order: int = 100
 
 
+@dataclass(frozen=True)
+class Screen:
+    """What heads a screen: the manuals' screen ID (may be empty), its title, its template."""
+
+    screen_id: str
+    title: str
+    template: str
+
+
 class AuthStep(Protocol):
-    """One step of an authentication pipeline (AUTH-8), named in ``cjs.pipeline.<flow>`` settings."""
+    """One step of an authentication pipeline (AUTH-8), named in ``cjs.pipeline.<flow>`` settings.
+
+    ``slug`` places the step's screen under the flow's prefix ("" for the entry screen, e.g. ``/cert``;
+    "code" for ``/cert/code``); None for a step without a screen (the client certificate).
+    """
 
     name: str
+    slug: str | None
+
+    def screen(self, flow: Flow) -> Screen:
+        """The screen ID, title and template of the step's screen in ``flow``."""
+
+    def enter(self, request: Request, flow: Flow) -> StepResult | None:
+        """Prepare the step when the flow reaches it (send a code, read the certificate).
+
+        None shows the step's screen; a result with ``ok`` completes the step without a screen;
+        any other result ends or restarts the flow with its message.
+        """
+
+    def make_form(self, request: Request, flow: Flow) -> Any:
+        """The WTForms form of the screen, bound to the request's POST data when there is some."""
+
+    def check(self, request: Request, flow: Flow, form: Any) -> StepResult:
+        """Check a validated form; update the flow (``flow.set``) and the counters as needed."""
 
 
 #: A signer factory takes the validated settings and returns an object providing ``ISigner``

@@ -19,8 +19,6 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.static import static_view
 
-from core.models import utcnow
-
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 WEEKDAY_NAMES = ("月", "火", "水", "木", "金", "土", "日")
 
@@ -116,5 +114,4 @@ service_hours_deriver.options = ("service_hours_exempt",)  # type: ignore[attr-d
 def includeme(config: Configurator) -> None:
     """Install the service-hours rules and the view deriver that enforces them."""
     config.registry.cjs_service_hours = ServiceHours.from_settings(config.get_settings())
-    config.registry.cjs_clock = utcnow
     config.add_view_deriver(service_hours_deriver)

@@ -64,9 +64,10 @@ INITIAL_PASSWORD = Columns(
 def lock_row(dbsession: Session, model: type[User] | type[Contract], pk: int) -> Any:
     """Load a row under a row lock for the rest of the transaction."""
     return dbsession.scalars(
-        select(model).where(model.id == pk).with_for_update().execution_options(
-            populate_existing=True
-        )
+        select(model)
+        .where(model.id == pk)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
 
 

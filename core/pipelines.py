@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pluggy
-from pyramid.config import Configurator
 
 from core.hookspecs import AuthStep
 from core.settings import ConfigurationError
@@ -30,13 +29,23 @@ def available_steps(pm: pluggy.PluginManager) -> dict[str, AuthStep]:
 
 
 def build_pipelines(
-    pm: pluggy.PluginManager, settings: Mapping[str, Any]
+    pm: pluggy.PluginManager, settings: Mapping[str, Any], defaults: Mapping[str, str]
 ) -> dict[str, tuple[AuthStep, ...]]:
-    """Resolve every ``cjs.pipeline.<flow>`` setting into its steps, in order."""
+    """Resolve each flow's ``cjs.pipeline.<flow>`` setting (or its default) into steps, in order.
+
+    A setting for a flow that does not exist stops the start too.
+    """
     steps = available_steps(pm)
+    configured = {k[len(PREFIX) :]: str(v) for k, v in settings.items() if k.startswith(PREFIX)}
+    unknown = sorted(set(configured) - set(defaults))
+    if unknown:
+        raise ConfigurationError(
+            f"{PREFIX}{unknown[0]}: no such flow ({', '.join(sorted(defaults))})"
+        )
     pipelines = {}
-    for key in sorted(k for k in settings if k.startswith(PREFIX)):
-        names = str(settings[key]).split()
+    for flow in sorted(defaults):
+        key = PREFIX + flow
+        names = configured.get(flow, defaults[flow]).split()
         if not names:
             raise ConfigurationError(f"{key}: names no step")
         for name in names:
@@ -47,12 +56,5 @@ def build_pipelines(
                 )
         if len(set(names)) != len(names):
             raise ConfigurationError(f"{key}: names a step twice")
-        pipelines[key[len(PREFIX) :]] = tuple(steps[name] for name in names)
+        pipelines[flow] = tuple(steps[name] for name in names)
     return pipelines
-
-
-def includeme(config: Configurator) -> None:
-    """Build the pipelines at start and keep them on the registry (``registry.cjs_pipelines``)."""
-    config.registry.cjs_pipelines = build_pipelines(
-        config.registry.cjs_plugins, config.get_settings()
-    )

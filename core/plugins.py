@@ -61,6 +61,7 @@ class ModuleRegistry:
                 raise ConfigurationError(f"service module {module.code!r}: declared twice")
             self.modules[module.code] = module
             self._plugins[module.code] = plugin
+        self.modules = dict(sorted(self.modules.items(), key=lambda i: (i[1].order, i[0])))
 
     def configure_routes(self, config: Configurator) -> None:
         """Let each module add its routes under ``/m/<code>``; refuse routes not named ``<code>:…``."""
@@ -89,6 +90,18 @@ class ModuleRegistry:
         """Codes of the modules enabled for ``deposit_group`` and installed here, in declared order."""
         enabled = {e.module_code for e in deposit_group.module_enablements}
         return [code for code in self.modules if code in enabled]
+
+    def summary(self, deposit_group: DepositGroup) -> str:
+        """The 備考 of DC590101: enabled modules with their options, e.g. 労金控除(明細更新)・一斉積立."""
+        options = {e.module_code: e.options for e in deposit_group.module_enablements}
+        parts = []
+        for code in self.enabled_codes(deposit_group):
+            module = self.modules[code]
+            labels = [
+                module.options[o] for o, on in options[code].items() if on and o in module.options
+            ]
+            parts.append(module.name + (f"({'・'.join(labels)})" if labels else ""))
+        return "・".join(parts)
 
     def menu(
         self, request: Request, deposit_group: DepositGroup

@@ -71,7 +71,7 @@ class DatabaseSession(dict[str, Any]):
         """Write the data to the session row (created on first change), in this transaction."""
         if self._row is None:
             self._token = secrets.token_urlsafe(32)
-            now = utcnow()
+            now = self._request.registry.cjs_clock()
             self._row = WebSession(
                 token_hash=_token_hash(self._token), data={}, created_at=now, last_seen_at=now
             )
@@ -86,8 +86,8 @@ class DatabaseSession(dict[str, Any]):
 
     def _set_cookie(self, request: Request, response: Response) -> None:
         if self._row is None or self._token is None:
-            response.delete_cookie(
-                COOKIE_NAME, path="/", secure=True, httponly=True, samesite="Strict"
+            response.set_cookie(
+                COOKIE_NAME, None, path="/", secure=True, httponly=True, samesite="Strict"
             )
             return
         response.set_cookie(
@@ -166,7 +166,7 @@ class DatabaseSession(dict[str, Any]):
         super().__delitem__(key)
         self.changed()
 
-    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, key: str, *default: Any) -> Any:
         present = key in self
         value = super().pop(key, *default)
         if present:
@@ -178,7 +178,7 @@ class DatabaseSession(dict[str, Any]):
             self[key] = default
         return self[key]
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         super().update(*args, **kwargs)
         self.changed()
 

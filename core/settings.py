@@ -153,6 +153,52 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cjs.demo", _bool, "false", "demo mode: shows the demo mailbox page"),
     Setting("cjs.demo.maildir", _path, "var/demo-mail", "where the demo SMTP server keeps mail"),
     Setting("cjs.plugins.disabled", _words, "", "names of installed plugins not to load"),
+    Setting("cjs.session.idle_minutes", _positive_int, "60", "idle limit of a session (AUTH-6)"),
+    Setting("cjs.session.absolute_hours", _positive_int, "12", "absolute limit of a session"),
+    Setting("cjs.proxy.trusted", _words, "", "addresses or networks of the TLS proxy (nginx)"),
+    Setting(
+        "cjs.email.denied_domains",
+        _words,
+        "docomo.ne.jp ezweb.ne.jp au.com softbank.ne.jp i.softbank.jp ymobile.ne.jp "
+        "disney.ne.jp emnet.ne.jp willcom.com y-mobile.ne.jp pdx.ne.jp rakuten.jp",
+        "mobile-carrier mail domains refused for user addresses (ACC-5)",
+    ),
+    Setting(
+        "cjs.cert.key_type",
+        _choice("rsa-2048", "rsa-3072", "ec-p256"),
+        "rsa-2048",
+        "key type of issued client certificates (CERT-3)",
+    ),
+    Setting(
+        "cjs.cert.allow_unused_replacement",
+        _bool,
+        "true",
+        "a never-used certificate may be replaced by its user (CERT-8)",
+    ),
+    Setting("cjs.code.valid_minutes", _positive_int, "30", "validity of the emailed code (AUTH-3)"),
+    Setting("cjs.mail.from", str, "noreply@localhost", "sender address of the service's emails"),
+    Setting("cjs.mail.smtp_host", str, "127.0.0.1", "SMTP server host"),
+    Setting("cjs.mail.smtp_port", _positive_int, "25", "SMTP server port"),
+    Setting("cjs.mail.starttls", _bool, "false", "use STARTTLS with the SMTP server"),
+    Setting("cjs.mail.smtp_user", str, "", "SMTP user name (empty: no authentication)"),
+    Setting("cjs.mail.smtp_password", str, "", "SMTP password", secret=True),
+    Setting(
+        "cjs.mail.sender",
+        _choice("thread", "off"),
+        "thread",
+        "thread: each app process sends its outbox after commit; off: only `cjs jobs send-mail`",
+    ),
+    Setting(
+        "cjs.mail.poll_seconds", _positive_int, "30", "how often the sender retries the outbox"
+    ),
+    Setting("cjs.mail.timeout_seconds", _positive_int, "30", "SMTP connection timeout"),
+    Setting(
+        "cjs.mail.lease_seconds",
+        _positive_int,
+        "120",
+        "how long a sender owns a claimed message (more than twice the timeout)",
+    ),
+    Setting("cjs.service_url", str, "https://localhost:8443/", "the service's address, for emails"),
     Setting(
         "retry.attempts", _positive_int, "3", "attempts of a request on a serialization failure"
     ),

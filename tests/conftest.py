@@ -25,6 +25,7 @@ Tests that use PostgreSQL are marked ``postgresql`` (``-m "not postgresql"`` lea
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 import os
 import pwd
@@ -39,6 +40,8 @@ from typing import Any
 
 import psycopg
 import pytest
+
+pytest_plugins = ["mailserver"]
 
 PG_BIN = Path(os.environ.get("CJS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "postgres"
@@ -338,6 +341,7 @@ def app_settings(db_url: str, ca_settings: dict[str, str]) -> dict[str, str]:
         **ca_settings,
         "cjs.environment": "development",
         "cjs.hours.always_open": "true",
+        "cjs.mail.sender": "off",  # tests send the outbox themselves
     }
 
 
@@ -350,6 +354,9 @@ def app(app_settings: dict[str, str]) -> Iterator[Any]:
     try:
         yield application
     finally:
+        from core import mail
+
+        mail.stop_sender(application.registry)
         application.registry.cjs_engine.dispose()
 
 
@@ -361,6 +368,146 @@ def testapp(app: Any) -> Any:
     return webtest.TestApp(
         app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
     )
+
+
+# --- Customers: the demo bank configuration, a settable clock, a browser-like client ------------
+
+
+DEMO_BANK_FILE = Path(__file__).resolve().parents[1] / "demo" / "bank.toml"
+
+
+@pytest.fixture
+def bank(app: Any, app_settings: dict[str, str]) -> None:
+    """The demo contracts (10000001 会員 with two deposit groups, 20000001 事業主) in the database."""
+    from core.bank import apply_file_with_settings
+    from core.settings import validate
+
+    apply_file_with_settings(validate(app_settings), DEMO_BANK_FILE)
+
+
+class Clock:
+    """A clock the app reads (``registry.cjs_clock``) that tests move forward."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock(app: Any) -> Clock:
+    """The app's clock, starting now; ``clock.advance(minutes=61)`` moves it."""
+    moment = Clock(dt.datetime.now(dt.UTC))
+    app.registry.cjs_clock = moment
+    return moment
+
+
+MASTER = {
+    "contract_no": "10000001",
+    "initial_password": "Demo#001",
+    "user_id": "master01",
+    "password": "Passw0rd!",
+    "user_name": "労金　太郎",
+    "email": "taro@example.com",
+}
+
+
+class Customer:
+    """Drives the screens as a customer's browser does, through WebTest (forms, redirects, cookies).
+
+    ``use_certificate`` makes every later request carry a client certificate the way the TLS server
+    hands it to the app (``SSL_CLIENT_VERIFY`` / ``SSL_CLIENT_CERT``).
+    """
+
+    def __init__(self, testapp: Any, dbsession: Any) -> None:
+        self.app = testapp
+        self.db = dbsession
+
+    def register_master(self, **overrides: str) -> Any:
+        """FLOW-1 to the result screen; returns it."""
+        values = {**MASTER, **overrides}
+        page = self.app.get("/register/master").maybe_follow()
+        form = page.forms[0]
+        form["contract_no"] = values["contract_no"]
+        form["initial_password"] = values["initial_password"]
+        page = form.submit().maybe_follow()
+        form = page.forms[0]
+        for name in ("user_id", "password", "user_name", "email"):
+            form[name] = values[name]
+        form["password_confirm"] = values["password"]
+        form["email_confirm"] = values["email"]
+        return form.submit().maybe_follow()
+
+    def latest_code(self, email: str) -> str:
+        """The authentication code in the newest code mail to ``email`` (from the outbox)."""
+        import re
+
+        from sqlalchemy import select
+
+        from core.models import OutboxMessage
+
+        self.db.rollback()
+        body = self.db.scalars(
+            select(OutboxMessage.body)
+            .where(OutboxMessage.to_addr == email, OutboxMessage.kind == "email_code")
+            .order_by(OutboxMessage.id.desc())
+        ).first()
+        assert body is not None, f"no code mail to {email}"
+        match = re.search(r"認証コード：(\d{6})", body)
+        assert match is not None
+        return match.group(1)
+
+    def start_issue(self, user_id: str, password: str) -> Any:
+        """From the top page's 電子証明書発行 through DC586101; returns the next screen."""
+        page = self.app.get("/").click(description="電子証明書発行", index=0).maybe_follow()
+        form = page.forms[0]
+        form["user_id"] = user_id
+        form["password"] = password
+        return form.submit().maybe_follow()
+
+    def issue(self, user_id: str, password: str, email: str | None = None) -> tuple[bytes, str]:
+        """FLOW-2 to the download; returns the PKCS#12 bytes and the file name."""
+        page = self.start_issue(user_id, password)
+        if "認証コード" in page.text and page.forms and "code" in page.forms[0].fields:
+            form = page.forms[0]
+            form["code"] = self.latest_code(email or MASTER["email"])
+            page = form.submit().maybe_follow()
+        page = page.forms[0].submit().maybe_follow()  # 発行
+        assert "電子証明書発行結果" in page.text, page.text
+        download = self.app.get("/cert/download")
+        disposition = download.headers["Content-Disposition"]
+        return download.body, disposition.split('filename="')[1].rstrip('"')
+
+    def use_certificate(self, pkcs12: bytes, password: str) -> Any:
+        """Present the certificate of ``pkcs12`` on every later request; returns it."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+        from cryptography.hazmat.primitives.serialization import pkcs12 as p12
+
+        _, certificate, _ = p12.load_key_and_certificates(pkcs12, password.encode())
+        assert certificate is not None
+        self.app.extra_environ = {
+            **self.app.extra_environ,
+            "SSL_CLIENT_VERIFY": "SUCCESS",
+            "SSL_CLIENT_CERT": certificate.public_bytes(Encoding.PEM).decode(),
+        }
+        return certificate
+
+    def login(self, password: str) -> Any:
+        """FLOW-4 from the ログイン button; returns the screen after the password."""
+        page = self.app.get("/login").maybe_follow()
+        form = page.forms[0]
+        form["password"] = password
+        return form.submit().maybe_follow()
+
+
+@pytest.fixture
+def customer(testapp: Any, dbsession: Any, bank: None) -> Customer:
+    """A customer's browser on the demo contracts."""
+    return Customer(testapp, dbsession)
 
 
 # --- Hooks: mark PostgreSQL tests, report the server version ------------------------------------

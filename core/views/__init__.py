@@ -2,11 +2,55 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pyramid.config import Configurator
+from pyramid.csrf import get_csrf_token
+from pyramid.events import BeforeRender
+
+from core.models import ContractKind
+
+
+def _template_globals(event: BeforeRender) -> None:
+    """What every screen may draw: the CSRF token and, once logged in, the header and menu bar."""
+    request = event.get("request")
+    if request is None:
+        return
+    event["csrf_token"] = lambda: get_csrf_token(request)
+    event["nav"] = lambda: navigation(request)
+
+
+def navigation(request: Any) -> dict[str, Any] | None:
+    """The header and menu bar of the logged-in screens (001), or None before login."""
+    identity = request.identity
+    if identity is None or identity.user.password_is_temporary:
+        return None
+    from core.plugins import get_modules
+    from core.views.login import selected_group
+
+    user = identity.user
+    group = selected_group(request)
+    contract = user.contract
+    return {
+        "user": user,
+        "contract": contract,
+        "group": group,
+        "modules": get_modules(request.registry).menu(request, group) if group else [],
+        "can_switch_group": contract.kind == ContractKind.MEMBER
+        and len(contract.deposit_groups) > 1,
+    }
 
 
 def includeme(config: Configurator) -> None:
     """Add the core routes and views."""
+    from core.views import cert, login, register
+    from core.views.flows import register_flows
+
+    config.add_subscriber(_template_globals, BeforeRender)
     config.add_route("top", "/")
     config.scan("core.views.top")
+    register_flows(config, [register.FLOW, cert.FLOW, login.FLOW])
+    config.include("core.views.register")
+    config.include("core.views.cert")
+    config.include("core.views.login")
     config.include("core.views.demo_mail")

@@ -8,6 +8,7 @@ MODULE = ServiceModule(
     menu_title="一斉積立事務",
     contract_kinds=("member",),
     restriction_levels=("show", "hide"),
+    order=30,
 )
 
 

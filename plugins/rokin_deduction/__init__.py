@@ -9,6 +9,7 @@ MODULE = ServiceModule(
     contract_kinds=("member",),
     restriction_levels=("show", "hide", "view_only"),
     options={"detail_update": "明細更新"},
+    order=10,
 )
 
 

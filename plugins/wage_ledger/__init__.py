@@ -8,6 +8,7 @@ MODULE = ServiceModule(
     menu_title="賃控元帳事務",
     contract_kinds=("member",),
     restriction_levels=("show", "hide", "view_only"),
+    order=20,
 )
 
 

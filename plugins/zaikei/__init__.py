@@ -8,6 +8,7 @@ MODULE = ServiceModule(
     menu_title="財形貯蓄事務",
     contract_kinds=("employer",),
     restriction_levels=("show", "hide"),
+    order=40,
 )
 
 

@@ -1,0 +1,93 @@
+"""The user's password with lockout (AUTH-1, AUTH-2): DC582101 at login, DC586101 at issuance.
+
+At login the user is already known from the client certificate and only the password is asked; at
+issuance the user ID is asked too. Both share the user's counters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.request import Request
+from sqlalchemy import select
+
+from auth_backends import messages
+from core import audit, lockout
+from core.accounts import check_user_password
+from core.flows import OK, SEALED_PASSWORD, Flow, StepResult
+from core.forms import Form, PasswordField, StringField, formdata, required
+from core.hookspecs import AuthStep, Screen, hookimpl
+from core.models import User
+
+WRONG_WITH_ID = "ユーザーIDまたはパスワードが正しくありません。"
+WRONG = "パスワードが正しくありません。"
+
+
+class PasswordForm(Form):
+    password = PasswordField("パスワード", [required("パスワード")])
+
+
+class UserIdPasswordForm(PasswordForm):
+    user_id = StringField("ユーザーID", [required("ユーザーID")])
+
+
+class PasswordStep:
+    """Checks the password of the flow's user, or of the user ID entered with it."""
+
+    name = "password"
+    slug: str | None = ""
+
+    def screen(self, flow: Flow) -> Screen:
+        if flow.spec.name == "login":
+            return Screen("DC582101", "ログイン", "flow_password.html")
+        return Screen("DC586101", "電子証明書発行 ユーザー認証", "flow_password.html")
+
+    def enter(self, request: Request, flow: Flow) -> StepResult | None:
+        return None
+
+    def make_form(self, request: Request, flow: Flow) -> Any:
+        form_class = PasswordForm if flow.get("user_pk") else UserIdPasswordForm
+        return form_class(formdata(request))
+
+    def check(self, request: Request, flow: Flow, form: Any) -> StepResult:
+        db = request.dbsession
+        known = flow.get("user_pk")
+        wrong = WRONG if known else WRONG_WITH_ID
+        if known:
+            user = db.get(User, known)
+        else:
+            user = db.scalars(select(User).where(User.user_id == form.user_id.data)).one_or_none()
+        if user is None:
+            lockout.check_unknown(form.password.data)
+            audit.record(
+                db,
+                f"{flow.spec.name}.password.unknown_user",
+                actor=form.user_id.data,
+                actor_kind="anonymous",
+                result="failure",
+                request=request,
+            )
+            return StepResult(message=wrong)
+        row, outcome = check_user_password(
+            request, user, form.password.data, action=f"{flow.spec.name}.password"
+        )
+        if outcome in {lockout.Outcome.LOCKED, lockout.Outcome.LOCKED_NOW}:
+            return StepResult(message=messages.LOCKED)
+        if outcome in {lockout.Outcome.BLOCKED, lockout.Outcome.BLOCKED_NOW}:
+            return StepResult(message=messages.BLOCKED_USER)
+        if outcome == lockout.Outcome.WRONG:
+            return StepResult(message=wrong)
+        if flow.spec.check_user is not None:
+            refusal = flow.spec.check_user(request, row)
+            if refusal:
+                return StepResult(message=refusal)
+        flow.set(user_pk=row.id)
+        if flow.spec.keeps_password:
+            request.session.seal(SEALED_PASSWORD, form.password.data)
+        return OK
+
+
+@hookimpl
+def cjs_auth_steps() -> list[AuthStep]:
+    """Provide the ``password`` step."""
+    return [PasswordStep()]

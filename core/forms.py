@@ -1,0 +1,110 @@
+"""Forms with WTForms: Japanese messages next to each field (ACC-8), rules from ``core.rules``.
+
+Passwords are never written back into a form; every other input is kept when a screen is shown
+again with its errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pyramid.request import Request
+from wtforms import Form, PasswordField, StringField
+from wtforms.validators import InputRequired, ValidationError
+
+from core import rules
+
+__all__ = [
+    "Form",
+    "PasswordChangeForm",
+    "PasswordField",
+    "StringField",
+    "UserRegistrationForm",
+    "formdata",
+    "required",
+    "rule",
+    "same_as",
+]
+
+
+def formdata(request: Request) -> Any:
+    """The POST data to bind a form to, or None for a GET (an empty, unvalidated form)."""
+    return request.POST if request.method == "POST" else None
+
+
+def required(label: str) -> InputRequired:
+    """The field must be entered: 「<label>を入力してください。」"""
+    return InputRequired(message=f"{label}を入力してください。")
+
+
+def rule(check: Callable[[str], str | None]) -> Callable[[Form, Any], None]:
+    """A validator from a rule of ``core.rules`` (None: acceptable, else the message)."""
+
+    def validate(form: Form, field: Any) -> None:
+        message = check(field.data or "")
+        if message:
+            raise ValidationError(message)
+
+    return validate
+
+
+def same_as(other: str, message: str) -> Callable[[Form, Any], None]:
+    """The re-entry field must match ``other`` (ACC-2, ACC-5)."""
+
+    def validate(form: Form, field: Any) -> None:
+        if field.data != form[other].data:
+            raise ValidationError(message)
+
+    return validate
+
+
+class UserRegistrationForm(Form):
+    """ユーザーID, パスワード (+再入力), ユーザー名, メールアドレス (+再入力): ACC-1, 2, 4, 5."""
+
+    user_id = StringField("ユーザーID", [required("ユーザーID"), rule(rules.check_user_id)])
+    password = PasswordField("パスワード", [required("パスワード"), rule(rules.check_password)])
+    password_confirm = PasswordField(
+        "パスワード（再入力）",
+        [
+            required("パスワード（再入力）"),
+            same_as("password", "パスワードと再入力したパスワードが一致しません。"),
+        ],
+    )
+    user_name = StringField("ユーザー名", [required("ユーザー名"), rule(rules.check_user_name)])
+    email = StringField("メールアドレス", [required("メールアドレス")])
+    email_confirm = StringField(
+        "メールアドレス（再入力）",
+        [
+            required("メールアドレス（再入力）"),
+            same_as("email", "メールアドレスと再入力したメールアドレスが一致しません。"),
+        ],
+    )
+
+    def __init__(
+        self, formdata: Any = None, *, denied_domains: frozenset[str] = frozenset()
+    ) -> None:
+        super().__init__(formdata)
+        self.denied_domains = denied_domains
+
+    def validate_email(self, field: Any) -> None:
+        """ACC-5, with the bank's deny list of mobile-carrier domains."""
+        message = rules.check_email(field.data or "", self.denied_domains)
+        if message:
+            raise ValidationError(message)
+
+
+class PasswordChangeForm(Form):
+    """現在のパスワード / 新しいパスワード / 新しいパスワード（再入力） (FLOW-3, FLOW-6)."""
+
+    current_password = PasswordField("現在のパスワード", [required("現在のパスワード")])
+    new_password = PasswordField(
+        "新しいパスワード", [required("新しいパスワード"), rule(rules.check_password)]
+    )
+    new_password_confirm = PasswordField(
+        "新しいパスワード（再入力）",
+        [
+            required("新しいパスワード（再入力）"),
+            same_as("new_password", "新しいパスワードと再入力したパスワードが一致しません。"),
+        ],
+    )

@@ -1,0 +1,315 @@
+"""FLOW-2 certificate issuance and FLOW-4 login through WebTest, the certificate handed to the app as
+the TLS server does (``SSL_CLIENT_*``); real TLS is exercised in tests/e2e."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from cryptography.hazmat.primitives.serialization import pkcs12
+from sqlalchemy import func, select
+
+from core import make_app
+from core.models import AuditEvent, Certificate, EmailCode, OutboxMessage, User, WebSession
+
+PASSWORD = "Passw0rd!"
+
+
+@pytest.fixture
+def master(customer):
+    """The demo member contract's master, registered."""
+    customer.register_master()
+    customer.app.reset()
+    return customer
+
+
+def issued(master):
+    data, filename = master.issue("master01", PASSWORD)
+    return data, filename
+
+
+def test_issuance_with_the_emailed_code_then_login_to_the_information_screen(master, dbsession):
+    """FLOW-2 then FLOW-4: DC586101 → code → 発行 → result + download → login → DC590101 → DC671101."""
+    page = master.start_issue("master01", PASSWORD)
+    assert "認証コード入力" in page.text
+    form = page.forms[0]
+    form["code"] = master.latest_code("taro@example.com")
+    page = form.submit().maybe_follow()
+    assert "電子証明書発行" in page.text and "発行" in page.text
+    result = page.forms[0].submit().maybe_follow()
+    assert "電子証明書発行結果" in result.text
+    assert result.headers["Refresh"].endswith("/cert/download")  # the automatic download
+    assert result.html.find(id="download-link") is not None  # and the plain link
+    download = master.app.get("/cert/download")
+    assert download.content_type == "application/x-pkcs12"
+    filename = re.search(r'filename="(.+)"', download.headers["Content-Disposition"]).group(1)
+    assert re.fullmatch(r"master01\d{14}\.p12", filename)  # CERT-3
+    key, certificate, chain = pkcs12.load_key_and_certificates(download.body, PASSWORD.encode())
+    assert key is not None and certificate is not None and chain
+    # The file is handed out once; the result page then stops refreshing.
+    assert master.app.get("/cert/download").status_int == 302
+    assert "Refresh" not in master.app.get("/cert/result").headers
+
+    master.app.reset()
+    master.use_certificate(download.body, PASSWORD)
+    page = master.login(PASSWORD)
+    assert "DC590101" in page.text  # 会員 with two deposit groups
+    assert "労金控除(明細更新)・賃金控除元帳・一斉積立" in page.text
+    page = page.forms["groups-form"].submit("group_id", index=1).maybe_follow()
+    assert "DC671101" in page.text and "今回が初めてのログインです。" in page.text
+    assert "東支部" in page.text  # the selected group in the header
+    dbsession.rollback()
+    actions = set(dbsession.scalars(select(AuditEvent.action)))
+    assert {"issue.password", "code.send", "code.accept", "cert.issue", "login.success"} <= actions
+
+
+def test_the_emailed_code_is_stored_only_hashed_and_single_use(master, dbsession):
+    """AUTH-3."""
+    master.start_issue("master01", PASSWORD)
+    code = master.latest_code("taro@example.com")
+    record = dbsession.scalars(select(EmailCode)).one()
+    assert code not in record.code_hash
+    events = " ".join(
+        str(e.details) + (e.message or "") for e in dbsession.scalars(select(AuditEvent))
+    )
+    assert code not in events
+
+
+def test_a_new_code_voids_the_previous_one(master, dbsession):
+    """AUTH-3: a new request voids the previous code."""
+    master.start_issue("master01", PASSWORD)
+    first = master.latest_code("taro@example.com")
+    page = master.start_issue("master01", PASSWORD)  # 電子証明書発行 again
+    second = master.latest_code("taro@example.com")
+    form = page.forms[0]
+    form["code"] = first if first != second else "000000"
+    page = form.submit().maybe_follow()
+    assert "認証コードが正しくありません。" in page.text
+
+
+def test_five_wrong_codes_restart_the_flow(master):
+    """AUTH-3: 5 wrong entries restart from DC586101."""
+    page = master.start_issue("master01", PASSWORD)
+    code = master.latest_code("taro@example.com")
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(4):
+        form = page.forms[0]
+        form["code"] = wrong
+        page = form.submit().maybe_follow()
+        assert "認証コードが正しくありません。" in page.text
+    form = page.forms[0]
+    form["code"] = wrong
+    page = form.submit().maybe_follow()
+    assert "DC586101" in page.text and "規定回数に達しました" in page.text
+
+
+def test_an_expired_code_restarts_the_flow(master, clock):
+    """AUTH-3: valid 30 minutes."""
+    page = master.start_issue("master01", PASSWORD)
+    form = page.forms[0]
+    form["code"] = master.latest_code("taro@example.com")
+    clock.advance(minutes=30, seconds=1)
+    page = form.submit().maybe_follow()
+    assert "有効期限が切れました" in page.text and "DC586101" in page.text
+
+
+def test_cancel_on_the_code_screen_returns_to_dc586101(master):
+    """FLOW-2."""
+    page = master.start_issue("master01", PASSWORD)
+    page = page.click(description="キャンセル").maybe_follow()
+    assert "DC586101" in page.text
+
+
+def test_issuance_without_the_email_code_when_the_bank_configures_it(app_settings, bank, dbsession):
+    """AUTH-8: a pipeline without the email code; the flow adapts."""
+    import webtest
+    from conftest import Customer
+
+    app = make_app({**app_settings, "cjs.pipeline.issue": "password"})
+    customer = Customer(
+        webtest.TestApp(app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}),
+        dbsession,
+    )
+    customer.register_master()
+    customer.app.reset()
+    page = customer.start_issue("master01", PASSWORD)
+    assert "認証コード" not in page.text and "発行" in page.text
+    data, _ = customer.issue("master01", PASSWORD)
+    assert pkcs12.load_key_and_certificates(data, PASSWORD.encode())[1] is not None
+    assert dbsession.scalar(select(func.count()).select_from(EmailCode)) == 0
+    app.registry.cjs_engine.dispose()
+
+
+def test_issuance_is_refused_while_a_valid_certificate_is_held(master):
+    """AUTH-4: refused while held, outside the renewal window (after the certificate was used)."""
+    data, _ = issued(master)
+    master.app.reset()
+    master.use_certificate(data, PASSWORD)
+    master.login(PASSWORD)
+    master.app.reset()
+    page = master.start_issue("master01", PASSWORD)
+    assert "有効な電子証明書が発行済みのため" in page.text and "DC586101" in page.text
+
+
+def test_a_never_used_certificate_may_be_replaced(master, dbsession):
+    """CERT-8: the unused one is revoked and the user emailed."""
+    first, _ = issued(master)
+    master.app.reset()
+    issued(master)
+    dbsession.rollback()
+    statuses = dbsession.scalars(select(Certificate.status).order_by(Certificate.id)).all()
+    assert statuses == ["revoked", "valid"]
+    kinds = set(dbsession.scalars(select(OutboxMessage.kind)))
+    assert "cert_replaced" in kinds
+    master.app.reset()
+    master.use_certificate(first, PASSWORD)
+    page = master.app.get("/login").maybe_follow()
+    assert "失効しています" in page.text  # AUTH-5: the revoked one never reaches DC582101
+
+
+def test_login_needs_a_certificate(master):
+    """AUTH-5: no certificate never reaches DC582101; the top page explains what to do."""
+    page = master.app.get("/login").maybe_follow()
+    assert "DC581101" in page.text and "電子証明書が確認できませんでした" in page.text
+
+
+def test_an_expired_certificate_never_reaches_the_password_screen(master, clock):
+    data, _ = issued(master)
+    master.app.reset()
+    master.use_certificate(data, PASSWORD)
+    clock.advance(days=367)
+    page = master.app.get("/login").maybe_follow()
+    assert "有効期限が切れています" in page.text
+
+
+def test_wrong_passwords_lock_login_and_issuance_alike(master, dbsession, clock):
+    """AUTH-1: the login and the issuance password share one credential and its counters."""
+    data, _ = issued(master)
+    master.app.reset()
+    master.use_certificate(data, PASSWORD)
+    for _ in range(3):
+        assert "パスワードが正しくありません。" in master.login("Wrong#999").text
+    for _ in range(2):
+        page = master.start_issue("master01", "Wrong#999")
+        assert "ユーザーIDまたはパスワードが正しくありません。" in page.text
+    page = master.login("Wrong#999")
+    assert "ロックされています" in page.text
+    assert "ロックされています" in master.login(PASSWORD).text  # refused, not revealed
+    dbsession.rollback()
+    mail = dbsession.scalars(select(OutboxMessage).where(OutboxMessage.kind == "locked")).one()
+    assert mail.to_addr == "taro@example.com"
+    clock.advance(minutes=60)
+    assert "DC590101" in master.login(PASSWORD).text
+
+
+def test_a_blocked_master_cannot_log_in_and_its_sessions_end(master, dbsession, clock):
+    """AUTH-1: the 3rd lock blocks; no time-based reset; AUTH-5: blocked never reaches DC582101."""
+    data, _ = issued(master)
+    master.app.reset()
+    master.use_certificate(data, PASSWORD)
+    for _ in range(3):
+        for _ in range(6):
+            page = master.login("Wrong#999")
+        clock.advance(minutes=61)
+    page = master.app.get("/login").maybe_follow()
+    assert "閉塞されています" in page.text and "DC581101" in page.text
+    dbsession.rollback()
+    assert dbsession.scalars(select(User.blocked_at)).one() is not None
+    assert "blocked" in set(dbsession.scalars(select(OutboxMessage.kind)))
+
+
+def test_password_change_then_logout_ends_the_session(master, dbsession):
+    """FLOW-6 and FLOW-7."""
+    data, _ = issued(master)
+    master.app.reset()
+    master.use_certificate(data, PASSWORD)
+    master.login(PASSWORD).forms["groups-form"].submit("group_id", index=0).maybe_follow()
+    page = master.app.get("/password")
+    form = page.forms["password-form"]
+    form["current_password"] = PASSWORD
+    form["new_password"] = "N3w#Passw"
+    form["new_password_confirm"] = "N3w#Passw"
+    page = form.submit().maybe_follow()
+    assert "パスワードを変更しました。" in page.text
+    dbsession.rollback()
+    assert "password_changed" in set(dbsession.scalars(select(OutboxMessage.kind)))
+    page = page.forms["logout"].submit().maybe_follow()  # ログアウト
+    assert "ログアウトしました。" in page.text
+    dbsession.rollback()
+    logged_in = select(func.count()).select_from(WebSession).where(WebSession.user_pk.is_not(None))
+    assert dbsession.scalar(logged_in) == 0
+    assert master.app.get("/info").maybe_follow().request.path == "/"
+
+
+def test_the_session_times_out_after_sixty_idle_minutes(master, clock):
+    """AUTH-6: 60 minutes idle, then forced logout with a message."""
+    data, _ = issued(master)
+    master.app.reset()
+    master.use_certificate(data, PASSWORD)
+    master.login(PASSWORD).forms["groups-form"].submit("group_id", index=0)
+    clock.advance(minutes=59)
+    assert "DC671101" in master.app.get("/info").text  # a click resets the count
+    clock.advance(minutes=59)
+    assert "DC671101" in master.app.get("/info").text
+    clock.advance(minutes=60)
+    page = master.app.get("/info").maybe_follow()
+    assert "一定時間操作がなかったため" in page.text
+
+
+def test_session_id_changes_at_login_and_cookies_are_locked_down(master):
+    """AUTH-6: renewed at login; __Host-, Secure, HttpOnly, SameSite."""
+    data, _ = issued(master)
+    master.app.reset()
+    master.use_certificate(data, PASSWORD)
+    page = master.app.get("/login").maybe_follow()
+    before = master.app.cookies["__Host-cjs_session"]
+    form = page.forms[0]
+    form["password"] = PASSWORD
+    response = form.submit()
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie or "secure" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert master.app.cookies["__Host-cjs_session"] != before
+
+
+def test_a_revoked_certificate_ends_an_open_session_at_the_next_request(master, dbsession):
+    """CERT-6: refused at the next request, not at the next login."""
+    data, _ = issued(master)
+    master.app.reset()
+    master.use_certificate(data, PASSWORD)
+    master.login(PASSWORD).forms["groups-form"].submit("group_id", index=0)
+    assert "DC671101" in master.app.get("/info").text
+    dbsession.rollback()
+    certificate = dbsession.scalars(select(Certificate)).one()
+    certificate.status = "revoked"
+    certificate.revoked_at = dt.datetime.now(dt.UTC)
+    dbsession.commit()
+    page = master.app.get("/info").maybe_follow()
+    assert "DC581101" in page.text and "電子証明書が確認できなくなったため" in page.text
+
+
+def test_a_session_cannot_be_used_without_its_certificate(master):
+    """AUTH-5: the session is bound to the certificate it logged in with."""
+    data, _ = issued(master)
+    master.app.reset()
+    master.use_certificate(data, PASSWORD)
+    master.login(PASSWORD).forms["groups-form"].submit("group_id", index=0)
+    master.app.extra_environ = {**master.app.extra_environ, "SSL_CLIENT_VERIFY": "NONE"}
+    master.app.extra_environ.pop("SSL_CLIENT_CERT")
+    page = master.app.get("/info").maybe_follow()
+    assert "DC581101" in page.text
+
+
+def test_a_failed_proxy_verification_is_refused_everywhere(testapp):
+    """AUTH-5 behind nginx: $ssl_client_verify FAILED never reaches the app's screens."""
+    testapp.get("/", extra_environ={"SSL_CLIENT_VERIFY": "FAILED:certificate revoked"}, status=400)
+
+
+def test_proxy_headers_from_an_untrusted_peer_are_refused(testapp):
+    testapp.get(
+        "/",
+        headers={"X-SSL-Client-Verify": "SUCCESS"},
+        extra_environ={"REMOTE_ADDR": "192.0.2.9"},
+        status=400,
+    )
