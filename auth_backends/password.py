@@ -55,8 +55,12 @@ class PasswordStep:
         wrong = WRONG if known else WRONG_WITH_ID
         if known:
             user = db.get(User, known)
+            if user is not None and user.deleted_at is not None:
+                user = None
         else:
-            user = db.scalars(select(User).where(User.user_id == form.user_id.data)).one_or_none()
+            user = db.scalars(
+                select(User).where(User.user_id == form.user_id.data, User.deleted_at.is_(None))
+            ).one_or_none()
         if user is None:
             lockout.check_unknown(form.password.data)
             audit.record(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -174,6 +175,9 @@ class User(Base):
     blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     previous_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: A deleted user keeps its row (its certificates stay in the CRL, its audit history stays)
+    #: and its user ID is never given again (ACC-1).
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -241,6 +245,24 @@ class AuditEvent(Base):
     client_addr: Mapped[str | None] = mapped_column(String(45))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class Manual(Base):
+    """A manual or form the bank registered for マニュアル照会 (BANK-7): a PDF with its name and comment."""
+
+    __tablename__ = "manuals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str] = mapped_column(String(255), default="")
+    #: Who sees it: member (会員), employer (事業主) or both.
+    audience: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(64), default="application/pdf")
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    sort_order: Mapped[int] = mapped_column(Integer, default=100)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class WebSession(Base):

@@ -73,7 +73,7 @@ def certificate_problem(certificate: Certificate | None, now: Any) -> str | None
     """Why ``certificate`` cannot log in (AUTH-5), or None: unknown, revoked, expired, user blocked."""
     if certificate is None:
         return "unknown"
-    if certificate.status != CertificateStatus.VALID:
+    if certificate.status != CertificateStatus.VALID or certificate.user.deleted_at is not None:
         return "revoked"
     if not certificate.not_before <= now <= certificate.not_after:
         return "expired"
