@@ -48,6 +48,7 @@ def make_config(settings: Mapping[str, Any], plugins: Iterable[object] = ()) -> 
     config.include("core.sessions")
     config.include("core.client_cert")
     config.include("core.security")
+    config.include("core.modules")
     config.include("core.views")
     config.registry.cjs_modules.configure_routes(config)
     return config

@@ -1,11 +1,17 @@
-"""Password hashing with argon2id (argon2-cffi's defaults, RFC 9106 low-memory profile)."""
+"""Password hashing with argon2id (RFC 9106 low-memory profile)."""
 
 from __future__ import annotations
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+
+def make_hasher() -> PasswordHasher:
+    """The production hasher: argon2id with RFC 9106's low-memory profile (t=3, 64 MiB, p=4)."""
+    return PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
+
+
+_hasher = make_hasher()
 
 
 def hash_password(password: str) -> str:

@@ -43,6 +43,19 @@ import pytest
 
 pytest_plugins = ["mailserver"]
 
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Tests hash passwords with argon2id at its cheapest: the production parameters (64 MiB, t=3)
+    cost ~50 ms a hash on these 2 cores, and the suite hashes thousands of times. The hashes name
+    their parameters, so verification is unaffected; tests/unit/test_passwords.py checks the
+    production parameters themselves."""
+    import argon2
+
+    import core.passwords
+
+    core.passwords._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+
+
 PG_BIN = Path(os.environ.get("CJS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "postgres"
 TEMPLATE_DB = "cjs_template"
@@ -342,6 +355,7 @@ def app_settings(db_url: str, ca_settings: dict[str, str]) -> dict[str, str]:
         "cjs.environment": "development",
         "cjs.hours.always_open": "true",
         "cjs.mail.sender": "off",  # tests send the outbox themselves
+        "cjs.cert.key_type": "ec-p256",  # fast; RSA keys are covered in test_certificates.py
     }
 
 

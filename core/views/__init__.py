@@ -25,17 +25,26 @@ def navigation(request: Any) -> dict[str, Any] | None:
     identity = request.identity
     if identity is None or identity.user.password_is_temporary:
         return None
+    from core.modules import restriction_level
     from core.plugins import get_modules
-    from core.views.login import selected_group
+    from core.tenancy import selected_group
 
     user = identity.user
     group = selected_group(request)
     contract = user.contract
+    menus = []
+    for module, entries in get_modules(request.registry).menu(request, group) if group else []:
+        level = restriction_level(user, module.code)  # ACC-7: 非表示 hides, 閲覧のみ trims
+        if level == "hide":
+            continue
+        if level == "view_only":
+            entries = [entry for entry in entries if not entry.changes_data]
+        menus.append((module, entries))
     return {
         "user": user,
         "contract": contract,
         "group": group,
-        "modules": get_modules(request.registry).menu(request, group) if group else [],
+        "modules": menus,
         "can_switch_group": contract.kind == ContractKind.MEMBER
         and len(contract.deposit_groups) > 1,
     }

@@ -14,13 +14,13 @@ from core.accounts import check_user_password
 from core.flows import Flow, FlowSpec, end
 from core.forms import PasswordChangeForm, formdata
 from core.hours import JST
-from core.models import ContractKind, DepositGroup, User
+from core.models import ContractKind, User
 from core.notify import notify_user
 from core.passwords import hash_password, verify_password
 from core.plugins import get_modules
 from core.security import AUTH_KEY, Permission, certificate_for, certificate_problem
+from core.tenancy import GROUP_KEY, selected_group
 
-GROUP_KEY = "group_id"
 SAME_PASSWORD = "現在のパスワードと異なるパスワードを入力してください。"  # noqa: S105 (a message)
 WRONG_CURRENT = "現在のパスワードが正しくありません。"
 CHANGED = "パスワードを変更しました。"
@@ -80,18 +80,6 @@ def _after_login_url(request: Request, user: User) -> str:
     if groups:
         request.session[GROUP_KEY] = groups[0].id
     return request.route_url("info")
-
-
-def selected_group(request: Request) -> DepositGroup | None:
-    """The deposit group selected in this session, if it belongs to the user's contract."""
-    identity = request.identity
-    group_id = request.session.get(GROUP_KEY)
-    if identity is None or group_id is None:
-        return None
-    group = request.dbsession.get(DepositGroup, group_id)
-    if group is None or group.contract_id != identity.user.contract_id:
-        return None
-    return group
 
 
 def _change_password(request: Request, *, initial: bool) -> Any:
