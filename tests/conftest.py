@@ -41,7 +41,7 @@ from typing import Any
 import psycopg
 import pytest
 
-pytest_plugins = ["mailserver"]
+pytest_plugins = ["mailserver", "softhsm"]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
