@@ -313,3 +313,32 @@ def test_proxy_headers_from_an_untrusted_peer_are_refused(testapp):
         extra_environ={"REMOTE_ADDR": "192.0.2.9"},
         status=400,
     )
+
+
+def test_a_double_submit_of_issue_issues_once(master, dbsession):
+    """AUTH-9: the 発行 button pressed twice (or the POST replayed) issues one certificate."""
+    page = master.start_issue("master01", PASSWORD)
+    form = page.forms[0]
+    form["code"] = master.latest_code("taro@example.com")
+    confirm = form.submit().maybe_follow()
+    first = confirm.forms[0].submit()
+    second = confirm.forms[0].submit()  # the same form again, as a second click sends it
+    assert first.status_int == second.status_int == 302
+    assert second.maybe_follow().request.path == "/cert/result"
+    dbsession.rollback()
+    assert dbsession.scalar(select(func.count()).select_from(Certificate)) == 1
+
+
+def test_back_and_reload_keep_the_flow_where_it_is(master):
+    """AUTH-9: going back to DC586101 while the code is due shows the code screen again; a reload of
+    the code screen does not send a new code."""
+    page = master.start_issue("master01", PASSWORD)
+    code = master.latest_code("taro@example.com")
+    back = master.app.get("/cert").maybe_follow()
+    assert "認証コード入力" in back.text
+    reloaded = master.app.get(page.request.url)
+    assert "認証コード入力" in reloaded.text
+    assert master.latest_code("taro@example.com") == code
+    form = reloaded.forms[0]
+    form["code"] = code
+    assert "電子証明書発行" in form.submit().maybe_follow().text
