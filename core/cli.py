@@ -47,9 +47,26 @@ def _ca(args: argparse.Namespace) -> int:
     from hsm import ca
 
     settings = load_settings(args.config)
+    if args.signer:
+        settings["cjs.ca.signer"] = args.signer
     if args.action == "init":
         path = ca.init_ca(settings)
         print(f"CA certificate: {path}")
+        print(f"client CA file: {ca.client_ca_file(settings)}")
+    elif args.action == "rotate":
+        rotation = ca.rotate_ca(settings, key_label=args.key_label)
+        print(
+            f"new CA certificate: {rotation.certificate_path} ({rotation.signer} key {rotation.key})"
+        )
+        print(
+            f"previous CA: {rotation.previous.path} "
+            f"(accepted until {rotation.previous.accepted_until.isoformat()})"
+        )
+        print(f"client CA bundle: {rotation.bundle_path}")
+        for step in rotation.next_steps:
+            print(f"next: {step}")
+    elif args.action == "bundle":
+        print(f"client CA bundle: {ca.write_bundle(settings)}")
     else:
         for key, value in ca.describe(settings).items():
             print(f"{key}: {value}")
@@ -100,7 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=_db)
 
     ca_cmd = commands.add_parser("ca", help="the service's own CA")
-    ca_cmd.add_argument("action", choices=["init", "show"])
+    ca_cmd.add_argument(
+        "action",
+        choices=["init", "show", "rotate", "bundle"],
+        help="init: create the CA if missing; show: signer, key, validity, previous CAs; "
+        "rotate: new CA key, the current CA kept for the cross-over; bundle: rewrite ca-bundle.pem",
+    )
+    ca_cmd.add_argument(
+        "--signer", help="use this signer instead of cjs.ca.signer (software or pkcs11)"
+    )
+    ca_cmd.add_argument("--key-label", help="rotate with pkcs11: label of the new key on the token")
     ca_cmd.set_defaults(func=_ca)
 
     bank = commands.add_parser("bank", help="apply a bank configuration file (contracts, groups)")

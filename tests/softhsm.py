@@ -64,9 +64,7 @@ class SoftHSM:
 
     def init_token(self, label: str) -> None:
         """Initialise a new token ``label`` in the first free slot, with this PIN."""
-        self.util(
-            "--init-token", "--free", "--label", label, "--pin", self.pin, "--so-pin", SO_PIN
-        )
+        self.util("--init-token", "--free", "--label", label, "--pin", self.pin, "--so-pin", SO_PIN)
 
     def settings(self, ca_dir: Path, key_label: str = CA_KEY_LABEL, **extra: str) -> dict[str, str]:
         """Raw settings of a pkcs11 CA in ``ca_dir`` with key ``key_label`` on this token."""

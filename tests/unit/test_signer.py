@@ -113,7 +113,9 @@ def test_a_missing_ca_says_how_to_create_it(tmp_path, ca_settings):
 def test_an_unknown_signer_names_the_setting_and_the_choices(ca_settings):
     with pytest.raises(ConfigurationError) as caught:
         load_signer(settings_for(ca_settings, **{"cjs.ca.signer": "hsm9000"}))
-    assert str(caught.value) == "cjs.ca.signer: unknown signer 'hsm9000' (available: software)"
+    assert str(caught.value) == (
+        "cjs.ca.signer: unknown signer 'hsm9000' (available: pkcs11, software)"
+    )
 
 
 def test_a_signer_plugin_is_chosen_by_configuration_alone(ca_settings):
