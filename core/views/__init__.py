@@ -62,4 +62,7 @@ def includeme(config: Configurator) -> None:
     config.include("core.views.register")
     config.include("core.views.cert")
     config.include("core.views.login")
+    config.include("core.views.users")
     config.include("core.views.demo_mail")
+    config.include("core.views.manuals")
+    config.include("core.views.oplog")

@@ -11,7 +11,6 @@ import pytest
 import webtest
 from conftest import Customer
 from cryptography.hazmat.primitives.serialization import pkcs12
-from pyramid.interfaces import IRoutesMapper
 from sqlalchemy import func, select
 
 from core.hours import JST
@@ -42,24 +41,6 @@ EMPLOYER = {
     "user_name": "事業　花子",
     "email": "hanako@example.com",
 }
-
-
-@pytest.fixture
-def app(app_settings: dict[str, str]) -> Any:
-    """The application, with ``core.views.users`` included if ``core.views`` does not include it yet."""
-    from core import mail, make_config
-    from core.client_cert import ClientCertificateMiddleware
-
-    config = make_config(app_settings)
-    if config.registry.getUtility(IRoutesMapper).get_route("users") is None:
-        config.include("core.views.users")
-    router = config.make_wsgi_app()
-    application = ClientCertificateMiddleware(router, router.registry.settings["cjs.proxy.trusted"])
-    try:
-        yield application
-    finally:
-        mail.stop_sender(application.registry)
-        application.registry.cjs_engine.dispose()
 
 
 def browser(app: Any, dbsession: Any) -> Customer:
