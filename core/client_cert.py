@@ -5,6 +5,8 @@ and ``SSL_CLIENT_CERT`` in the WSGI environ. Behind nginx: nginx verified it and
 ``X-SSL-Client-Verify`` and ``X-SSL-Client-Cert`` (the URL-escaped PEM), and ``X-Forwarded-Proto``.
 Those headers are believed only from the addresses in ``cjs.proxy.trusted``; from anywhere else a
 request carrying them is refused. A ``FAILED`` verification is refused everywhere.
+``X-Forwarded-For`` (the client address WebOb reports, and the audit log records) is likewise kept
+only from a trusted proxy and dropped from anyone else.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ VERIFY_HEADER = "HTTP_X_SSL_CLIENT_VERIFY"
 CERT_HEADER = "HTTP_X_SSL_CLIENT_CERT"
 PROTO_HEADER = "HTTP_X_FORWARDED_PROTO"
 PROXY_HEADERS = (VERIFY_HEADER, CERT_HEADER, PROTO_HEADER)
+FORWARDED_FOR_HEADER = "HTTP_X_FORWARDED_FOR"
 
 ENVIRON_VERIFY = "cjs.client_verify"
 ENVIRON_CERT = "cjs.client_cert_pem"
@@ -73,8 +76,13 @@ class ClientCertificateMiddleware:
         for key in (ENVIRON_VERIFY, ENVIRON_CERT):
             environ.pop(key, None)
         has_proxy_headers = any(key in environ for key in PROXY_HEADERS)
-        if has_proxy_headers and not self._from_trusted_proxy(environ):
+        from_trusted_proxy = self._from_trusted_proxy(environ)
+        if has_proxy_headers and not from_trusted_proxy:
             return _bad_request(start_response, "client certificate headers from an untrusted peer")
+        if not from_trusted_proxy:
+            # WebOb's request.client_addr (the audit log's address) believes X-Forwarded-For:
+            # only a trusted proxy may set it (nginx overwrites it with the peer's address).
+            environ.pop(FORWARDED_FOR_HEADER, None)
         if has_proxy_headers:
             verify = environ.get(VERIFY_HEADER, "NONE")
             pem = unquote(environ.get(CERT_HEADER, ""))

@@ -10,6 +10,9 @@ application in the WSGI environ as ``SSL_CLIENT_VERIFY=SUCCESS`` with ``SSL_CLIE
 The server certificate lives beside the CA folder, in ``<cjs.ca.dir>/../tls/server.pem`` and
 ``server-key.pem``. When missing it is issued by our CA for localhost (demo and development); a
 certificate placed there by an operator (e.g. from the bank's public CA) is used as it is.
+
+Behind nginx (``cjs serve --behind-proxy``, ``make_server(..., certfile=None)``) the server speaks
+plain HTTP on a loopback address and nginx terminates TLS (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -46,9 +49,9 @@ def make_server(
     app: Callable[..., Any],
     host: str,
     port: int,
-    certfile: str | Path,
-    keyfile: str | Path,
-    client_ca_file: str | Path,
+    certfile: str | Path | None,
+    keyfile: str | Path | None = None,
+    client_ca_file: str | Path | None = None,
     *,
     numthreads: int = 10,
     shutdown_timeout: int = 5,
@@ -57,12 +60,11 @@ def make_server(
 
     Clients are asked for an optional certificate verified against ``client_ca_file``. The server
     is not started: call ``prepare()`` then ``serve()`` (or ``start()``), and ``stop()``.
+
+    With ``certfile=None`` the server speaks plain HTTP, for a TLS proxy (nginx) in front of it on
+    a loopback address: the proxy verifies the client certificate and forwards it in headers that
+    the application believes only from ``cjs.proxy.trusted`` (``core.client_cert``).
     """
-    adapter = BuiltinSSLAdapter(str(certfile), str(keyfile))
-    context = adapter.context
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.verify_mode = ssl.CERT_OPTIONAL
-    context.load_verify_locations(cafile=str(client_ca_file))
     server = wsgi.Server(
         (host, port),
         app,
@@ -70,7 +72,15 @@ def make_server(
         request_queue_size=64,
         shutdown_timeout=shutdown_timeout,
     )
-    server.ssl_adapter = adapter
+    if certfile is not None:
+        if keyfile is None or client_ca_file is None:
+            raise ValueError("TLS needs certfile, keyfile and client_ca_file")
+        adapter = BuiltinSSLAdapter(str(certfile), str(keyfile))
+        context = adapter.context
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.load_verify_locations(cafile=str(client_ca_file))
+        server.ssl_adapter = adapter
     server.error_log = _error_log  # type: ignore[method-assign]
     return server
 
@@ -203,15 +213,34 @@ def setup_logging(args: argparse.Namespace) -> None:
 
 
 def serve_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
-    """``cjs serve``: serve the application over HTTPS until SIGTERM or SIGINT."""
+    """``cjs serve``: serve the application over HTTPS until SIGTERM or SIGINT.
+
+    ``--behind-proxy`` (``args.behind_proxy``): plain HTTP for nginx in front (docs/deployment.md);
+    ``cjs.proxy.trusted`` must name the proxy's address.
+    """
     from core import make_app
 
     setup_logging(args)
+    behind_proxy = bool(getattr(args, "behind_proxy", False))
+    if behind_proxy and not settings["cjs.proxy.trusted"]:
+        raise ConfigurationError(
+            "cjs.proxy.trusted: empty, but --behind-proxy needs the TLS proxy's address"
+        )
     app = make_app(settings)
-    certfile, keyfile = ensure_server_certificate(settings, app.registry.cjs_signer)
-    server = make_server(app, args.host, args.port, certfile, keyfile, client_ca_path(settings))
+    if behind_proxy:
+        server = make_server(app, args.host, args.port, None)
+        shown = f"[{args.host}]" if ":" in args.host else args.host
+        description = "plain HTTP behind a TLS proxy trusted at " + " ".join(
+            settings["cjs.proxy.trusted"]
+        )
+        address = f"http://{shown}:{args.port}/"
+    else:
+        certfile, keyfile = ensure_server_certificate(settings, app.registry.cjs_signer)
+        server = make_server(app, args.host, args.port, certfile, keyfile, client_ca_path(settings))
+        description = "TLS, optional client certificates"
+        address = url_for(args.host, args.port)
     with stop_signals() as stop, running(server):
-        log.info("serving %s (TLS, optional client certificates)", url_for(args.host, args.port))
+        log.info("serving %s (%s)", address, description)
         name = stop.wait()
         log.info("%s received: stopping", name)
     log.info("stopped")
