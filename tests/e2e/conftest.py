@@ -44,6 +44,19 @@ Helpers (stable names: the browser tests use them too):
 Servers (cheroot, nginx) live per module and per mode; each test gets a fresh database, SMTP
 server and application plugged into them (nothing leaks between tests). Without nginx the
 ``nginx`` cases are skipped, or fail when ``CI=true``.
+
+Lower level, also stable:
+
+- ``e2e_servers`` (module scope, the parametrized one): :class:`Servers` — ``mode``, ``base_url``,
+  ``app_address``, ``slot`` (:class:`AppSlot`: ``slot.app`` is the WSGI app being served; a test
+  may plug another one in and must put ``deployment.app`` back), ``nginx``, ``started_in``. One mode
+  only: ``@pytest.mark.parametrize("e2e_servers", ["nginx"], indirect=True)``.
+- :class:`Nginx`: ``prefix``, ``conf`` (the rendered template), ``error_log``, ``access_log``
+  (format ``cjs``: it logs ``verify="$ssl_client_verify"``), ``access_lines()``,
+  ``wait_for_access(predicate, start=0, timeout=5)``.
+- ``foreign_client_certificates`` (session): PEM files (certificate + key) for master01 from a CA
+  copying our CA's name (``"same-name"``) and from a CA of another name (``"other-name"``).
+- ``e2e_tls_files`` (session): ``ca_file``, ``server_cert``, ``server_key``.
 """
 
 from __future__ import annotations
