@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve HTTPS with optional client certificates")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help="serve plain HTTP for a TLS proxy (nginx) in front; needs cjs.proxy.trusted",
+    )
     serve.set_defaults(func=_serve)
 
     demo = commands.add_parser("demo", help="prepare the demo data and serve it with a mailbox")
