@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 import webtest
+from conftest import Customer
 from pyramid.interfaces import IRoutesMapper
 from pyramid.response import Response
 from sqlalchemy import select
 
-from conftest import Customer
 from core import certificates, make_app
 from core.hookspecs import MenuEntry, ServiceModule, hookimpl
 from core.models import Contract, Manual, ModuleEnablement, Role, User, UserRestriction
@@ -301,7 +301,7 @@ def test_every_route_is_in_the_matrix_and_protected_ones_declare_a_permission(wo
 
 
 def test_the_matrix(world, capsys):
-    app, browsers, manual_id = world
+    _app, browsers, manual_id = world
     cells = [
         (name, route, visitor, method)
         for name, route in ROUTES.items()

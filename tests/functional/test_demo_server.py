@@ -209,7 +209,8 @@ def test_mail_sent_to_the_demo_smtp_server_is_kept_and_shown(demo):
     assert "パスワードを6回続けて誤ったため、ロックしました。" in body
     # Newest first.
     assert body.index("ロックのお知らせ") < body.index("認証コードのお知らせ")
-    assert "<script" not in body
+    assert "<script>" not in body  # no inline script; only the site's own script files
+    assert all('src="' in tag for tag in body.split("<script")[1:])
     assert " style=" not in body
     # Kept on disk in the Maildir, not only in memory.
     stored = list((demo.maildir / "new").iterdir()) + list((demo.maildir / "cur").iterdir())
