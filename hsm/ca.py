@@ -313,7 +313,7 @@ def rotate_ca(
     if signer == "pkcs11":
         from hsm import pkcs11
 
-        configured = str(settings.get("cjs.signer.pkcs11.key_label", "")).strip()
+        configured = pkcs11.read_config(settings).key_label  # every setting checked first
         label = key_label or (
             configured if old_is_software and configured else f"{configured}-{now:%Y%m%d}"
         )
@@ -399,9 +399,17 @@ def previous_signers(settings: Mapping[str, Any]) -> list[Any]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    import tempfile
+
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _write_private(path: Path, data: bytes) -> None:
