@@ -37,6 +37,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import attributes
 
 from core import audit
+from core.crl import note_revocation
 from core.hours import JST
 from core.models import Certificate, CertificateStatus, User
 from hsm.ca import PrivateKey, generate_key, random_serial
@@ -428,8 +429,9 @@ def revoke(
 ) -> bool:
     """Revoke ``certificate`` with an RFC 5280 ``reason``; False when it was already revoked.
 
-    The one place a certificate is revoked (customer flows, CERT-4/8, bank staff BANK-4/5): the
-    CRL (CERT-6) will be regenerated from here. The status changes with a conditional UPDATE, so
+    The one place a certificate is revoked (customer flows, CERT-4/8, bank staff BANK-4/5, user
+    deletion): it flags the transaction, and the CRL (CERT-6) is published once it commits
+    (``core.crl``; nothing on rollback). The status changes with a conditional UPDATE, so
     two concurrent revocations revoke and audit once. A session logged in with the certificate ends
     at its next request (``core.security`` re-checks the certificate every time). Audited as
     ``cert.revoke``.
@@ -452,6 +454,7 @@ def revoke(
     attributes.set_committed_value(certificate, "status", CertificateStatus.REVOKED.value)
     attributes.set_committed_value(certificate, "revoked_at", now.astimezone(dt.UTC))
     attributes.set_committed_value(certificate, "revocation_reason", reason)
+    note_revocation(dbsession)
     user = certificate.user
     audit.record(
         dbsession,

@@ -8,6 +8,8 @@
   Each certificate is claimed by a conditional UPDATE of its notice column in the transaction that
   writes the mail, so concurrent runs cannot both write it.
 - AUTH-6: web sessions past the idle or absolute limit are deleted.
+- CERT-6: the CRL is signed and written again (``core.crl.publish_daily``), so it never reaches its
+  nextUpdate even without revocations; a failure there fails the job.
 - Then one pass of the mail sender, so the notices leave at once.
 
 ``cjs jobs send-mail [--once]`` runs the outbox sender as its own process (with ``cjs.mail.sender =
@@ -157,6 +159,9 @@ def run_daily(settings: Mapping[str, Any], now: dt.datetime | None = None) -> di
         with factory() as session:
             counts["sessions_deleted"] = delete_expired(session, idle, absolute)
             session.commit()
+        from core.crl import publish_daily
+
+        publish_daily(settings, factory, now)
     finally:
         engine.dispose()
     log.info("daily job: %s", " ".join(f"{k}={v}" for k, v in counts.items()))
