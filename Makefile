@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := softhsm2 postgresql nginx chromium fonts-ipafont openssl curl
+APT_PACKAGES := softhsm2 postgresql nginx chromium fonts-ipafont openssl curl poppler-utils
 STAMP := var/.stamps
 
 .PHONY: demo test install system-packages lint typecheck unit clean

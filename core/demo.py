@@ -82,7 +82,7 @@ def demo_contracts(path: Path = DEMO_BANK_FILE) -> list[dict[str, Any]]:
 
 def prepare(settings: Mapping[str, Any], bank_file: Path = DEMO_BANK_FILE) -> list[str]:
     """Database, CA and demo bank data; returns the bank file's report lines."""
-    from core import bank, dbmigrate
+    from core import bank, dbmigrate, manuals
     from hsm import ca
 
     url = settings["sqlalchemy.url"]
@@ -92,7 +92,9 @@ def prepare(settings: Mapping[str, Any], bank_file: Path = DEMO_BANK_FILE) -> li
         ca.init_ca(settings)
     if not bank_file.exists():
         raise ConfigurationError(f"{bank_file}: demo bank file not found")
-    return list(bank.apply_file_with_settings(settings, str(bank_file)))
+    lines = list(bank.apply_file_with_settings(settings, str(bank_file)))
+    lines += manuals.seed_demo_manuals_with_settings(settings)
+    return lines
 
 
 def banner(

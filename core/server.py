@@ -99,10 +99,10 @@ def tls_dir(settings: Mapping[str, Any]) -> Path:
 
 
 def client_ca_path(settings: Mapping[str, Any]) -> Path:
-    """Our CA certificate, the one client certificates must chain to."""
-    from hsm.ca import CA_CERT_FILE, ca_dir
+    """The CA certificates client certificates may chain to (the bundle during a CA rotation)."""
+    from hsm.ca import client_ca_file
 
-    path = ca_dir(settings) / CA_CERT_FILE
+    path = client_ca_file(settings)
     if not path.exists():
         raise ConfigurationError(f"cjs.ca.dir: no CA certificate {path} (run 'cjs ca init')")
     return path

@@ -346,12 +346,29 @@ def ca_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return settings
 
 
+#: CERT-1: the CA signers that tests marked ``signers`` run with, swapped by settings alone.
+SIGNERS = ("software", "pkcs11")
+
+
 @pytest.fixture
-def app_settings(db_url: str, ca_settings: dict[str, str]) -> dict[str, str]:
-    """Raw settings for ``core.make_app``, as an ini file would give them; change them freely."""
+def ca_signer() -> str:
+    """The app's CA signer: ``software``; a test marked ``signers`` runs once with each of SIGNERS."""
+    return "software"
+
+
+@pytest.fixture
+def app_settings(
+    db_url: str, ca_signer: str, ca_settings: dict[str, str], request: pytest.FixtureRequest
+) -> dict[str, str]:
+    """Raw settings for ``core.make_app``, as an ini file would give them; change them freely.
+
+    The CA is ``ca_settings`` (software), or with ``ca_signer == "pkcs11"`` the CA whose key is on
+    the SoftHSM2 token (``pkcs11_settings``, tests/softhsm.py); nothing else differs.
+    """
+    ca = request.getfixturevalue("pkcs11_settings") if ca_signer == "pkcs11" else ca_settings
     return {
         "sqlalchemy.url": db_url,
-        **ca_settings,
+        **ca,
         "cjs.environment": "development",
         "cjs.hours.always_open": "true",
         "cjs.mail.sender": "off",  # tests send the outbox themselves
@@ -529,12 +546,29 @@ def customer(testapp: Any, dbsession: Any, bank: None) -> Customer:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_PG_VERSIONS] = []
+    config.addinivalue_line(
+        "markers", "signers: run once with each CA signer (software, pkcs11; pkcs11 on SQLite only)"
+    )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("signers") and "ca_signer" in metafunc.fixturenames:
+        metafunc.parametrize("ca_signer", SIGNERS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, deselected = [], []
     for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("ca_signer") == "pkcs11" and params.get("db_url") == "postgresql":
+            deselected.append(item)  # the token variant runs on SQLite only (suite time)
+            continue
         if "pg_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgresql)
+        kept.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -408,6 +408,7 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     expect(header).to_contain_text("デモ労働組合連合会")
     shot(page, "info")
 
+    page.locator(".menu-bar li", has_text="共通機能").first.hover()  # the menu opens on hover/focus
     page.get_by_role("link", name="パスワード変更").click()
     _heading(page, "パスワード変更")
     page.locator("[name=current_password]").fill(PASSWORD)

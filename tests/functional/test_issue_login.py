@@ -15,6 +15,9 @@ from core.models import AuditEvent, Certificate, EmailCode, OutboxMessage, User,
 
 PASSWORD = "Passw0rd!"
 
+#: CERT-1: every test here runs with the software CA key and with the key on a SoftHSM2 token.
+pytestmark = pytest.mark.signers
+
 
 @pytest.fixture
 def master(customer):

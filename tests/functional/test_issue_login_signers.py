@@ -1,8 +1,7 @@
 """CERT-1 acceptance with the CA key on a SoftHSM2 token (``cjs.ca.signer = pkcs11``).
 
-1. The issuance and login tests of test_issue_login.py run here again, unchanged, with the PKCS#11
-   signer: only the CA settings differ (``ca_settings`` is overridden below), on SQLite. (Once
-   tests/conftest.py parametrises the signer, this re-run is the ``[sqlite-pkcs11]`` variant.)
+1. The issuance and login tests of test_issue_login.py run with both signers through the ``signers``
+   marker of tests/conftest.py (``[sqlite-pkcs11]`` variants); here, the app really signs on the token.
 2. 50 concurrent issuances against the token: every one succeeds and every certificate verifies.
 3. Bad PKCS#11 configuration stops the start with one line: ``make_app`` raises, ``cjs serve``
    prints one line and exits with status 2.
@@ -18,25 +17,20 @@ import threading
 from pathlib import Path
 
 import pytest
-import test_issue_login as base
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select
 
 from core import make_app
 from core.settings import ConfigurationError
 
-# The issuance/login tests, collected here too (same functions, this module's fixtures).
-master = base.master
-globals().update({name: getattr(base, name) for name in dir(base) if name.startswith("test_")})
-
 CJS = Path(sys.executable).with_name("cjs")
 PREFIX = "cjs.signer.pkcs11."
 
 
 @pytest.fixture
-def ca_settings(pkcs11_settings: dict[str, str]) -> dict[str, str]:
+def ca_signer() -> str:
     """The CA of this module: its key on the SoftHSM2 token; nothing else changes."""
-    return pkcs11_settings
+    return "pkcs11"
 
 
 @pytest.fixture

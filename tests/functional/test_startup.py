@@ -30,7 +30,7 @@ def test_make_app_refuses_an_unknown_signer(app_settings):
     [
         (
             {"cjs.ca.signer": "nope"},
-            "cjs: cjs.ca.signer: unknown signer 'nope' (available: software)",
+            "cjs: cjs.ca.signer: unknown signer 'nope' (available: pkcs11, software)",
         ),
         ({"cjs.hours.open_hours": "8-20"}, "cjs: cjs.hours.open_hours: expected HH:MM-HH:MM"),
         ({"cjs.ca.key_passphrase": "wrong"}, "cjs: cjs.ca.key_passphrase: cannot decrypt"),
