@@ -44,6 +44,9 @@ class ClientCertificateStep:
             audit.record(
                 request.dbsession,
                 "login.certificate",
+                contract_no=(
+                    certificate.user.contract.contract_no if certificate is not None else None
+                ),
                 actor=(certificate.user.user_id if certificate is not None else "anonymous"),
                 actor_kind="user" if certificate is not None else "anonymous",
                 result="refused",

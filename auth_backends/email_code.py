@@ -116,8 +116,16 @@ class EmailCodeStep:
         ).first()
         user = db.get(User, flow.get("user_pk"))
         actor = user.user_id if user is not None else "unknown"
+        contract_no = user.contract.contract_no if user is not None else None
         if record is None or now >= record.expires_at:
-            audit.record(db, "code.expired", actor=actor, result="failure", request=request)
+            audit.record(
+                db,
+                "code.expired",
+                actor=actor,
+                result="failure",
+                request=request,
+                contract_no=contract_no,
+            )
             return StepResult(restart=True, message=EXPIRED)
         if not _matches(record.code_hash, flow.id, form.code.data):
             record.failed_count += 1
@@ -125,6 +133,7 @@ class EmailCodeStep:
                 db,
                 "code.wrong",
                 actor=actor,
+                contract_no=contract_no,
                 result="failure",
                 request=request,
                 details={"failures": record.failed_count},
@@ -134,7 +143,7 @@ class EmailCodeStep:
                 return StepResult(restart=True, message=TOO_MANY)
             return StepResult(errors={"code": WRONG})
         record.used_at = now
-        audit.record(db, "code.accept", actor=actor, request=request)
+        audit.record(db, "code.accept", actor=actor, request=request, contract_no=contract_no)
         return OK
 
 
