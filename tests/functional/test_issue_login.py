@@ -33,7 +33,10 @@ def issued(master):
 
 
 def test_issuance_with_the_emailed_code_then_login_to_the_information_screen(master, dbsession):
-    """FLOW-2 then FLOW-4: DC586101 → code → 発行 → result + download → login → DC590101 → DC671101."""
+    """FLOW-2 then FLOW-4: DC586101 → code → 発行 → result + download → login → DC590101 → DC671101.
+
+    CERT-7 (issuance well under a second) is measured by bench/issue_cert.py, not timed here.
+    """
     page = master.start_issue("master01", PASSWORD)
     assert "認証コード入力" in page.text
     form = page.forms[0]
