@@ -102,8 +102,8 @@ def test_user_name_is_full_width_by_east_asian_width(value, ok):
         ("taro@docomo.ne.jp", False),
         ("taro@x.ezweb.ne.jp", False),
         ("ｔａｒｏ@example.com", False),
-        ("a" * 39 + "@example.com", True),
-        ("a" * 40 + "@example.com", False),
+        ("a" * 38 + "@example.com", True),
+        ("a" * 39 + "@example.com", False),
     ],
 )
 def test_email(value, ok):
