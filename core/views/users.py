@@ -170,6 +170,16 @@ def _target(request: Request) -> User:
 # --- Views --------------------------------------------------------------------------------------------
 
 
+def _with_error(values: dict[str, Any], exc: users.UserAdminError) -> dict[str, Any]:
+    """The screen again with the refusal next to its field, or above the form (ACC-8)."""
+    form = values["form"]
+    if exc.field is not None and exc.field in form:
+        form[exc.field].errors = [*form[exc.field].errors, exc.message]
+    else:
+        values["message"] = exc.message
+    return values
+
+
 @view_config(
     route_name="users", renderer="users_list.html", permission=Permission.USE, request_method="GET"
 )
@@ -229,11 +239,7 @@ def users_new(request: Request) -> Any:
     try:
         users.create_general_user(request, master, new)
     except users.UserAdminError as exc:
-        if exc.field is not None and exc.field in form:
-            form[exc.field].errors = [*form[exc.field].errors, exc.message]
-        else:
-            values["message"] = exc.message
-        return values
+        return _with_error(values, exc)
     request.session.flash(CREATED.format(user_id=new.user_id), "info")
     return HTTPFound(request.route_url("users"))
 
@@ -285,11 +291,7 @@ def user_edit(request: Request) -> Any:
     except users.NotAllowed:
         raise HTTPForbidden() from None
     except users.UserAdminError as exc:
-        if exc.field is not None and exc.field in form:
-            form[exc.field].errors = [*form[exc.field].errors, exc.message]
-        else:
-            values["message"] = exc.message
-        return values
+        return _with_error(values, exc)
     if not changed:
         values["message"] = NOTHING_ENTERED
         return values
