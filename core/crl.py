@@ -404,14 +404,6 @@ class CRLPublisher:
         self.publish(now)
         return True
 
-    def current(self, slug: str, now: dt.datetime | None = None) -> bytes | None:
-        """The DER CRL of the CA named ``slug``, published first if out of date; None: no such CA."""
-        path = self.path_of(slug)
-        if path is None:
-            return None
-        self.refresh(now)
-        return path.read_bytes()
-
 
 def _problem(
     crl: x509.CertificateRevocationList,
@@ -487,6 +479,24 @@ def publish_daily(
     return CRLPublisher(settings, lambda: signer, session_factory, lambda: now).publish(now)
 
 
+def reader_factory(url: str, session_factory: sessionmaker[Session]) -> Callable[[], Session]:
+    """Sessions the publisher reads the database with (it never writes).
+
+    On SQLite, not the application's: those begin with ``BEGIN IMMEDIATE`` (the write lock), and a
+    request may hold that lock while it asks for the CRL (pyramid_tm looks up the logged-in user, so
+    the session row, before the view) — a second connection of the same request would then wait for
+    it until the busy timeout. A deferred ``BEGIN`` reads a WAL snapshot without any lock. No pool:
+    nothing stays open between publications. Elsewhere (PostgreSQL) the application's sessions.
+    """
+    if not url.startswith("sqlite"):
+        return session_factory
+    from sqlalchemy.pool import NullPool
+
+    from core.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(url, sqlite_begin_immediate=False, poolclass=NullPool))
+
+
 def get_publisher(registry: Any) -> CRLPublisher:
     """The application's publisher."""
     publisher: CRLPublisher = registry.cjs_crl
@@ -500,10 +510,11 @@ def includeme(config: Any) -> None:
     is logged: the service still starts, and the endpoint or the daily job retries.
     """
     registry = config.registry
+    settings = config.get_settings()
     publisher = CRLPublisher(
-        config.get_settings(),
+        settings,
         lambda: registry.cjs_signer,
-        registry.cjs_session_factory,
+        reader_factory(str(settings["sqlalchemy.url"]), registry.cjs_session_factory),
         lambda: registry.cjs_clock(),
     )
     registry.cjs_crl = publisher

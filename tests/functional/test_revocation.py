@@ -9,6 +9,7 @@ CRL files asserted on are the test's own.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -247,3 +248,30 @@ def test_a_revocation_in_a_failed_request_never_reaches_the_crl(
     assert der_path(folder, app.registry.cjs_signer.ca_certificate).read_bytes() == before
     dbsession.rollback()
     assert dbsession.scalars(select(Certificate.status)).one() == "valid"
+
+
+def test_a_revocation_committed_elsewhere_is_served_at_once_even_to_a_browser_with_a_session(
+    master: Any, app: Any, dbsession: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CERT-6: a revocation committed outside the application (here the test's own session, which no
+    publisher watches) is noticed by ``/crl/…``, which publishes before answering; also for a request
+    that carries a session cookie (on SQLite the request then holds the write lock from its start:
+    the publisher must read without waiting for it)."""
+    import time
+
+    data, _ = master.issue("master01", PASSWORD)  # the browser keeps its session cookie
+    certificate = _certificate(data)
+    dbsession.rollback()  # a fresh snapshot (SQLite keeps the old one)
+    row = dbsession.scalars(select(Certificate)).one()
+    revoke(dbsession, row, reason="privilegeWithdrawn", actor="bank01", now=dt.datetime.now(dt.UTC))
+    dbsession.commit()
+    assert master.app.cookies
+
+    started = time.perf_counter()
+    with caplog.at_level(logging.INFO, logger="core"):
+        served = master.app.get(f"/crl/{_slug(app)}.crl")
+    assert time.perf_counter() - started < 5
+    assert "CRL refresh failed" not in caplog.text
+    assert "lists 0 certificates, the database 1" in caplog.text
+    crl = x509.load_der_x509_crl(served.body)
+    assert _reason(crl, certificate) == x509.ReasonFlags.privilege_withdrawn
