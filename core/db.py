@@ -59,6 +59,8 @@ def includeme(config: Configurator) -> None:
     """Create the engine from ``sqlalchemy.url`` and give requests ``request.dbsession``."""
     settings = config.get_settings()
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    # No user annotation: it would load the session and identity on every request, static included.
+    settings["tm.annotate_user"] = False
     config.include("pyramid_tm")
     config.include("pyramid_retry")
     engine = make_engine(settings["sqlalchemy.url"])

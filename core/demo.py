@@ -101,13 +101,13 @@ def banner(
     settings: Mapping[str, Any], url: str, smtp_port: int, seconds: float, bank_file: Path
 ) -> str:
     """What the person running the demo needs: URL, CA to trust, mailbox, contracts."""
-    from core.server import client_ca_path
+    from hsm.ca import CA_CERT_FILE, ca_dir
 
     lines = [
         "",
         f"CJS demo ready in {seconds:.1f} s. Stop it with Ctrl+C.",
         f"  URL:            {url}",
-        f"  CA certificate: {client_ca_path(settings)}",
+        f"  CA certificate: {ca_dir(settings) / CA_CERT_FILE}",
         "                  import it into the browser (or OS) as a trusted root CA for websites",
         "                  and client certificates; certificates issued by the site chain to it.",
         f"  Demo mailbox:   {url}demo/mail",

@@ -198,6 +198,13 @@ SETTINGS: tuple[Setting, ...] = (
         "120",
         "how long a sender owns a claimed message (more than twice the timeout)",
     ),
+    Setting(
+        "cjs.crl.reload_command",
+        str,
+        "",
+        "command run without a shell after the CRL files are written (e.g. nginx -s reload)",
+    ),
+    Setting("cjs.crl.next_update_hours", _positive_int, "48", "nextUpdate of the CRL, in hours"),
     Setting("cjs.service_url", str, "https://localhost:8443/", "the service's address, for emails"),
     Setting(
         "retry.attempts", _positive_int, "3", "attempts of a request on a serialization failure"

@@ -530,6 +530,7 @@ class TlsFiles:
     ca_file: Path
     server_cert: Path
     server_key: Path
+    crl_file: Path
 
 
 @pytest.fixture(scope="session")
@@ -545,8 +546,31 @@ def e2e_tls_files(
         {**ca_settings, "sqlalchemy.url": "sqlite://", "cjs.environment": "development"}
     )
     folder = tmp_path_factory.mktemp("e2e-tls")
-    cert, key = issue_server_certificate(load_signer(settings), ["localhost", LOOPBACK], folder)
-    return TlsFiles(ca_dir(settings) / CA_CERT_FILE, cert, key)
+    signer = load_signer(settings)
+    cert, key = issue_server_certificate(signer, ["localhost", LOOPBACK], folder)
+    return TlsFiles(ca_dir(settings) / CA_CERT_FILE, cert, key, _empty_crl(signer, folder))
+
+
+def _empty_crl(signer: Any, folder: Path) -> Path:
+    """A CRL of the test CA with no entry, for nginx's ``ssl_crl`` (each test's own revocations
+    are refused by the app, which reads them from its database; tests/e2e/test_crl_nginx.py shows
+    nginx refusing with the service's own CRL)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(signer.ca_certificate.subject)
+        .last_update(now - dt.timedelta(minutes=5))
+        .next_update(now + dt.timedelta(days=2))
+        .add_extension(x509.CRLNumber(1), critical=False)
+    )
+    path = folder / "crl.pem"
+    path.write_bytes(signer.sign_crl(builder).public_bytes(Encoding.PEM))
+    return path
 
 
 @contextlib.contextmanager
@@ -585,6 +609,7 @@ def _nginx_values(nginx: Nginx, app_port: int, tls: TlsFiles) -> dict[str, str]:
         "CJS_TLS_CERT": str(tls.server_cert),
         "CJS_TLS_KEY": str(tls.server_key),
         "CJS_CLIENT_CA": str(tls.ca_file),
+        "CJS_CRL_FILE": str(tls.crl_file),
     }
 
 
