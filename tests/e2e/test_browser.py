@@ -28,31 +28,33 @@ Without Playwright or /usr/bin/chromium the test is skipped, or fails when ``CI=
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import datetime as dt
-import hashlib
 import os
 import re
-import shutil
-import socket
-import ssl
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from browser import (
+    SCREENSHOTS,
+    VIEWPORT,
+    Laps,
+    Problems,
+    Screens,
+    certificate_came_through_tls,
+    csp_violations_are_seen,
+    export_doc_images,
+    heading,
+    launch_chromium,
+    screen,
+)
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, pkcs12
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 pytestmark = [pytest.mark.e2e]
 
-CHROMIUM = Path(os.environ.get("CJS_CHROMIUM", "/usr/bin/chromium"))
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "var" / "screenshots"
-VIEWPORT = {"width": 1024, "height": 768}
 JST = dt.timezone(dt.timedelta(hours=9))
 
 CONTRACT_NO = "10000001"
@@ -63,107 +65,6 @@ NEW_PASSWORD = "N3w#Passw"
 USER_NAME = "労金　太郎"
 EMAIL = "taro@example.com"
 GROUP = ("00000002", "東支部")  # the second deposit group of the demo member contract
-
-
-def _require_browser() -> Any:
-    """The Playwright sync API; skipped without it or Chromium, failed instead when CI=true."""
-    reason = None
-    try:
-        from playwright import sync_api
-    except ImportError:
-        reason = "playwright is not installed (pip install -e '.[test]')"
-    if reason is None and not CHROMIUM.exists():
-        reason = f"{CHROMIUM} not found (apt-get install chromium)"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and the browser test needs it: {reason}", pytrace=False)
-        pytest.skip(reason)
-    return sync_api
-
-
-# --- The browser ---------------------------------------------------------------------------------
-
-
-def _server_spki_hash(base_url: str, ca_file: str) -> str:
-    """Base64 SHA-256 of the server's public key, after checking its certificate against our CA."""
-    parts = urlsplit(base_url)
-    host, port = parts.hostname or "localhost", parts.port or 443
-    context = ssl.create_default_context(cafile=ca_file)  # verifies the chain and the host name
-    with (
-        socket.create_connection((host, port), timeout=10) as sock,
-        context.wrap_socket(sock, server_hostname=host) as tls,
-    ):
-        der = tls.getpeercert(binary_form=True)
-    assert der is not None
-    certificate = x509.load_der_x509_certificate(der)
-    spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
-
-
-class Problems:
-    """What a page must never show: console errors (CSP violations among them), uncaught script
-    errors, HTTP error answers.
-
-    Known and tolerated: Chromium's own request for ``/favicon.ico`` (no page asks for it), which
-    the service answers 404 — it has no icon yet. Kept in ``.tolerated`` and printed.
-    """
-
-    TOLERATED = re.compile(r"^console\.error https://[^/]+/favicon\.ico: .* 404 ")
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.tolerated: list[str] = []
-
-    def watch(self, page: Any) -> None:
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.items.append(f"pageerror {page.url}: {error}"))
-        page.on("response", self._response)
-
-    def _console(self, message: Any) -> None:
-        if message.type in {"error", "assert"} or "Content Security Policy" in message.text:
-            item = f"console.{message.type} {message.location.get('url')}: {message.text}"
-            (self.tolerated if self.TOLERATED.match(item) else self.items).append(item)
-
-    def _response(self, response: Any) -> None:
-        if response.status >= 400:
-            self.items.append(f"HTTP {response.status} {response.request.method} {response.url}")
-
-
-class Laps:
-    """Seconds per part of the walk, printed at the end (``-s``)."""
-
-    def __init__(self) -> None:
-        self.start = self.last = time.monotonic()
-        self.parts: list[tuple[str, float]] = []
-
-    def __call__(self, name: str) -> None:
-        now = time.monotonic()
-        self.parts.append((name, now - self.last))
-        self.last = now
-
-    def __str__(self) -> str:
-        parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.parts)
-        return f"{self.last - self.start:.1f} s ({parts})"
-
-
-class Screens:
-    """Numbered screenshots of one run in var/screenshots/<deployment>/."""
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.png"):
-            old.unlink()
-        self.folder = folder
-        self.paths: dict[str, Path] = {}
-
-    @property
-    def count(self) -> int:
-        return len(self.paths)
-
-    def __call__(self, page: Any, name: str) -> None:
-        path = self.folder / f"{self.count + 1:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        self.paths[name] = path
 
 
 #: Screenshots docs/customer-guide.md shows: ``CJS_DOCS_IMAGES=1`` copies them from a direct run.
@@ -182,84 +83,14 @@ DOC_IMAGES = {
 }
 
 
-def _export_doc_images(paths: dict[str, Path]) -> None:
-    """Copy the guide's screenshots to docs/images, as 64-colour PNGs when Pillow is there."""
-    target = ROOT / "docs" / "images"
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        from PIL import Image
-    except ImportError:
-        Image = None
-    for name, filename in DOC_IMAGES.items():
-        if Image is None:
-            shutil.copyfile(paths[name], target / filename)
-            continue
-        with Image.open(paths[name]) as image:
-            small = image.convert("RGB").quantize(colors=64, dither=Image.Dither.NONE)
-            small.save(target / filename, optimize=True)
-
-
 @pytest.fixture
 def chromium_browser(deployment: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Headless Debian Chromium for this deployment, with its own Playwright driver (the driver
-    reads NODE_EXTRA_CA_CERTS when it starts: the CA of this deployment)."""
-    sync_api = _require_browser()
-    monkeypatch.setenv("NODE_EXTRA_CA_CERTS", str(deployment.ca_file))
-    spki = _server_spki_hash(deployment.base_url, str(deployment.ca_file))
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                f"--ignore-certificate-errors-spki-list={spki}",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-domain-reliability",
-                "--no-first-run",
-            ],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    """Headless Debian Chromium for this deployment (see browser.launch_chromium)."""
+    with launch_chromium(deployment, monkeypatch) as chromium:
+        yield chromium
 
 
 # --- The walk ------------------------------------------------------------------------------------
-
-
-def _screen(page: Any, screen_id: str) -> None:
-    from playwright.sync_api import expect
-
-    expect(page.locator(".screen-id")).to_have_text(screen_id)
-
-
-def _heading(page: Any, text: str) -> None:
-    from playwright.sync_api import expect
-
-    expect(page.locator("main h1")).to_have_text(text)
-
-
-def _the_certificate_came_through_tls(deployment: Any) -> None:
-    """The logged-in screens were reached with the certificate verified by the TLS server itself
-    (cheroot's SSL_CLIENT_VERIFY) or by nginx (X-SSL-Client-Verify, from the trusted proxy)."""
-    key = "SSL_CLIENT_VERIFY" if deployment.mode == "direct" else "HTTP_X_SSL_CLIENT_VERIFY"
-    seen = [r for r in deployment.requests if r.path == "/info"]
-    assert seen, "no request for /info reached the application"
-    assert all(r.headers.get(key) == "SUCCESS" for r in seen), seen
-
-
-def _csp_violations_are_seen(context: Any, url: str) -> None:
-    """The watch works: an inline script on our page is refused by the CSP, and that is seen."""
-    page = context.new_page()
-    probe = Problems()
-    probe.watch(page)
-    page.goto(url)
-    with contextlib.suppress(Exception):  # Playwright may report the refused script as an error
-        page.add_script_tag(content="document.title = 'inline'")
-    page.wait_for_timeout(200)
-    assert page.title() != "inline"
-    assert any("Content Security Policy" in item for item in probe.items), probe.items
-    page.close()
 
 
 def test_a_new_customer_walks_the_manual_in_chromium(
@@ -279,28 +110,28 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     # 1. A browser without a certificate: registration and issuance.
     first = chromium_browser.new_context(viewport=VIEWPORT, locale="ja-JP", accept_downloads=True)
     first.set_default_timeout(15_000)
-    _csp_violations_are_seen(first, base)
+    csp_violations_are_seen(first, base)
     page = first.new_page()
     problems.watch(page)
     page.goto(base)
-    _screen(page, "DC581101")
+    screen(page, "DC581101")
     expect(page.get_by_role("link", name="マスターユーザーの初期登録")).to_be_visible()
     shot(page, "top")
 
     page.get_by_role("link", name="ログイン", exact=True).click()  # AUTH-5: no certificate yet
-    _screen(page, "DC581101")
+    screen(page, "DC581101")
     expect(page.get_by_role("alert")).to_contain_text("電子証明書が確認できませんでした")
     shot(page, "top-without-certificate")
 
     page.get_by_role("link", name="マスターユーザーの初期登録").click()
-    _screen(page, "DC583101")
+    screen(page, "DC583101")
     page.locator("[name=contract_no]").fill(CONTRACT_NO)
     page.locator("[name=initial_password]").fill(INITIAL_PASSWORD)
     shot(page, "register-initial-password")
     page.get_by_role("button", name="次へ").click()
 
-    _screen(page, "DC584101")
-    _heading(page, "マスターユーザー初期登録")
+    screen(page, "DC584101")
+    heading(page, "マスターユーザー初期登録")
     for field, value in {
         "user_id": USER_ID,
         "password": PASSWORD,
@@ -313,7 +144,7 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     shot(page, "register-user")
     page.get_by_role("button", name="登録").click()
 
-    _heading(page, "マスターユーザー初期登録結果")
+    heading(page, "マスターユーザー初期登録結果")
     summary = page.locator("table.summary")
     expect(summary).to_contain_text(USER_ID)
     expect(summary).to_contain_text(USER_NAME)
@@ -323,14 +154,14 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     laps("registration")
     page.get_by_role("link", name="電子証明書発行").click()
 
-    _screen(page, "DC586101")
+    screen(page, "DC586101")
     page.locator("[name=user_id]").fill(USER_ID)
     page.locator("[name=password]").fill(PASSWORD)
     shot(page, "issue-password")
     page.get_by_role("button", name="認証").click()
 
     expect(page.locator("[name=code]")).to_be_visible()
-    _heading(page, "認証コード入力")
+    heading(page, "認証コード入力")
     laps("issuance until the code screen")
     code = deployment.read_code(EMAIL)  # the mail the SMTP server received
     laps("code mail")
@@ -339,7 +170,7 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     shot(page, "issue-code")
     page.get_by_role("button", name="認証").click()
 
-    _heading(page, "電子証明書発行")
+    heading(page, "電子証明書発行")
     expect(page.locator("main")).to_contain_text(f"ユーザーID {USER_ID} の電子証明書を発行します")
     shot(page, "issue-confirm")
     # 発行 → 電子証明書発行結果, whose Refresh header fetches /cert/download one second later: the
@@ -347,7 +178,7 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     with page.expect_download(timeout=15_000) as download_info:
         page.get_by_role("button", name="発行").click()
         page.wait_for_url("**/cert/result")
-        _heading(page, "電子証明書発行結果")
+        heading(page, "電子証明書発行結果")
         expect(page.locator("main")).to_contain_text("電子証明書を発行しました。")
         expect(page.locator("#download-link")).to_be_visible()  # the fallback, if it did not
         shot(page, "issue-result")
@@ -368,7 +199,7 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     common_name = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
     assert str(common_name).startswith(USER_ID)  # CERT-2: the picker shows the user ID
     page.get_by_role("link", name="閉じる").click()
-    _screen(page, "DC581101")
+    screen(page, "DC581101")
     first.close()
     laps("certificate checks")
 
@@ -382,23 +213,23 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     page = second.new_page()
     problems.watch(page)
     page.goto(base)
-    _screen(page, "DC581101")
+    screen(page, "DC581101")
     page.get_by_role("link", name="ログイン", exact=True).click()
 
-    _screen(page, "DC582101")
+    screen(page, "DC582101")
     expect(page.locator("[name=user_id]")).to_have_count(0)  # the certificate names the user
     page.locator("[name=password]").fill(PASSWORD)
     shot(page, "login-password")
     page.get_by_role("button", name="ログイン").click()
 
-    _screen(page, "DC590101")
+    screen(page, "DC590101")
     expect(page.locator("main")).to_contain_text("登録件数：2件")
     groups = page.locator("#groups-form")
     expect(groups).to_contain_text("労金控除(明細更新)・賃金控除元帳・一斉積立")
     shot(page, "groups")
     groups.locator("tr", has_text=GROUP[1]).get_by_role("button", name="選択").click()
 
-    _screen(page, "DC671101")
+    screen(page, "DC671101")
     main = page.locator("main")
     expect(main).to_contain_text("前回ログイン日時")
     expect(main).to_contain_text("今回が初めてのログインです。")
@@ -410,7 +241,7 @@ def test_a_new_customer_walks_the_manual_in_chromium(
 
     page.locator(".menu-bar li", has_text="共通機能").first.hover()  # the menu opens on hover/focus
     page.get_by_role("link", name="パスワード変更").click()
-    _heading(page, "パスワード変更")
+    heading(page, "パスワード変更")
     page.locator("[name=current_password]").fill(PASSWORD)
     page.locator("[name=new_password]").fill(NEW_PASSWORD)
     page.locator("[name=new_password_confirm]").fill(NEW_PASSWORD)
@@ -420,33 +251,33 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     shot(page, "password-changed")
 
     page.locator("#logout").get_by_role("button", name="ログアウト").click()
-    _screen(page, "DC581101")
+    screen(page, "DC581101")
     expect(page.get_by_role("status")).to_contain_text("ログアウトしました。")
     shot(page, "logged-out")
     page.goto(base + "info")  # FLOW-7: the session ended on the server
-    _screen(page, "DC581101")
+    screen(page, "DC581101")
 
     laps("login to logout")
 
     # The new password is the one that logs in now; the information screen shows the last login.
     page.get_by_role("link", name="ログイン", exact=True).click()
-    _screen(page, "DC582101")
+    screen(page, "DC582101")
     page.locator("[name=password]").fill(NEW_PASSWORD)
     page.get_by_role("button", name="ログイン").click()
-    _screen(page, "DC590101")
+    screen(page, "DC590101")
     page.locator("#groups-form").get_by_role("button", name="選択").first.click()
-    _screen(page, "DC671101")
+    screen(page, "DC671101")
     expect(page.locator("main")).not_to_contain_text("今回が初めてのログインです。")
     expect(page.locator("section.info-login")).to_contain_text(re.compile(r"\d{4}"))
     page.locator("#logout").get_by_role("button", name="ログアウト").click()
-    _screen(page, "DC581101")
+    screen(page, "DC581101")
     second.close()
     laps("login with the new password")
 
     assert problems.items == []
-    _the_certificate_came_through_tls(deployment)
+    certificate_came_through_tls(deployment)
     for item in problems.tolerated:
         print(f"\ntolerated: {item}")
     if name == "direct" and os.environ.get("CJS_DOCS_IMAGES") == "1":
-        _export_doc_images(shot.paths)
+        export_doc_images(shot.paths, DOC_IMAGES)
     print(f"\n{name}: {laps}; {shot.count} screenshots")

@@ -1,0 +1,236 @@
+"""What the browser tests share: Debian's Chromium driven by Playwright over the ``deployment``'s TLS.
+
+- :func:`require_browser` — the Playwright sync API, or a skip (a failure when ``CI=true``);
+- :func:`launch_chromium` — headless Chromium for one deployment: Chromium trusts the server's key
+  only (``--ignore-certificate-errors-spki-list``, the key checked first against the deployment's
+  CA), and Playwright's Node proxy, which presents client certificates, trusts the deployment's CA
+  (``NODE_EXTRA_CA_CERTS``). No ``ignore_https_errors``;
+- :class:`Problems` — console errors, CSP violations, uncaught script errors and HTTP error answers
+  of the pages watched; :func:`csp_violations_are_seen` proves the watch works;
+- :class:`Screens` — numbered full-page screenshots in ``var/screenshots/<deployment>/``;
+  :func:`export_doc_images` copies some of them to docs/images;
+- :class:`Laps` — seconds per part of a walk;
+- :func:`screen`, :func:`heading` — the screen ID and the title a page must show;
+- :func:`certificate_came_through_tls` — the logged-in requests carried a verified certificate.
+
+pytest imports the test modules of this folder with the folder on ``sys.path`` (no package), so they
+``import browser``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import socket
+import ssl
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+CHROMIUM = Path(os.environ.get("CJS_CHROMIUM", "/usr/bin/chromium"))
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "var" / "screenshots"
+DOC_IMAGES_DIR = ROOT / "docs" / "images"
+VIEWPORT = {"width": 1024, "height": 768}
+
+
+def require_browser() -> Any:
+    """The Playwright sync API; skipped without it or Chromium, failed instead when CI=true."""
+    reason = None
+    try:
+        from playwright import sync_api
+    except ImportError:
+        reason = "playwright is not installed (pip install -e '.[test]')"
+    if reason is None and not CHROMIUM.exists():
+        reason = f"{CHROMIUM} not found (apt-get install chromium)"
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the browser test needs it: {reason}", pytrace=False)
+        pytest.skip(reason)
+    return sync_api
+
+
+# --- The browser ---------------------------------------------------------------------------------
+
+
+def server_spki_hash(base_url: str, ca_file: str) -> str:
+    """Base64 SHA-256 of the server's public key, after checking its certificate against our CA."""
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "localhost", parts.port or 443
+    context = ssl.create_default_context(cafile=ca_file)  # verifies the chain and the host name
+    with (
+        socket.create_connection((host, port), timeout=10) as sock,
+        context.wrap_socket(sock, server_hostname=host) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    certificate = x509.load_der_x509_certificate(der)
+    spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+@contextlib.contextmanager
+def launch_chromium(deployment: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Headless Debian Chromium for this deployment, with its own Playwright driver (the driver
+    reads NODE_EXTRA_CA_CERTS when it starts: the CA of this deployment)."""
+    sync_api = require_browser()
+    monkeypatch.setenv("NODE_EXTRA_CA_CERTS", str(deployment.ca_file))
+    spki = server_spki_hash(deployment.base_url, str(deployment.ca_file))
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                f"--ignore-certificate-errors-spki-list={spki}",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-domain-reliability",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+# --- Watching the pages --------------------------------------------------------------------------
+
+
+class Problems:
+    """What a page must never show: console errors (CSP violations among them), uncaught script
+    errors, HTTP error answers.
+
+    Known and tolerated: Chromium's own request for ``/favicon.ico`` (no page asks for it), which
+    the service answers 404 — it has no icon yet. Kept in ``.tolerated`` and printed.
+    """
+
+    TOLERATED = re.compile(r"^console\.error https://[^/]+/favicon\.ico: .* 404 ")
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.tolerated: list[str] = []
+
+    def watch(self, page: Any) -> None:
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.items.append(f"pageerror {page.url}: {error}"))
+        page.on("response", self._response)
+
+    def _console(self, message: Any) -> None:
+        if message.type in {"error", "assert"} or "Content Security Policy" in message.text:
+            item = f"console.{message.type} {message.location.get('url')}: {message.text}"
+            (self.tolerated if self.TOLERATED.match(item) else self.items).append(item)
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.items.append(f"HTTP {response.status} {response.request.method} {response.url}")
+
+
+def csp_violations_are_seen(context: Any, url: str) -> None:
+    """The watch works: an inline script on our page is refused by the CSP, and that is seen."""
+    page = context.new_page()
+    probe = Problems()
+    probe.watch(page)
+    page.goto(url)
+    with contextlib.suppress(Exception):  # Playwright may report the refused script as an error
+        page.add_script_tag(content="document.title = 'inline'")
+    page.wait_for_timeout(200)
+    assert page.title() != "inline"
+    assert any("Content Security Policy" in item for item in probe.items), probe.items
+    page.close()
+
+
+class Laps:
+    """Seconds per part of the walk, printed at the end (``-s``)."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.monotonic()
+        self.parts: list[tuple[str, float]] = []
+
+    def __call__(self, name: str) -> None:
+        now = time.monotonic()
+        self.parts.append((name, now - self.last))
+        self.last = now
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.parts)
+        return f"{self.last - self.start:.1f} s ({parts})"
+
+
+class Screens:
+    """Numbered screenshots of one run in var/screenshots/<deployment>/: ``<prefix>NN-name.png``.
+
+    Starting a run removes the previous run's ``<prefix>NN-*.png`` only, so the walks of several
+    tests (each with its own prefix) share the folder.
+    """
+
+    def __init__(self, folder: Path, prefix: str = "") -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob(f"{prefix}[0-9][0-9]-*.png"):
+            old.unlink()
+        self.folder = folder
+        self.prefix = prefix
+        self.paths: dict[str, Path] = {}
+
+    @property
+    def count(self) -> int:
+        return len(self.paths)
+
+    def __call__(self, page: Any, name: str) -> None:
+        assert name not in self.paths, f"screenshot {name!r} taken twice"
+        path = self.folder / f"{self.prefix}{self.count + 1:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        self.paths[name] = path
+
+
+def export_doc_images(paths: Mapping[str, Path], names: Mapping[str, str]) -> None:
+    """Copy the screenshots ``names`` maps (screenshot name → file name) to docs/images, as
+    64-colour PNGs when Pillow is there."""
+    DOC_IMAGES_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        from PIL import Image
+    except ImportError:
+        for name, filename in names.items():
+            shutil.copyfile(paths[name], DOC_IMAGES_DIR / filename)
+        return
+    for name, filename in names.items():
+        with Image.open(paths[name]) as image:
+            small = image.convert("RGB").quantize(colors=64, dither=Image.Dither.NONE)
+            small.save(DOC_IMAGES_DIR / filename, optimize=True)
+
+
+# --- What a page shows ---------------------------------------------------------------------------
+
+
+def screen(page: Any, screen_id: str) -> None:
+    """The page is the screen ``screen_id`` (shown at the top left)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".screen-id")).to_have_text(screen_id)
+
+
+def heading(page: Any, text: str) -> None:
+    """The page's title (``main h1``) is ``text``."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("main h1")).to_have_text(text)
+
+
+def certificate_came_through_tls(deployment: Any, path: str = "/info") -> None:
+    """The requests for ``path`` reached the application with the certificate verified by the TLS
+    server itself (cheroot's SSL_CLIENT_VERIFY) or by nginx (X-SSL-Client-Verify, from the trusted
+    proxy)."""
+    key = "SSL_CLIENT_VERIFY" if deployment.mode == "direct" else "HTTP_X_SSL_CLIENT_VERIFY"
+    seen = [r for r in deployment.requests if r.path == path]
+    assert seen, f"no request for {path} reached the application"
+    assert all(r.headers.get(key) == "SUCCESS" for r in seen), seen
