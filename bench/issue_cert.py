@@ -1,16 +1,23 @@
 """Bench: the cost of issuing one customer certificate (CERT-7: "well under a second").
 
-For each key type it prints the median and p95 of one ``core.certificates.issue_certificate`` call
-(AUTH-4 re-check under the user's row lock, key generation, signing, PKCS#12, the row, the audit
-event, and the commit) on a SQLite database, beside the bare cost of the same crypto measured in the
-same run (key generation + signing + PKCS#12 serialisation, no database), and their ratio.
+For each key type it prints the median and p95 of one issuance beside the bare cost of the same
+crypto measured in the same run (key generation + signing + PKCS#12 serialisation, no database, no
+web), and their ratio. Two modes:
 
-    .venv/bin/python bench/issue_cert.py               # 30 iterations per key type
-    .venv/bin/python bench/issue_cert.py -n 100 --key-types ec-p256
+- ``http`` (default): the whole HTTP path of FLOW-2 through the real WSGI app in-process (WebTest),
+  POST 発行 (``/cert/issue``) → the PKCS#12 bytes (``GET /cert/download``), on a SQLite database with
+  the demo bank and a registered master. The issue pipeline is ``password`` (no email code) and
+  CERT-8 lets each iteration replace the previous, never-used certificate (``--fresh-users``: a new
+  user each time instead, a first issuance). The DC586101 POST before it (with its argon2 password
+  check) is outside the span and reported in its own column.
+- ``direct``: one ``core.certificates.issue_certificate`` call (AUTH-4 re-check under the user's row
+  lock, key generation, signing, PKCS#12, the row, the audit event, the commit) for a fresh user.
 
-The issue asks for the whole HTTP path (POST 発行 → PKCS#12 bytes). The FLOW-2 views do not exist
-yet, so ``--mode http`` is reserved: a target is one class with ``setup()`` and ``issue_once()``;
-the HTTP target will drive the views with the same users, key types and report (see README.md).
+    .venv/bin/python bench/issue_cert.py               # http, 30 iterations per key type
+    .venv/bin/python bench/issue_cert.py --fresh-users --key-types ec-p256
+    .venv/bin/python bench/issue_cert.py --mode direct -n 100 --key-types ec-p256
+
+The rules (bare cost in the same run, median and p95, no timed assertions in tests): README.md.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
 import platform
 import statistics
 import sys
@@ -26,14 +34,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cryptography
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
+from sqlalchemy import select
 
-from core import dbmigrate
+from core import dbmigrate, make_app
+from core.bank import apply_file_with_settings
 from core.certificates import (
     CLIENT_KEY_TYPES,
     PKCS12_KDF_ROUNDS,
@@ -44,11 +54,22 @@ from core.certificates import (
 )
 from core.db import make_engine, make_session_factory
 from core.models import Contract, ContractKind, Role, User, utcnow
+from core.passwords import hash_password
 from core.settings import validate
 from hsm import load_signer
 from hsm.ca import generate_key, init_ca, random_serial
 
 PASSWORD = "Bench0rd!x"
+REPO = Path(__file__).resolve().parent.parent
+DEMO_BANK_FILE = REPO / "demo" / "bank.toml"
+MASTER = {
+    "contract_no": "10000001",  # the demo member contract and its initial password
+    "initial_password": "Demo#001",
+    "user_id": "benchm01",
+    "user_name": "労金　太郎",
+    "email": "bench@example.com",
+}
+HTTPS = {"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
 
 
 @dataclass
@@ -71,6 +92,19 @@ def _timed(work: Callable[[], Any]) -> float:
     start = time.perf_counter()
     work()
     return time.perf_counter() - start
+
+
+def bare_issue(signer: Any, key_type: str, subject: Any, kdf_rounds: int) -> float:
+    """Seconds for the crypto of one issuance alone: key, build and sign, PKCS#12."""
+    ca = signer.ca_certificate
+
+    def work() -> None:
+        key = generate_key(key_type)
+        builder = build_client_certificate(ca, key.public_key(), subject, random_serial(), utcnow())
+        certificate = signer.sign_certificate(builder)
+        pkcs12_bytes(key, certificate, [ca], "bench", PASSWORD, kdf_rounds=kdf_rounds)
+
+    return _timed(work)
 
 
 class DirectTarget:
@@ -107,6 +141,10 @@ class DirectTarget:
             session.add(contract)
             session.commit()
             self.contract_id = contract.id
+
+    def prepare(self, key_type: str) -> int:
+        """Before each iteration, untimed: a fresh user."""
+        return self.new_user()
 
     def new_user(self) -> int:
         """A user without certificates (outside the timing), so that AUTH-4 allows issuance."""
@@ -149,17 +187,7 @@ class DirectTarget:
 
     def bare_once(self, key_type: str, subject: Any) -> float:
         """Seconds for the same crypto alone: key, build and sign, PKCS#12."""
-        ca = self.signer.ca_certificate
-
-        def work() -> None:
-            key = generate_key(key_type)
-            builder = build_client_certificate(
-                ca, key.public_key(), subject, random_serial(), utcnow()
-            )
-            certificate = self.signer.sign_certificate(builder)
-            pkcs12_bytes(key, certificate, [ca], "bench", PASSWORD, kdf_rounds=self.kdf_rounds)
-
-        return _timed(work)
+        return bare_issue(self.signer, key_type, subject, self.kdf_rounds)
 
     def subject(self) -> Any:
         with self.session_factory() as session:
@@ -171,44 +199,236 @@ class DirectTarget:
         self.engine.dispose()
 
 
-def run(target: DirectTarget, key_types: Sequence[str], iterations: int, warmup: int) -> None:
+class HttpTarget:
+    """The real app in-process through WebTest: DC586101 (untimed), then 発行 → ``.p12`` (timed).
+
+    One SQLite database and CA in the temporary folder, the demo bank, one master registered through
+    DC583101/DC584101. One app per key type (``cjs.cert.key_type``), issue pipeline ``password``,
+    CERT-8 on: each iteration replaces the previous never-used certificate (revoking it, emailing the
+    user: the outbox only, the sender is off), as a user re-issuing after a lost download would.
+    """
+
+    name = "http"
+
+    def __init__(self, workdir: Path, kdf_rounds: int, *, fresh_users: bool = False) -> None:
+        self.workdir = workdir
+        self.kdf_rounds = kdf_rounds  # the app's own (PKCS12_KDF_ROUNDS): not a setting
+        #: A new user per iteration (a first issuance, nothing replaced) instead of the master.
+        self.fresh_users = fresh_users
+        self._ids = itertools.count(1)
+        self.apps: dict[str, Any] = {}
+        #: DC586101 POST per key type (password step with the argon2 check), outside the span.
+        self.auth: dict[str, list[float]] = {}
+        #: The GET /cert/download part of each span.
+        self.download: dict[str, list[float]] = {}
+        self._checked: set[str] = set()
+
+    def setup(self) -> None:
+        import webtest
+
+        self.settings = {
+            "sqlalchemy.url": f"sqlite:///{self.workdir / 'bench.sqlite'}",
+            "cjs.environment": "development",
+            "cjs.ca.dir": str(self.workdir / "ca"),
+            "cjs.ca.key_passphrase": "bench-ca-passphrase",
+            "cjs.hours.always_open": "true",
+            "cjs.mail.sender": "off",  # mail stays in the outbox
+            "cjs.pipeline.issue": "password",  # no email code (AUTH-8)
+            "cjs.cert.allow_unused_replacement": "true",  # CERT-8: re-issue the unused one
+        }
+        init_ca(validate(self.settings))
+        dbmigrate.upgrade(self.settings["sqlalchemy.url"])
+        apply_file_with_settings(validate(self.settings), DEMO_BANK_FILE)
+        client = webtest.TestApp(self.app_for(CLIENT_KEY_TYPES[0]), extra_environ=dict(HTTPS))
+        page = client.get("/register/master").maybe_follow()
+        form = page.forms[0]
+        form["contract_no"] = MASTER["contract_no"]
+        form["initial_password"] = MASTER["initial_password"]
+        page = form.submit().maybe_follow()
+        form = page.forms[0]
+        form["user_id"] = MASTER["user_id"]
+        form["password"] = form["password_confirm"] = PASSWORD
+        form["user_name"] = MASTER["user_name"]
+        form["email"] = form["email_confirm"] = MASTER["email"]
+        page = form.submit().maybe_follow()
+        if MASTER["user_id"] not in page.text:
+            raise RuntimeError(f"master registration failed:\n{page.text[:2000]}")
+        self.engine = make_engine(self.settings["sqlalchemy.url"])
+        self.session_factory = make_session_factory(self.engine)
+        self.password_hash = hash_password(PASSWORD)  # one hash for every fresh user
+
+    def new_user(self) -> str:
+        """``--fresh-users``: a general user of the master's contract, inserted directly."""
+        with self.session_factory() as session:
+            master = session.scalars(select(User).where(User.user_id == MASTER["user_id"])).one()
+            user = User(
+                contract_id=master.contract_id,
+                user_id=f"bench{next(self._ids):05d}",
+                role=Role.GENERAL,
+                name="労金　五郎",
+                email="bench-user@example.com",
+                password_hash=self.password_hash,
+            )
+            session.add(user)
+            session.commit()
+            return user.user_id
+
+    def app_for(self, key_type: str) -> Any:
+        """The app issuing ``key_type`` keys (built once, outside the timing)."""
+        if key_type not in self.apps:
+            self.apps[key_type] = make_app({**self.settings, "cjs.cert.key_type": key_type})
+        return self.apps[key_type]
+
+    def prepare(self, key_type: str) -> Any:
+        """Untimed: a fresh browser through DC586101 to the 発行 screen; its POST timed aside."""
+        import webtest
+
+        user_id = self.new_user() if self.fresh_users else MASTER["user_id"]
+        client = webtest.TestApp(self.app_for(key_type), extra_environ=dict(HTTPS), lint=False)
+        page = client.get("/cert").maybe_follow()
+        form = page.forms[0]
+        form["user_id"] = user_id
+        form["password"] = PASSWORD
+        start = time.perf_counter()
+        page = form.submit().maybe_follow()
+        self.auth.setdefault(key_type, []).append(time.perf_counter() - start)
+        if "btn-issue" not in page.text:
+            raise RuntimeError(f"DC586101 did not lead to 発行:\n{page.text[:2000]}")
+        return client, page
+
+    def issue_once(self, ticket: Any, key_type: str) -> float:
+        """Seconds from POST 発行 (``/cert/issue``) to the PKCS#12 bytes (``/cert/download``)."""
+        client, page = ticket
+        form = page.forms[0]
+        start = time.perf_counter()
+        issued = form.submit()
+        posted = time.perf_counter()
+        download = client.get("/cert/download")
+        data = download.body
+        end = time.perf_counter()
+        elapsed = end - start
+        self.download.setdefault(key_type, []).append(end - posted)
+        if issued.status_int != 302 or download.content_type != "application/x-pkcs12":
+            raise RuntimeError(f"issuance failed: {issued.status} / {download.status}")
+        if key_type not in self._checked:  # once per key type: the file is what was asked for
+            self._checked.add(key_type)
+            _check_pkcs12(data, key_type)
+        return elapsed
+
+    def bare_once(self, key_type: str, subject: Any) -> float:
+        """Seconds for the same crypto alone, with the app's signer and PKCS#12 rounds."""
+        return bare_issue(
+            self.app_for(key_type).registry.cjs_signer, key_type, subject, self.kdf_rounds
+        )
+
+    def subject(self) -> Any:
+        with self.session_factory() as session:
+            user = session.scalars(select(User).where(User.user_id == MASTER["user_id"])).one()
+            return client_subject(user)
+
+    def close(self) -> None:
+        for app in self.apps.values():
+            app.registry.cjs_engine.dispose()
+        self.engine.dispose()
+
+
+def _check_pkcs12(data: bytes, key_type: str) -> None:
+    """The downloaded file opens with the password and holds a key of ``key_type``."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    key, certificate, _chain = pkcs12.load_key_and_certificates(data, PASSWORD.encode())
+    if certificate is None or key is None:
+        raise RuntimeError("the PKCS#12 has no key or certificate")
+    if key_type.startswith("rsa-"):
+        ok = isinstance(key, rsa.RSAPrivateKey) and key.key_size == int(key_type[4:])
+    else:
+        ok = isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
+    if not ok:
+        raise RuntimeError(f"the PKCS#12 key is not {key_type}")
+
+
+class Target(Protocol):
+    """What ``run`` needs of a mode: untimed preparation, the timed issuance, the bare crypto."""
+
+    name: str
+    kdf_rounds: int
+
+    def prepare(self, key_type: str) -> Any: ...
+    def issue_once(self, ticket: Any, key_type: str) -> float: ...
+    def bare_once(self, key_type: str, subject: Any) -> float: ...
+    def subject(self) -> Any: ...
+
+
+def run(target: Target, key_types: Sequence[str], iterations: int, warmup: int) -> None:
     print(
         f"# issue_cert bench: mode={target.name}, n={iterations} per key type (+{warmup} warm-up), "
         f"PKCS#12 PBKDF2 rounds={target.kdf_rounds}"
     )
+    if isinstance(target, HttpTarget):
+        users = (
+            "a fresh user each time (first issuance)"
+            if target.fresh_users
+            else "the master each time (CERT-8 replaces the unused one)"
+        )
+        print(
+            "# span: POST /cert/issue (発行) + GET /cert/download, WSGI app in-process (WebTest, "
+            f"no TLS, no socket), SQLite; pipeline.issue=password; {users}"
+        )
     print(
         f"# Python {platform.python_version()}, cryptography {cryptography.__version__}, "
-        f"{openssl_backend.openssl_version_text()}, {platform.machine()}"
+        f"{openssl_backend.openssl_version_text()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f} at start"
     )
+    http = isinstance(target, HttpTarget)
+    side_header = f" {'of it GET':>10} {'DC586101':>9}" if http else ""
     print(
         f"{'key type':<10} {'issue median':>13} {'issue p95':>10} {'bare median':>12} "
-        f"{'bare p95':>9} {'ratio':>6} {'overhead':>9}"
+        f"{'bare p95':>9} {'ratio':>6} {'overhead':>9}{side_header}"
     )
     subject = target.subject()
     for key_type in key_types:
-        users = [target.new_user() for _ in range(iterations + warmup)]
         issue, bare = [], []
-        for index, user_pk in enumerate(users):
+        for index in range(iterations + warmup):
+            ticket = target.prepare(key_type)  # untimed: a fresh user, or DC586101 passed
             # Interleaved, order alternating: drift and noise fall on both series alike.
             if index % 2:
                 b = target.bare_once(key_type, subject)
-                i = target.issue_once(user_pk, key_type)
+                i = target.issue_once(ticket, key_type)
             else:
-                i = target.issue_once(user_pk, key_type)
+                i = target.issue_once(ticket, key_type)
                 b = target.bare_once(key_type, subject)
             if index >= warmup:
                 issue.append(i)
                 bare.append(b)
         s_issue, s_bare = Samples(issue), Samples(bare)
+        side_cell = ""
+        if isinstance(target, HttpTarget):
+            get = Samples(target.download[key_type][warmup:]).median
+            auth = Samples(target.auth[key_type][warmup:]).median
+            side_cell = f" {get * 1e3:>7.1f} ms {auth * 1e3:>6.1f} ms"
         print(
             f"{key_type:<10} {s_issue.median * 1e3:>10.1f} ms {s_issue.p95 * 1e3:>7.1f} ms "
             f"{s_bare.median * 1e3:>9.1f} ms {s_bare.p95 * 1e3:>6.1f} ms "
             f"{s_issue.median / s_bare.median:>6.2f} "
-            f"{(s_issue.median - s_bare.median) * 1e3:>6.1f} ms"
+            f"{(s_issue.median - s_bare.median) * 1e3:>6.1f} ms{side_cell}"
         )
-    print(
-        "# ratio = issue median / bare median; overhead = the difference (database, audit, checks)."
-    )
+    print(f"# load average {os.getloadavg()[0]:.2f} at the end")
+    if isinstance(target, HttpTarget):
+        replaced = "" if target.fresh_users else ", revoking the replaced one and its CRL"
+        print(
+            "# ratio = issue median / bare median; overhead = the difference (web, session, "
+            f"database, audit, outbox{replaced})."
+        )
+        print(
+            "# of it GET = median of the GET /cert/download part of the span; DC586101 = median of "
+            "the DC586101 POST before the span (flow + argon2 password check), not included in it."
+        )
+    else:
+        print(
+            "# ratio = issue median / bare median; overhead = the difference (database, audit, "
+            "checks)."
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -223,25 +443,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="key types to measure (all)",
     )
     parser.add_argument(
-        "--kdf-rounds", type=int, default=PKCS12_KDF_ROUNDS, help="PKCS#12 PBKDF2 rounds"
+        "--kdf-rounds",
+        type=int,
+        default=None,
+        help=f"PKCS#12 PBKDF2 rounds, direct mode only ({PKCS12_KDF_ROUNDS}, the app's)",
+    )
+    parser.add_argument(
+        "--fresh-users",
+        action="store_true",
+        help="http mode: a new user per iteration (first issuance) instead of the master (CERT-8)",
     )
     parser.add_argument(
         "--mode",
-        choices=("direct", "http"),
-        default="direct",
-        help="direct: the service function; http: POST 発行 → .p12 (when the views exist)",
+        choices=("http", "direct"),
+        default="http",
+        help="http: POST 発行 → .p12 through the app (default); direct: the service function",
     )
     args = parser.parse_args(argv)
     if args.iterations < 1:
         parser.error("--iterations must be at least 1")
-    if args.mode == "http":
-        print(
-            "--mode http: not available yet, the FLOW-2 views (/cert/issue) do not exist",
-            file=sys.stderr,
-        )
-        return 2
+    if args.mode == "http" and args.kdf_rounds not in (None, PKCS12_KDF_ROUNDS):
+        parser.error(f"--kdf-rounds: the app always uses {PKCS12_KDF_ROUNDS} (use --mode direct)")
+    if args.mode == "direct" and args.fresh_users:
+        parser.error("--fresh-users: the direct mode always uses a fresh user")
+    kdf_rounds = args.kdf_rounds or PKCS12_KDF_ROUNDS
     with tempfile.TemporaryDirectory(prefix="cjs-bench-") as folder:
-        target = DirectTarget(Path(folder), args.kdf_rounds)
+        target: DirectTarget | HttpTarget
+        if args.mode == "http":
+            target = HttpTarget(Path(folder), kdf_rounds, fresh_users=args.fresh_users)
+        else:
+            target = DirectTarget(Path(folder), kdf_rounds)
         target.setup()
         try:
             run(target, args.key_types, args.iterations, args.warmup)
