@@ -104,6 +104,9 @@ def test_nginx_refuses_a_revoked_certificate_after_the_reload_the_service_trigge
     reload_command += ["-e", str(nginx.error_log), "-s", "reload"]
     app.registry.cjs_crl.reload_command = reload_command  # = cjs.crl.reload_command
     app.registry.cjs_crl.publish()  # the CRL as it is, and nginx reloaded with ssl_crl
+    # nginx ignores a reload signal while it is still carrying out the previous one: let this one
+    # finish, as a real deployment (one reload per revocation, far apart) always does.
+    time.sleep(1.0)
 
     revoked_serial, revoked_cert, revoked_key = _issue(app, "crl00001", tmp_path)
     _, kept_cert, kept_key = _issue(app, "crl00002", tmp_path)
