@@ -23,3 +23,10 @@ class ISigner(Interface):
 
     def describe():
         """Return a mapping of printable facts: signer, key id, algorithm, CA validity."""
+
+
+class SignerUnavailable(RuntimeError):
+    """The signer cannot sign now (token gone, session lost beyond repair); one-line message.
+
+    The request that needed a signature fails with a notice; the service runs on.
+    """

@@ -59,7 +59,7 @@ from zope.interface import implementer
 from core.hookspecs import SignerFactory, hookimpl
 from core.settings import ConfigurationError, resolve_secret
 from hsm.ca import CA_CERT_FILE, build_ca_certificate, ca_dir
-from hsm.interfaces import ISigner
+from hsm.interfaces import ISigner, SignerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -162,10 +162,6 @@ def _module_level(exc: BaseException) -> bool:
 
 def _reconnectable(exc: BaseException) -> bool:
     return isinstance(exc, _SESSION_ERRORS) or _module_level(exc)
-
-
-class SignerUnavailable(RuntimeError):
-    """The token cannot sign now; the message is one line. The request fails, the service runs on."""
 
 
 class MechanismNotSupported(SignerUnavailable):

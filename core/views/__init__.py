@@ -58,6 +58,7 @@ def includeme(config: Configurator) -> None:
     config.add_subscriber(_template_globals, BeforeRender)
     config.add_route("top", "/")
     config.scan("core.views.top")
+    config.scan("core.views.errors")
     register_flows(config, [register.FLOW, cert.FLOW, login.FLOW])
     config.include("core.views.register")
     config.include("core.views.cert")

@@ -127,7 +127,9 @@ class MasterEditForm(ProfileForm):
     """DM492101 as the master fills it: a password (+再入力) besides the profile."""
 
     password = PasswordField("パスワード", [_if_entered(rules.check_password)])
-    password_confirm = PasswordField("パスワード（再入力）", [_matches("password", PASSWORD_MISMATCH)])
+    password_confirm = PasswordField(
+        "パスワード（再入力）", [_matches("password", PASSWORD_MISMATCH)]
+    )
 
 
 class GeneralEditForm(MasterEditForm):
