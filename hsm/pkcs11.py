@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import pkcs11
 from cryptography import x509
@@ -492,7 +492,25 @@ def _hash_name(algorithm: hashes.HashAlgorithm) -> str:
     return algorithm.name.replace("-", "").lower()
 
 
-class TokenRSAKey(rsa.RSAPrivateKey):
+class _StaysOnToken:
+    """What a token key refuses, for both kinds: it is never serialised and never copied."""
+
+    def private_bytes(
+        self,
+        encoding: serialization.Encoding,
+        format: serialization.PrivateFormat,
+        encryption_algorithm: serialization.KeySerializationEncryption,
+    ) -> bytes:
+        raise TypeError("the CA key never leaves the token")
+
+    def __copy__(self) -> Self:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Self:
+        return self
+
+
+class TokenRSAKey(_StaysOnToken, rsa.RSAPrivateKey):
     """An RSA private key on the token, as cryptography's builders expect; only signs."""
 
     def __init__(self, ref: KeyRef, public: rsa.RSAPublicKey) -> None:
@@ -550,22 +568,8 @@ class TokenRSAKey(rsa.RSAPrivateKey):
     def private_numbers(self) -> rsa.RSAPrivateNumbers:
         raise TypeError("the CA key never leaves the token")
 
-    def private_bytes(
-        self,
-        encoding: serialization.Encoding,
-        format: serialization.PrivateFormat,
-        encryption_algorithm: serialization.KeySerializationEncryption,
-    ) -> bytes:
-        raise TypeError("the CA key never leaves the token")
 
-    def __copy__(self) -> TokenRSAKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> TokenRSAKey:
-        return self
-
-
-class TokenECKey(ec.EllipticCurvePrivateKey):
+class TokenECKey(_StaysOnToken, ec.EllipticCurvePrivateKey):
     """An EC private key on the token, as cryptography's builders expect; only signs (ECDSA)."""
 
     def __init__(self, ref: KeyRef, public: ec.EllipticCurvePublicKey) -> None:
@@ -608,20 +612,6 @@ class TokenECKey(ec.EllipticCurvePrivateKey):
 
     def private_numbers(self) -> ec.EllipticCurvePrivateNumbers:
         raise TypeError("the CA key never leaves the token")
-
-    def private_bytes(
-        self,
-        encoding: serialization.Encoding,
-        format: serialization.PrivateFormat,
-        encryption_algorithm: serialization.KeySerializationEncryption,
-    ) -> bytes:
-        raise TypeError("the CA key never leaves the token")
-
-    def __copy__(self) -> TokenECKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> TokenECKey:
-        return self
 
 
 TokenKey = TokenRSAKey | TokenECKey

@@ -458,6 +458,16 @@ class Customer:
         self.app = testapp
         self.db = dbsession
 
+    @classmethod
+    def of(cls, app: Any, dbsession: Any) -> Customer:
+        """A new browser (its own cookies) on ``app``, over HTTPS on localhost."""
+        import webtest
+
+        client = webtest.TestApp(
+            app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
+        )
+        return cls(client, dbsession)
+
     def register_master(self, **overrides: str) -> Any:
         """FLOW-1 to the result screen; returns it."""
         values = {**MASTER, **overrides}

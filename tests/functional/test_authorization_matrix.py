@@ -237,7 +237,7 @@ def world(app_settings, bank, dbsession):
     )
     users["general_hide"].restrictions.append(UserRestriction(module_code="matrix", level="hide"))
     dbsession.commit()
-    browsers = {"anonymous": _browser(app, dbsession)}
+    browsers = {"anonymous": Customer.of(app, dbsession)}
     signer = app.registry.cjs_signer
     for visitor, user in users.items():
         issued = certificates.issue_certificate(
@@ -250,7 +250,7 @@ def world(app_settings, bank, dbsession):
             actor="test",
         )
         dbsession.commit()
-        customer = _browser(app, dbsession)
+        customer = Customer.of(app, dbsession)
         customer.use_certificate(issued.pkcs12, PASSWORD)
         page = customer.login(PASSWORD)
         if "groups-form" in page.forms:
@@ -269,13 +269,6 @@ def world(app_settings, bank, dbsession):
     dbsession.commit()
     yield app, browsers, manual.id
     app.registry.cjs_engine.dispose()
-
-
-def _browser(app, dbsession) -> Customer:
-    return Customer(
-        webtest.TestApp(app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}),
-        dbsession,
-    )
 
 
 def test_every_route_is_in_the_matrix_and_protected_ones_declare_a_permission(world):

@@ -9,7 +9,6 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
-import webtest
 from conftest import Customer
 from sqlalchemy import func, select
 
@@ -31,13 +30,6 @@ EMPLOYER_TITLES = [
     "初期パスワード届出書（事業主向け）",
     "マスターユーザー削除・電子証明書失効等依頼書",
 ]
-
-
-def browser(app, dbsession):
-    return Customer(
-        webtest.TestApp(app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}),
-        dbsession,
-    )
 
 
 def log_in(customer, user_id, password, email):
@@ -72,7 +64,7 @@ def member(customer, seeded):
 @pytest.fixture
 def employer(app, dbsession, seeded):
     """The master of the employer contract 20000001, logged in."""
-    customer = browser(app, dbsession)
+    customer = Customer.of(app, dbsession)
     customer.register_master(
         contract_no="20000001",
         initial_password="Demo#002",
@@ -191,7 +183,7 @@ def test_a_general_user_sees_the_manuals_too(member, app, dbsession):
         )
     )
     dbsession.commit()
-    general = log_in(browser(app, dbsession), "general01", "Genera1#pw", "jiro@example.com")
+    general = log_in(Customer.of(app, dbsession), "general01", "Genera1#pw", "jiro@example.com")
     assert [row[1] for row in listed(general.get("/manuals"))] == MEMBER_TITLES
 
 

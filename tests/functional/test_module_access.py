@@ -4,7 +4,6 @@ selected deposit group, and only as the user's function restriction allows — m
 from __future__ import annotations
 
 import pytest
-import webtest
 from conftest import Customer
 from pyramid.response import Response
 from sqlalchemy import select
@@ -71,13 +70,6 @@ def app_with_dummy(app_settings, bank, dbsession):
     app.registry.cjs_engine.dispose()
 
 
-def browser(app, dbsession):
-    return Customer(
-        webtest.TestApp(app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}),
-        dbsession,
-    )
-
-
 def add_general(dbsession, user_id, level):
     contract = dbsession.scalars(select(Contract).where(Contract.contract_no == "10000001")).one()
     user = User(
@@ -95,7 +87,7 @@ def add_general(dbsession, user_id, level):
 
 
 def logged_in(app, dbsession, user_id, email, group_index=0):
-    customer = browser(app, dbsession)
+    customer = Customer.of(app, dbsession)
     data, _ = customer.issue(user_id, PASSWORD, email)
     customer.app.reset()
     customer.use_certificate(data, PASSWORD)
@@ -106,7 +98,7 @@ def logged_in(app, dbsession, user_id, email, group_index=0):
 
 @pytest.fixture
 def master(app_with_dummy, dbsession):
-    registering = browser(app_with_dummy, dbsession)
+    registering = Customer.of(app_with_dummy, dbsession)
     registering.register_master()
     return lambda group_index=0: logged_in(
         app_with_dummy, dbsession, "master01", "taro@example.com", group_index
@@ -137,7 +129,7 @@ def test_a_module_not_enabled_for_the_selected_group_does_not_exist(master):
 
 
 def test_anonymous_requests_to_module_screens_go_to_the_top_page(app_with_dummy, dbsession):
-    app = browser(app_with_dummy, dbsession).app
+    app = Customer.of(app_with_dummy, dbsession).app
     assert app.get("/m/dummy/list").maybe_follow().request.path == "/"
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import webtest
 from conftest import Customer
 from sqlalchemy import select
 
@@ -22,13 +21,6 @@ from core.views.oplog import PAGE_SIZE, action_label
 PASSWORD = "Passw0rd!"
 GENERAL_PASSWORD = "Genera1#pw"
 BASE_HTML = Path(__file__).resolve().parents[2] / "templates" / "base.html"
-
-
-def browser(app, dbsession):
-    return Customer(
-        webtest.TestApp(app, extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}),
-        dbsession,
-    )
 
 
 def log_in(customer, user_id, password, email):
@@ -73,7 +65,7 @@ def add_general_user(dbsession, contract_no="10000001", user_id="general01"):
 def general(app, master, dbsession):
     """A general user of the same contract, logged in in a second browser."""
     add_general_user(dbsession)
-    other = browser(app, dbsession)
+    other = Customer.of(app, dbsession)
     log_in(other, "general01", GENERAL_PASSWORD, "general01@example.com")
     dbsession.rollback()
     return other.app
