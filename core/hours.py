@@ -96,7 +96,11 @@ def closed_response(request: Request, reason: str) -> Response:
 
 def service_hours_deriver(view: Callable[..., Any], info: Any) -> Callable[..., Any]:
     """Wrap every customer view: outside service hours it answers with the hours notice."""
-    if info.options.get("service_hours_exempt") or isinstance(info.original_view, static_view):
+    if (
+        info.options.get("service_hours_exempt")
+        or info.exception_only  # error screens answer as themselves
+        or isinstance(info.original_view, static_view)
+    ):
         return view
 
     def guarded(context: Any, request: Request) -> Any:
