@@ -1,8 +1,9 @@
 """Service hours (AUTH-7): Monday–Friday 08:00–20:00 Japan time, closed on national holidays,
 on the bank's extra closed days and in maintenance windows; all of it settings.
 
-Outside hours every customer screen answers with the hours notice (HTTP 503). A view may declare
-``service_hours_exempt=True`` (static files are exempt too).
+Outside hours every customer screen answers with the hours notice (HTTP 503), and a logged-in
+session still open at closing time ends with it. A view may declare ``service_hours_exempt=True``
+(static files and error screens are exempt too).
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ def service_hours_deriver(view: Callable[..., Any], info: Any) -> Callable[..., 
     def guarded(context: Any, request: Request) -> Any:
         reason = request.registry.cjs_service_hours.closed_reason(request.registry.cjs_clock())
         if reason is not None:
+            if "auth" in request.session:  # a session still open at closing time ends now
+                request.session.invalidate()
             return closed_response(request, reason)
         return view(context, request)
 

@@ -95,9 +95,16 @@ class DatabaseSession(dict[str, Any]):
         )
 
     def invalidate(self) -> None:
-        """End the session at once: its row is deleted and the browser's cookie cleared."""
+        """End the session at once: its row is deleted and the browser's cookie cleared.
+
+        The row is deleted in the request's transaction and, should that transaction abort (the
+        forbidden view after a failed identity check does), again in a transaction of its own once
+        the request is over.
+        """
         if self._row is not None:
             self._request.dbsession.delete(self._row)
+            token_hash = self._row.token_hash
+            self._request.add_finished_callback(lambda request: _delete_row(request, token_hash))
         self._row = None
         self._token = None
         dict.clear(self)
@@ -218,6 +225,16 @@ class DatabaseSession(dict[str, Any]):
         """The session's CSRF token, created when missing."""
         token = dict.get(self, _CSRF)
         return token if token is not None else self.new_csrf_token()
+
+
+def _delete_row(request: Request, token_hash: str) -> None:
+    """Delete a session row in a transaction of its own (after the request's has ended)."""
+    session = request.registry.cjs_session_factory()
+    try:
+        with session.begin():
+            session.execute(delete(WebSession).where(WebSession.token_hash == token_hash))
+    finally:
+        session.close()
 
 
 def session_factory_for(

@@ -293,6 +293,9 @@ def test_a_revoked_certificate_ends_an_open_session_at_the_next_request(master, 
     dbsession.commit()
     page = master.app.get("/info").maybe_follow()
     assert "DC581101" in page.text and "電子証明書が確認できなくなったため" in page.text
+    dbsession.rollback()
+    logged_in = select(func.count()).select_from(WebSession).where(WebSession.user_pk.is_not(None))
+    assert dbsession.scalar(logged_in) == 0  # the session row is gone, not only the cookie
 
 
 def test_a_session_cannot_be_used_without_its_certificate(master):
@@ -348,3 +351,28 @@ def test_back_and_reload_keep_the_flow_where_it_is(master):
     form = reloaded.forms[0]
     form["code"] = code
     assert "電子証明書発行" in form.submit().maybe_follow().text
+
+
+def test_a_session_open_at_closing_time_ends_with_the_hours_notice(master, app, clock, dbsession):
+    """AUTH-7: outside hours every screen shows the notice, and the open session ends with it."""
+    import dataclasses
+
+    from core.hours import JST
+
+    app.registry.cjs_service_hours = dataclasses.replace(
+        app.registry.cjs_service_hours, always_open=False
+    )
+    clock.now = dt.datetime(2026, 11, 24, 19, 30, tzinfo=JST)  # a Tuesday, open
+    data, _ = issued(master)
+    master.app.reset()
+    master.use_certificate(data, PASSWORD)
+    master.login(PASSWORD).forms["groups-form"].submit("group_id", index=0)
+    assert "DC671101" in master.app.get("/info").text
+    clock.now = dt.datetime(2026, 11, 24, 20, 0, tzinfo=JST)
+    closed = master.app.get("/info", status=503)
+    assert "ただいまの時間はご利用いただけません。" in closed.text
+    dbsession.rollback()
+    logged_in = select(func.count()).select_from(WebSession).where(WebSession.user_pk.is_not(None))
+    assert dbsession.scalar(logged_in) == 0
+    clock.now = dt.datetime(2026, 11, 25, 8, 0, tzinfo=JST)
+    assert master.app.get("/info").maybe_follow().request.path == "/"  # log in again
