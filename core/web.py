@@ -2,7 +2,8 @@
 
 A strict Content-Security-Policy (no inline script or style), HSTS, frame-ancestors 'none',
 nosniff, a same-origin Referrer-Policy and ``no-store`` caching of dynamic pages (banking screens must
-not be kept by shared caches or the back-forward cache after logout).
+not be kept by shared caches or the back-forward cache after logout); a response a view marked
+``Cache-Control: public`` (the CRL) keeps its own caching.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def add_security_headers(event: NewResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
     response.headers["X-Request-ID"] = event.request.request_id
-    if not event.request.path_info.startswith("/static/"):
-        response.headers["Cache-Control"] = "no-store"
+    if not event.request.path_info.startswith("/static/") and not response.cache_control.public:
+        response.headers["Cache-Control"] = "no-store"  # only public documents (the CRL) are cached
 
 
 def includeme(config: Configurator) -> None:

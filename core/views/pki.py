@@ -20,7 +20,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509 import ocsp
 from pyramid.config import Configurator
-from pyramid.events import NewResponse
 from pyramid.httpexceptions import HTTPNotFound, HTTPServiceUnavailable
 from pyramid.request import Request
 from pyramid.response import Response
@@ -36,8 +35,6 @@ from core.ocsp import (
 
 log = logging.getLogger(__name__)
 
-#: Environ key a view sets to replace the default ``Cache-Control: no-store`` of ``core.web``.
-CACHE_CONTROL_KEY = "cjs.cache_control"
 CONTENT_TYPE_CRL = "application/pkix-crl"
 OCSP_GET_PREFIX = "/ocsp/"
 
@@ -62,7 +59,8 @@ def crl_view(request: Request) -> Response:
     next_update = crl.next_update_utc
     if next_update is not None:
         max_age = max(0, int((next_update - request.registry.cjs_clock()).total_seconds()))
-        request.environ[CACHE_CONTROL_KEY] = f"public, max-age={max_age}"
+        response.cache_control.public = True  # core.web keeps a public response's caching
+        response.cache_control.max_age = max_age
         response.expires = next_update
     response.last_modified = crl.last_update_utc
     response.etag = str(crl_number(crl))
@@ -92,18 +90,10 @@ def ocsp_get(request: Request) -> Response:
     return _ocsp_response(request, decode_get_path(encoded) if encoded else None)
 
 
-def _cache_control(event: NewResponse) -> None:
-    """Let a view's ``cjs.cache_control`` replace the ``no-store`` default (after ``core.web``)."""
-    value = event.request.environ.get(CACHE_CONTROL_KEY)
-    if value:
-        event.response.headers["Cache-Control"] = value
-
-
 def includeme(config: Configurator) -> None:
-    """The CRL publisher and OCSP responder, their routes and views (needs ``core.web`` first)."""
+    """The CRL publisher and OCSP responder, their routes and views."""
     config.include("core.crl")
     config.include("core.ocsp")
-    config.add_subscriber(_cache_control, NewResponse)
     config.add_route("crl", "/crl/{issuer}.crl")
     config.add_route("ocsp", "/ocsp")
     config.add_route("ocsp_get", "/ocsp/*encoded")
