@@ -39,6 +39,7 @@ from typing import Any, Protocol
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cryptography
+from common import add_bench_user
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
 from sqlalchemy import select
 
@@ -148,18 +149,7 @@ class DirectTarget:
 
     def new_user(self) -> int:
         """A user without certificates (outside the timing), so that AUTH-4 allows issuance."""
-        with self.session_factory() as session:
-            user = User(
-                contract_id=self.contract_id,
-                user_id=f"bench{next(self._ids):06d}",
-                role=Role.GENERAL,
-                name="労金　五郎",
-                email="bench@example.jp",
-                password_hash="$argon2id$placeholder",
-            )
-            session.add(user)
-            session.commit()
-            return user.id
+        return add_bench_user(self.session_factory, self.contract_id, f"bench{next(self._ids):06d}")
 
     def issue_once(self, user_pk: int, key_type: str) -> float:
         """Seconds for one issuance: load the user, issue, commit."""

@@ -233,20 +233,9 @@ class IssuanceDb:
             self.contract_id = contract.id
 
     def new_user(self) -> int:
-        from core.models import Role, User
+        from common import add_bench_user
 
-        with self.sessions() as session:
-            user = User(
-                contract_id=self.contract_id,
-                user_id=f"bench{next(self._ids):06d}",
-                role=Role.GENERAL,
-                name="労金　五郎",
-                email="bench@example.jp",
-                password_hash="$argon2id$placeholder",
-            )
-            session.add(user)
-            session.commit()
-            return user.id
+        return add_bench_user(self.sessions, self.contract_id, f"bench{next(self._ids):06d}")
 
     def issue_once(self, signer: Any, user_pk: int, client_key: str, kdf_rounds: int) -> float:
         from core.certificates import issue_certificate
