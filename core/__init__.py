@@ -11,7 +11,7 @@ from core.client_cert import ClientCertificateMiddleware
 from core.models import utcnow
 from core.settings import ConfigurationError, validate
 
-__all__ = ["ConfigurationError", "main", "make_app", "make_config"]
+__all__ = ["ConfigurationError", "close_app", "main", "make_app", "make_config"]
 
 
 def make_config(settings: Mapping[str, Any], plugins: Iterable[object] = ()) -> Configurator:
@@ -63,6 +63,19 @@ def make_app(
     """
     router = make_config(settings, plugins).make_wsgi_app()
     return ClientCertificateMiddleware(router, router.registry.settings["cjs.proxy.trusted"])
+
+
+def close_app(app: ClientCertificateMiddleware) -> None:
+    """Stop the app's background threads and close its database connections (stop, tests).
+
+    The CRL worker first writes what it was asked for; the mail sender stops (what it had not sent
+    stays in the outbox for the next sender).
+    """
+    from core import mail
+
+    mail.stop_sender(app.registry)
+    app.registry.cjs_crl_worker.stop()
+    app.registry.cjs_engine.dispose()
 
 
 def main(global_config: Mapping[str, Any] | None, **settings: Any) -> ClientCertificateMiddleware:

@@ -12,9 +12,13 @@ When it is written:
 
 - after every transaction that revoked a certificate commits (:func:`note_revocation`, called by
   :func:`core.certificates.revoke`, flags the database session; an ``after_commit`` listener on the
-  application's session factory publishes). The content is read from the committed database by a
-  fresh session, never from the revoking transaction, so a revocation that rolls back never reaches
-  the file and a committed one always does;
+  application's session factory asks the process's :class:`PublicationWorker`, whose thread
+  publishes a few milliseconds later: the request that revoked does not wait for the signature, the
+  files and the reload command, and a burst of revocations gives one publication). The content is
+  read from the committed database by a fresh session, never from the revoking transaction, so a
+  revocation that rolls back never reaches the file and a committed one always does. The
+  application itself never waits for the CRL: it refuses a revoked certificate from the database at
+  every request (``core.security``); the CRL is for nginx and for relying parties;
 - at start and whenever it is asked for (``/crl/…``), when the file is missing, signed by another key,
   past half its validity, or lists fewer or more certificates than the database holds (a revocation
   committed by another process or host);
@@ -435,19 +439,94 @@ def note_revocation(dbsession: Session) -> None:
     dbsession.info[PENDING_KEY] = True
 
 
-def watch(session_factory: sessionmaker[Session], publisher: CRLPublisher) -> None:
-    """Publish after each commit of a ``session_factory`` session that revoked a certificate.
+class PublicationWorker:
+    """Publishes the CRL in one daemon thread of this process whenever :meth:`request` asks.
 
-    Runs in the committing thread once the database has committed (so the next request already
-    finds the new file); nothing is published when the transaction rolls back. A failure is logged,
-    never raised: the commit is done, and the next refresh (endpoint, start, daily job) repairs it.
+    Requests made while a publication runs are served by one more publication after it (which reads
+    every revocation committed so far). A failed publication is logged and retried after
+    ``retry_seconds`` (doubling up to ten times that) until one succeeds. The thread starts at the
+    first request, and again in a process forked after it. Should the process end before a requested
+    publication, the refresh at the next start (or the endpoint, or the daily job) finds the file
+    stale and publishes.
+    """
+
+    def __init__(self, publisher: CRLPublisher, *, retry_seconds: float = 5.0) -> None:
+        self.publisher = publisher
+        self.retry_seconds = retry_seconds
+        self._condition = threading.Condition()
+        self._requested = 0  # requests so far
+        self._done = 0  # requests covered by a successful publication
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._stopping = False
+
+    def request(self) -> None:
+        """Ask for a publication (returns at once)."""
+        with self._condition:
+            self._requested += 1
+            self._stopping = False
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="cjs-crl-publisher", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify_all()
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until every publication requested before this call is written; False on timeout."""
+        with self._condition:
+            target = self._requested
+            return self._condition.wait_for(lambda: self._done >= target, timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Let the publications asked for finish (up to ``timeout``), then end the thread."""
+        self.wait(timeout)
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        delay = self.retry_seconds
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._requested > self._done or self._stopping)
+                if self._stopping:
+                    return
+                target = self._requested
+            try:
+                self.publisher.publish()
+            except Exception:
+                log.exception(
+                    "CRL publication after a revocation failed; retrying in %.0f s", delay
+                )
+                with self._condition:  # only stop() cuts the wait short; new requests wait too
+                    self._condition.wait_for(lambda: self._stopping, delay)
+                delay = min(delay * 2, self.retry_seconds * 10)
+                continue
+            delay = self.retry_seconds
+            with self._condition:
+                self._done = max(self._done, target)
+                self._condition.notify_all()
+
+
+def watch(session_factory: sessionmaker[Session], on_revocation: Callable[[], None]) -> None:
+    """Call ``on_revocation`` after each commit of a ``session_factory`` session that revoked.
+
+    Called in the committing thread once the database has committed; not at all when the
+    transaction rolls back. The application passes :meth:`PublicationWorker.request`. A failure is
+    logged, never raised: the commit is done, and the next refresh (endpoint, start, daily job)
+    repairs the file.
     """
 
     def after_commit(session: Session) -> None:
         if not session.info.pop(PENDING_KEY, False):
             return
         try:
-            publisher.publish()
+            on_revocation()
         except Exception:
             log.exception("CRL publication after a revocation failed; the next refresh retries")
 
@@ -504,7 +583,7 @@ def get_publisher(registry: Any) -> CRLPublisher:
 
 
 def includeme(config: Any) -> None:
-    """``registry.cjs_crl``, the after-commit publication, and a refresh at start if out of date.
+    """``registry.cjs_crl`` and its worker, the publication after commit, a refresh at start if due.
 
     Needs ``core.db`` and the signer (``registry.cjs_signer``) first. A failure of the start refresh
     is logged: the service still starts, and the endpoint or the daily job retries.
@@ -518,7 +597,8 @@ def includeme(config: Any) -> None:
         lambda: registry.cjs_clock(),
     )
     registry.cjs_crl = publisher
-    watch(registry.cjs_session_factory, publisher)
+    registry.cjs_crl_worker = PublicationWorker(publisher)
+    watch(registry.cjs_session_factory, registry.cjs_crl_worker.request)
     try:
         publisher.refresh()
     except Exception as exc:

@@ -218,7 +218,7 @@ def serve_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
     ``--behind-proxy`` (``args.behind_proxy``): plain HTTP for nginx in front (docs/deployment.md);
     ``cjs.proxy.trusted`` must name the proxy's address.
     """
-    from core import make_app
+    from core import close_app, make_app
 
     setup_logging(args)
     behind_proxy = bool(getattr(args, "behind_proxy", False))
@@ -243,5 +243,6 @@ def serve_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
         log.info("serving %s (%s)", address, description)
         name = stop.wait()
         log.info("%s received: stopping", name)
+    close_app(app)
     log.info("stopped")
     return 0

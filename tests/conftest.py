@@ -385,10 +385,9 @@ def app(app_settings: dict[str, str]) -> Iterator[Any]:
     try:
         yield application
     finally:
-        from core import mail
+        from core import close_app
 
-        mail.stop_sender(application.registry)
-        application.registry.cjs_engine.dispose()
+        close_app(application)
 
 
 @pytest.fixture

@@ -794,7 +794,7 @@ def deployment(
     tmp_path: Path,
 ) -> Iterator[Deployment]:
     """The app over real TLS, ``direct`` or behind ``nginx`` (see the module docstring)."""
-    from core import mail, make_app
+    from core import close_app, make_app
     from core.bank import apply_file_with_settings
     from core.settings import validate
 
@@ -832,8 +832,7 @@ def deployment(
         )
     finally:
         slot.app = None
-        mail.stop_sender(app.registry)
-        app.registry.cjs_engine.dispose()
+        close_app(app)
 
 
 # --- Certificates for the refusal cases ----------------------------------------------------------

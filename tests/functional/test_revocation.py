@@ -47,10 +47,9 @@ def app(app_settings: dict[str, str]) -> Iterator[Any]:
     try:
         yield application
     finally:
-        from core import mail
+        from core import close_app
 
-        mail.stop_sender(application.registry)
-        application.registry.cjs_engine.dispose()
+        close_app(application)
 
 
 @pytest.fixture
@@ -70,6 +69,7 @@ def _slug(app: Any) -> str:
 
 
 def _crl_file(app: Any, folder: Path) -> x509.CertificateRevocationList:
+    assert app.registry.cjs_crl_worker.wait()  # published by the worker, moments after the commit
     return x509.load_der_x509_crl(
         der_path(folder, app.registry.cjs_signer.ca_certificate).read_bytes()
     )
@@ -100,7 +100,8 @@ def test_revocation_by_the_bank_ends_the_open_session_at_the_next_request_and_re
     """CERT-6, BANK-5, AUTH-5: a logged-in user's certificate is revoked by the bank through the
     revocation service (``core.certificates.revoke``, in another transaction of the application,
     committed); the very next request of the open session lands on the top page with the message,
-    and the file nginx reads lists the certificate with the reason, before anyone asks for it."""
+    and the file nginx reads lists the certificate with the reason, before anyone asks for it
+    (the worker writes it moments after the commit)."""
     data, _ = master.issue("master01", PASSWORD)
     master.app.reset()
     certificate = master.use_certificate(data, PASSWORD)
@@ -123,6 +124,7 @@ def test_revocation_by_the_bank_ends_the_open_session_at_the_next_request_and_re
         )
         back_office.commit()
 
+    assert app.registry.cjs_crl_worker.wait()  # the worker publishes moments after the commit
     pem = x509.load_pem_x509_crl((folder / NGINX_CRL_FILE).read_bytes())
     assert _reason(pem, certificate) == x509.ReasonFlags.key_compromise
 

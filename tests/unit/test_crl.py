@@ -35,6 +35,7 @@ from core.certificates import (
 from core.crl import (
     NGINX_CRL_FILE,
     CRLPublisher,
+    PublicationWorker,
     build_crl,
     crl_number,
     der_path,
@@ -47,6 +48,7 @@ from core.models import Certificate, CertificateStatus, Contract, ContractKind, 
 from core.settings import validate
 from hsm import load_signer
 from hsm.ca import CA_CERT_FILE, CA_KEY_FILE
+from hsm.interfaces import SignerUnavailable
 
 PASSWORD = "Passw0rd!x"
 
@@ -60,6 +62,7 @@ class PKI:
     signer: Any
     factory: sessionmaker[Session]
     publisher: CRLPublisher
+    worker: PublicationWorker
 
     @property
     def ca_pem(self) -> Path:
@@ -70,6 +73,8 @@ class PKI:
         return der_path(self.folder, self.signer.ca_certificate)
 
     def crl(self) -> x509.CertificateRevocationList:
+        """The DER file, once the publications asked for so far are written."""
+        assert self.worker.wait(), "the CRL publication did not finish"
         return x509.load_der_x509_crl(self.der_file.read_bytes())
 
 
@@ -96,9 +101,10 @@ def pki(db_url: str, ca_settings: dict[str, str], tmp_path: Path) -> Iterator[PK
     engine = make_engine(db_url)
     factory = make_session_factory(engine)
     publisher = CRLPublisher(settings, lambda: signer, factory)
-    watch(factory, publisher)
+    worker = PublicationWorker(publisher, retry_seconds=0.05)
+    watch(factory, worker.request)  # as core.crl.includeme does
     try:
-        yield PKI(tmp_path / "ca", settings, signer, factory, publisher)
+        yield PKI(tmp_path / "ca", settings, signer, factory, publisher, worker)
     finally:
         engine.dispose()
 
@@ -142,7 +148,8 @@ def _issue(pki: PKI, user_id: str, now: dt.datetime | None = None) -> IssuedCert
             kdf_rounds=1000,
         )
         session.commit()
-        return issued
+    assert pki.worker.wait()  # a CERT-8 replacement's publication is written before the next step
+    return issued
 
 
 def _pem(issued: IssuedCertificate, path: Path) -> Path:
@@ -152,7 +159,7 @@ def _pem(issued: IssuedCertificate, path: Path) -> Path:
     return path
 
 
-def _revoke(pki: PKI, serial: str, reason: str, *, commit: bool = True) -> None:
+def _revoke(pki: PKI, serial: str, reason: str, *, commit: bool = True, wait: bool = True) -> None:
     with pki.factory() as session:
         row = session.scalars(select(Certificate).where(Certificate.serial == serial)).one()
         assert revoke(session, row, reason=reason, actor="bank01", actor_kind="staff", now=_now())
@@ -160,6 +167,8 @@ def _revoke(pki: PKI, serial: str, reason: str, *, commit: bool = True) -> None:
             session.commit()
         else:
             session.rollback()
+    if wait:
+        assert pki.worker.wait()
 
 
 def _openssl(*args: Any) -> subprocess.CompletedProcess[str]:
@@ -219,6 +228,61 @@ def test_a_rolled_back_revocation_never_reaches_the_file(pki: PKI) -> None:
     assert pki.der_file.read_bytes() == first  # nothing published on rollback
     pki.publisher.publish()
     assert _entry(pki.crl(), issued.certificate.serial) is None
+
+
+def test_the_revoking_commit_does_not_wait_for_the_publication_and_a_burst_shares_one(
+    pki: PKI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CERT-6: the transaction that revokes commits and returns while the CRL is still being signed
+    and written (a customer's request never waits for the CA or nginx's reload); the revocations
+    committed meanwhile are all in the one publication that follows."""
+    issued = [_issue(pki, f"user{i:04d}") for i in range(4)]
+    pki.publisher.publish()
+    before = pki.der_file.read_bytes()
+    real_publish = pki.publisher.publish
+    gate, started = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def gated(now: dt.datetime | None = None) -> Any:
+        calls.append(len(calls))
+        started.set()
+        assert gate.wait(10)
+        return real_publish(now)
+
+    monkeypatch.setattr(pki.publisher, "publish", gated)
+    _revoke(pki, issued[0].certificate.serial, "keyCompromise", wait=False)
+    assert started.wait(10)  # the worker is publishing, held at the gate
+    for item in issued[1:]:
+        _revoke(pki, item.certificate.serial, "affiliationChanged", wait=False)
+    assert pki.der_file.read_bytes() == before  # four commits returned, nothing written yet
+
+    gate.set()
+    crl = pki.crl()  # waits for the worker
+    assert all(_entry(crl, item.certificate.serial) is not None for item in issued)
+    assert calls == [0, 1]  # the one under way, then one for the three that came meanwhile
+
+
+def test_a_failed_publication_is_logged_and_retried_until_the_file_lists_the_revocation(
+    pki: PKI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CERT-6, fail closed: a publication that fails (the HSM unreachable) is logged and tried again
+    until it is written; nothing waits on the customer's side."""
+    issued = _issue(pki, "user0001")
+    real_publish = pki.publisher.publish
+    failures = [SignerUnavailable("token removed"), SignerUnavailable("token removed")]
+
+    def flaky(now: dt.datetime | None = None) -> Any:
+        if failures:
+            raise failures.pop()
+        return real_publish(now)
+
+    monkeypatch.setattr(pki.publisher, "publish", flaky)
+    with caplog.at_level(logging.ERROR, logger="core.crl"):
+        _revoke(pki, issued.certificate.serial, "keyCompromise")  # waits for the worker
+
+    assert not failures
+    assert _entry(pki.crl(), issued.certificate.serial) is not None
+    assert caplog.text.count("CRL publication after a revocation failed; retrying") == 2
 
 
 def test_the_crl_names_its_issuer_key_and_a_two_day_validity(pki: PKI) -> None:
