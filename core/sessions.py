@@ -26,7 +26,7 @@ from pyramid.config import Configurator
 from pyramid.interfaces import ISession
 from pyramid.request import Request
 from pyramid.response import Response
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 from zope.interface import implementer
 
 from core.models import WebSession, utcnow
@@ -64,6 +64,7 @@ class DatabaseSession(dict[str, Any]):
         self.expired = False
         self.new = row is None
         self.created = row.created_at.timestamp() if row is not None else time.time()
+        self._seal_keys: dict[str, bytes] = {}  # token → derived key, for this request only
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -139,7 +140,7 @@ class DatabaseSession(dict[str, Any]):
             self.changed()
         assert self._token is not None
         nonce = secrets.token_bytes(12)
-        box = AESGCM(_seal_key(self._token)).encrypt(nonce, value.encode(), name.encode())
+        box = AESGCM(self._key()).encrypt(nonce, value.encode(), name.encode())
         sealed = dict(dict.get(self, _SEALED, {}))
         sealed[name] = base64.b64encode(nonce + box).decode()
         self[_SEALED] = sealed
@@ -151,11 +152,16 @@ class DatabaseSession(dict[str, Any]):
             return None
         raw = base64.b64decode(blob)
         try:
-            return (
-                AESGCM(_seal_key(self._token)).decrypt(raw[:12], raw[12:], name.encode()).decode()
-            )
+            return AESGCM(self._key()).decrypt(raw[:12], raw[12:], name.encode()).decode()
         except InvalidTag:
             return None
+
+    def _key(self) -> bytes:
+        assert self._token is not None
+        key = self._seal_keys.get(self._token)
+        if key is None:
+            key = self._seal_keys[self._token] = _seal_key(self._token)
+        return key
 
     def discard_sealed(self, name: str) -> None:
         """Forget a sealed value (wipe it from the session row)."""
@@ -237,6 +243,14 @@ def _delete_row(request: Request, token_hash: str) -> None:
         session.close()
 
 
+def _touch(row: WebSession, now: dt.datetime) -> None:
+    """Record the request's time as the session's last activity (unless the row was deleted)."""
+    state = inspect(row)
+    if state.deleted or state.was_deleted or state.detached:
+        return
+    row.last_seen_at = now
+
+
 def session_factory_for(
     idle: dt.timedelta, absolute: dt.timedelta, clock: Callable[[], dt.datetime]
 ) -> Callable[[Request], DatabaseSession]:
@@ -261,7 +275,9 @@ def session_factory_for(
             session.expired = True
             session._set_cookie_later()
             return session
-        row.last_seen_at = now
+        # AUTH-6: every request resets the idle time. Written when the transaction commits, in the
+        # same UPDATE as any change to the data (set now, the first query would flush it apart).
+        request.tm.get().addBeforeCommitHook(_touch, (row, now))
         return DatabaseSession(request, row, token)
 
     return factory
