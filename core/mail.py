@@ -188,6 +188,7 @@ def _environment(folder: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # read once per process, like the page templates in production
     )
     env.filters["jst"] = _jst
     env.filters["jdate"] = _jdate

@@ -14,6 +14,7 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
+from sqlalchemy.orm import joinedload
 
 from core import certificates
 from core.flows import SEALED_PASSWORD, SEALED_PKCS12, Flow, FlowSpec, end, get_flows
@@ -51,7 +52,9 @@ def _completed_flow(request: Request) -> tuple[Flow | None, User | None]:
     flow = get_flows(request).current(request, FLOW.name)
     if flow is None or not flow.complete:
         return None, None
-    return flow, request.dbsession.get(User, flow.get("user_pk"))
+    # With its contract: the certificate's subject and the audit event name it.
+    user = request.dbsession.get(User, flow.get("user_pk"), options=[joinedload(User.contract)])
+    return flow, user
 
 
 @view_config(route_name="cert_issue", renderer="cert_issue.html", request_method="GET")
