@@ -1,0 +1,63 @@
+"""The benches still run (bench/README.md): one iteration of each, figures not judged.
+
+Performance is read by people from the benches' full runs, never asserted here; these tests only
+keep the scripts working as the code they drive changes (CERT-7, CERT-1).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+#: A table row: the key type, then figures such as ``32.1 ms`` and a ratio such as ``1.33``.
+ROW = r"^{key_type}\s+\d+\.\d+ ms\s+\d+\.\d+ ms\s+\d+\.\d+ ms\s+\d+\.\d+ ms\s+\d+\.\d\d\s"
+
+
+def _bench(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [pytest.param([], id="http-first-issuance"), pytest.param(["--replace"], id="http-cert8")],
+)
+def test_issue_cert_bench_prints_each_key_type_beside_its_bare_cost(extra: list[str]) -> None:
+    """CERT-7: POST 発行 → .p12 through the app, beside the bare crypto, with the ratio and the
+    ratio with key generation equalised."""
+    out = _bench(
+        "bench/issue_cert.py", "-n", "2", "--warmup", "0", "--key-types", "ec-p256", *extra
+    )
+    assert re.search(ROW.format(key_type="ec-p256"), out, re.M), out
+    assert re.search(r"^ec-p256\s+\d+\.\d+ ms\s+\d+\.\d+ ms\s+\d+\.\d\d\s+\d", out, re.M), out
+    scenario = "CERT-8 replaces the unused one" if extra else "first issuance"
+    assert scenario in out
+
+
+def test_issue_cert_bench_direct_mode() -> None:
+    """CERT-7: the service function alone, beside the bare crypto."""
+    out = _bench(
+        "bench/issue_cert.py", "--mode", "direct", "-n", "2", "--warmup", "0",
+        "--key-types", "rsa-2048",
+    )  # fmt: skip
+    assert re.search(ROW.format(key_type="rsa-2048"), out, re.M), out
+
+
+def test_sign_bench_compares_the_software_key_and_the_token() -> None:
+    """CERT-1: signatures per second with the software key and SoftHSM2, and whole issuances."""
+    out = _bench("bench/sign.py", "-n", "3", "--issuances", "2", "--key-types", "ec-p384")
+    assert re.search(r"^ec-p384\s+software\s", out, re.M), out
+    assert re.search(r"^ec-p384\s+pkcs11\s", out, re.M), out
