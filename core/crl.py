@@ -465,7 +465,7 @@ class PublicationWorker:
         with self._condition:
             self._requested += 1
             self._stopping = False
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            if not self.is_alive():
                 self._pid = os.getpid()
                 self._thread = threading.Thread(
                     target=self._run, name="cjs-crl-publisher", daemon=True
@@ -474,14 +474,24 @@ class PublicationWorker:
             self._condition.notify_all()
 
     def wait(self, timeout: float = 30.0) -> bool:
-        """Block until every publication requested before this call is written; False on timeout."""
+        """Block until every publication requested before this call is written.
+
+        False on timeout, or when the worker was stopped with it still pending.
+        """
         with self._condition:
             target = self._requested
-            return self._condition.wait_for(lambda: self._done >= target, timeout)
+            self._condition.wait_for(lambda: self._done >= target or self._stopping, timeout)
+            return self._done >= target
+
+    def is_alive(self) -> bool:
+        """Whether this process's publication thread is running."""
+        thread = self._thread
+        return thread is not None and self._pid == os.getpid() and thread.is_alive()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Let the publications asked for finish (up to ``timeout``), then end the thread."""
-        self.wait(timeout)
+        if self.is_alive():
+            self.wait(timeout)
         with self._condition:
             self._stopping = True
             self._condition.notify_all()
@@ -495,6 +505,10 @@ class PublicationWorker:
             with self._condition:
                 self._condition.wait_for(lambda: self._requested > self._done or self._stopping)
                 if self._stopping:
+                    if self._requested > self._done:
+                        log.warning(
+                            "stopping with a CRL publication pending; the next start publishes"
+                        )
                     return
                 target = self._requested
             try:

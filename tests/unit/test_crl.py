@@ -106,6 +106,7 @@ def pki(db_url: str, ca_settings: dict[str, str], tmp_path: Path) -> Iterator[PK
     try:
         yield PKI(tmp_path / "ca", settings, signer, factory, publisher, worker)
     finally:
+        worker.stop()
         engine.dispose()
 
 
@@ -283,6 +284,30 @@ def test_a_failed_publication_is_logged_and_retried_until_the_file_lists_the_rev
     assert not failures
     assert _entry(pki.crl(), issued.certificate.serial) is not None
     assert caplog.text.count("CRL publication after a revocation failed; retrying") == 2
+
+
+def test_stopping_with_a_publication_that_keeps_failing_says_so_and_the_next_start_publishes(
+    pki: PKI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CERT-6: ``stop()`` (``cjs serve`` stopping) gives a failing publication its time, then ends the
+    thread with a warning; the file is then stale, and the refresh at the next start lists it."""
+    issued = _issue(pki, "user0001")
+    pki.publisher.publish()
+
+    def failing(now: dt.datetime | None = None) -> Any:
+        raise SignerUnavailable("token removed")
+
+    monkeypatch.setattr(pki.publisher, "publish", failing)
+    with caplog.at_level(logging.WARNING, logger="core.crl"):
+        _revoke(pki, issued.certificate.serial, "keyCompromise", wait=False)
+        pki.worker.stop(timeout=0.3)
+    assert "stopping with a CRL publication pending" in caplog.text
+    assert not pki.worker.is_alive()
+
+    monkeypatch.undo()
+    assert "lists 0 certificates, the database 1" in (pki.publisher.stale_reason() or "")
+    assert pki.publisher.refresh() is True  # what includeme does at start
+    assert _entry(x509.load_der_x509_crl(pki.der_file.read_bytes()), issued.certificate.serial)
 
 
 def test_the_crl_names_its_issuer_key_and_a_two_day_validity(pki: PKI) -> None:
