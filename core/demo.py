@@ -128,7 +128,7 @@ def banner(
 
 def demo_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
     """``cjs demo``: prepare everything, then serve HTTPS and the demo SMTP server until stopped."""
-    from core import make_app
+    from core import close_app, make_app
     from core.server import (
         client_ca_path,
         ensure_server_certificate,
@@ -162,6 +162,7 @@ def demo_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
                 log.info("serving %s (demo)", url)
                 log.info("%s received: stopping", stop.wait())
         finally:
+            close_app(app)
             controller.stop()
     log.info("demo stopped")
     return 0
