@@ -246,8 +246,8 @@ def _delete_row(request: Request, token_hash: str) -> None:
 def _touch(row: WebSession, now: dt.datetime) -> None:
     """Record the request's time as the session's last activity (unless the row was deleted)."""
     state = inspect(row)
-    if state.deleted or state.was_deleted or state.detached:
-        return
+    if state.session is None or row in state.session.deleted or state.was_deleted:
+        return  # ended in this request (logout, timeout, refused identity)
     row.last_seen_at = now
 
 
