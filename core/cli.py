@@ -154,7 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="prepare the demo data and serve it with a mailbox")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8443)
-    demo.add_argument("--smtp-port", type=int, default=8025)
+    demo.add_argument(
+        "--smtp-port",
+        type=int,
+        default=None,
+        help="port of the demo SMTP server, where the app's mail goes (default: cjs.mail.smtp_port)",
+    )
     demo.set_defaults(func=_demo)
     return parser
 

@@ -128,7 +128,7 @@ def banner(
 
 def demo_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
     """``cjs demo``: prepare everything, then serve HTTPS and the demo SMTP server until stopped."""
-    from core import close_app, make_app
+    from core import close_app, mail, make_app
     from core.server import (
         client_ca_path,
         ensure_server_certificate,
@@ -143,6 +143,9 @@ def demo_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
     setup_logging(args)
     if settings["cjs.demo"] is not True:
         raise ConfigurationError("cjs.demo: 'cjs demo' needs cjs.demo = true (demo mailbox page)")
+    # The app's mail goes to the demo SMTP server, wherever --smtp-port puts it.
+    smtp_port = args.smtp_port or settings["cjs.mail.smtp_port"]
+    settings = {**settings, "cjs.mail.smtp_port": smtp_port}
     with stop_signals() as stop:
         for line in prepare(settings):
             log.info("bank: %s", line)
@@ -151,13 +154,12 @@ def demo_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
         app = make_app(settings)
         certfile, keyfile = ensure_server_certificate(settings, app.registry.cjs_signer)
         server = make_server(app, args.host, args.port, certfile, keyfile, client_ca_path(settings))
-        controller = start_smtp(Path(settings["cjs.demo.maildir"]), args.smtp_port)
+        controller = start_smtp(Path(settings["cjs.demo.maildir"]), smtp_port)
         try:
             with running(server):
+                mail.start_sender(app.registry)
                 url = url_for(args.host, args.port)
-                text = banner(
-                    settings, url, args.smtp_port, time.monotonic() - started, DEMO_BANK_FILE
-                )
+                text = banner(settings, url, smtp_port, time.monotonic() - started, DEMO_BANK_FILE)
                 print(text, flush=True)
                 log.info("serving %s (demo)", url)
                 log.info("%s received: stopping", stop.wait())

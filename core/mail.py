@@ -645,6 +645,15 @@ def _close(smtp: smtplib.SMTP | None) -> None:
 # --- Pyramid -----------------------------------------------------------------------------------
 
 
+def start_sender(registry: Registry) -> None:
+    """Start the application's background sender now (servers, at start): it sends at once what is
+    due in the outbox (left by a process that ended, or written by a job), then polls. A no-op when
+    ``cjs.mail.sender = off``."""
+    sender = sender_for(registry)
+    if sender is not None:
+        sender.wake()
+
+
 def stop_sender(registry: Registry) -> None:
     """Stop the application's background sender, if any (tests, shutdown)."""
     sender = sender_for(registry)

@@ -218,7 +218,7 @@ def serve_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
     ``--behind-proxy`` (``args.behind_proxy``): plain HTTP for nginx in front (docs/deployment.md);
     ``cjs.proxy.trusted`` must name the proxy's address.
     """
-    from core import close_app, make_app
+    from core import close_app, mail, make_app
 
     setup_logging(args)
     behind_proxy = bool(getattr(args, "behind_proxy", False))
@@ -240,6 +240,7 @@ def serve_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
         description = "TLS, optional client certificates"
         address = url_for(args.host, args.port)
     with stop_signals() as stop, running(server):
+        mail.start_sender(app.registry)
         log.info("serving %s (%s)", address, description)
         name = stop.wait()
         log.info("%s received: stopping", name)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 import signal
 import smtplib
 import socket
@@ -54,6 +53,7 @@ class Demo:
     log: Path
     port: int
     smtp_port: int
+    db_url: str
     ca_file: Path
     maildir: Path
     started_in: float
@@ -101,7 +101,11 @@ def demo(tmp_path_factory) -> Iterator[Demo]:
         pytest.skip(message)
     tmp_path = tmp_path_factory.mktemp("demo")
     ini = tmp_path / "development.ini"
-    shutil.copyfile(ROOT / "development.ini", ini)
+    text = (ROOT / "development.ini").read_text()
+    anchor = "cjs.mail.smtp_port = 8025\n"  # the ini's port; --smtp-port below must win over it
+    assert anchor in text
+    # The sender's poll (default 30 s) picks up mail that another process puts in the outbox.
+    ini.write_text(text.replace(anchor, anchor + "cjs.mail.poll_seconds = 1\n"))
     settings = load_settings(str(ini))
     for name in ("cjs.ca.dir", "cjs.demo.maildir"):
         assert Path(settings[name]).is_relative_to(tmp_path), name
@@ -125,6 +129,7 @@ def demo(tmp_path_factory) -> Iterator[Demo]:
         log=log,
         port=port,
         smtp_port=smtp_port,
+        db_url=settings["sqlalchemy.url"],
         ca_file=Path(settings["cjs.ca.dir"]) / "ca.pem",
         maildir=Path(settings["cjs.demo.maildir"]),
         started_in=0.0,
@@ -241,6 +246,35 @@ def test_the_mailbox_page_exists_only_in_demo_mode(ca_settings, sqlite_url, tmp_
                 assert "まだメールはありません" in response.text
         finally:
             app.registry.cjs_engine.dispose()
+
+
+def test_the_apps_own_mail_goes_to_the_smtp_port_the_demo_was_given(demo):
+    """SPEC 7 in the demo: mail from the app's outbox reaches the demo SMTP server on ``--smtp-port``
+    (not the ini's ``cjs.mail.smtp_port``) and shows on /demo/mail."""
+    from core import mail
+    from core.db import make_engine, make_session_factory
+
+    engine = make_engine(demo.db_url)
+    try:
+        with make_session_factory(engine)() as session:  # as a request or a job would
+            mail.enqueue(
+                session,
+                to="outbox@demo.example.jp",
+                template="user_unlocked",
+                context={"user_name": "労金　花子", "user_id": "demo0042"},
+                settings={},
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+
+    deadline = time.monotonic() + 20
+    while True:  # the demo's sender polls every second
+        body = demo.get("/demo/mail")[2]
+        if "outbox@demo.example.jp" in body or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert "outbox@demo.example.jp" in body and "demo0042" in body, demo.output()
 
 
 def test_sigterm_stops_the_demo_cleanly(demo):
