@@ -514,9 +514,7 @@ class PublicationWorker:
             try:
                 self.publisher.publish()
             except Exception:
-                log.exception(
-                    "CRL publication after a revocation failed; retrying in %.0f s", delay
-                )
+                log.exception("CRL publication after a revocation failed; retrying in %g s", delay)
                 with self._condition:  # only stop() cuts the wait short; new requests wait too
                     self._condition.wait_for(lambda: self._stopping, delay)
                 delay = min(delay * 2, self.retry_seconds * 10)
