@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from core.hookspecs import AuthStep
 
 FLOW_KEY = "flow"
-#: Sealed session values a flow may keep (core.sessions): wiped when the flow ends.
+#: Sealed session values a flow may keep (core.sessions): the password is wiped when the flow ends,
+#: the issued PKCS#12 when its result screen is closed or another flow starts.
 SEALED_PASSWORD = "flow_password"  # noqa: S105 (a key name, not a password)
 SEALED_PKCS12 = "pkcs12"
 
@@ -160,8 +161,12 @@ class FlowRegistry:
         return Flow(request, self.specs[name], self.pipelines[name])
 
     def start(self, request: Request, name: str) -> Flow:
-        """Start flow ``name`` afresh, replacing any running flow (and wiping what it kept)."""
+        """Start flow ``name`` afresh, replacing any running flow (and wiping what it kept).
+
+        A file issued by an earlier issuance flow and still held for its result screen is wiped too.
+        """
         end(request)
+        request.session.discard_sealed(SEALED_PKCS12)
         request.session[FLOW_KEY] = {
             "name": name,
             "id": secrets.token_urlsafe(16),

@@ -2,8 +2,9 @@
 
 The browser holds only a random token in a ``__Host-`` cookie (Secure, HttpOnly, SameSite=Strict);
 the database holds its SHA-256, the session data and the times. A session expires after the idle
-limit (60 minutes by default, reset by every request) and after an absolute limit (12 hours). Its
-row is written in the request's transaction. Values that must never rest in clear (the PKCS#12
+limit (60 minutes by default, reset by every request: see :data:`TOUCH_GRANULARITY`) and after an
+absolute limit (12 hours). Its row is written in the request's transaction, and only when something
+changed: a request that changes nothing writes nothing. Values that must never rest in clear (the PKCS#12
 password of an issuance flow) are *sealed*: encrypted under a key derived from the cookie token,
 which the server does not store.
 """
@@ -243,12 +244,22 @@ def _delete_row(request: Request, token_hash: str) -> None:
         session.close()
 
 
+#: A request this soon after the recorded last activity leaves it as it is: a page and its redirect
+#: or download then cost no write. The idle limit is thus counted from at most this long before the
+#: last request: a session may end up to 5 seconds early, never late (fail closed).
+TOUCH_GRANULARITY = dt.timedelta(seconds=5)
+
+
 def _touch(row: WebSession, now: dt.datetime) -> None:
-    """Record the request's time as the session's last activity (unless the row was deleted)."""
+    """Record the request's time as the session's last activity (unless the row was deleted).
+
+    Skipped when the recorded time is less than :data:`TOUCH_GRANULARITY` old.
+    """
     state = inspect(row)
     if state.session is None or row in state.session.deleted or state.was_deleted:
         return  # ended in this request (logout, timeout, refused identity)
-    row.last_seen_at = now
+    if now - row.last_seen_at >= TOUCH_GRANULARITY:
+        row.last_seen_at = now
 
 
 def session_factory_for(
@@ -275,8 +286,9 @@ def session_factory_for(
             session.expired = True
             session._set_cookie_later()
             return session
-        # AUTH-6: every request resets the idle time. Written when the transaction commits, in the
-        # same UPDATE as any change to the data (set now, the first query would flush it apart).
+        # AUTH-6: every request resets the idle time (to within TOUCH_GRANULARITY). Written when
+        # the transaction commits, in the same UPDATE as any change to the data (set now, the first
+        # query would flush it apart).
         request.tm.get().addBeforeCommitHook(_touch, (row, now))
         return DatabaseSession(request, row, token)
 

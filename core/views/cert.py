@@ -1,8 +1,10 @@
 """FLOW-2, certificate issuance: DC586101 and the code (a flow) → 発行 → result with the download.
 
 The PKCS#12 is encrypted with the password typed at DC586101 in this flow, which the flow keeps
-sealed in the session (never in clear at rest). The issued file is kept sealed the same way until
-its one download, then wiped.
+sealed in the session (never in clear at rest). The issued file is kept sealed the same way while
+its result screen is open, so that the link on it works even when the browser dropped the automatic
+download. It is wiped when the customer closes the result (閉じる), starts another flow (login
+included) or the session ends.
 """
 
 from __future__ import annotations
@@ -118,26 +120,42 @@ def cert_issue(request: Request) -> Response:
     return HTTPFound(request.route_url("cert_result"))
 
 
+def _issued_file(request: Request) -> tuple[dict[str, Any] | None, str | None]:
+    """The result of this session's issuance and its sealed file, while it is held."""
+    result = request.session.get(RESULT_KEY)
+    sealed = request.session.unseal(SEALED_PKCS12) if result is not None else None
+    return (result, sealed) if sealed is not None else (None, None)
+
+
 @view_config(route_name="cert_result", renderer="cert_result.html", request_method="GET")
 def cert_result(request: Request) -> Any:
-    """電子証明書発行結果: starts the download by itself (no script: a refresh) while it is due."""
-    result = request.session.get(RESULT_KEY)
+    """電子証明書発行結果: starts the download by itself (no script: a refresh), once.
+
+    A reload shows the link only: the file stays downloadable from it until 閉じる.
+    """
+    result, _ = _issued_file(request)
     if result is None:
         return HTTPFound(request.route_url("top"))
-    pending = SEALED_PKCS12 in request.session.get("_sealed", {})
-    if pending:
+    if not result.get("download_started"):
         request.response.headers["Refresh"] = "1; url=" + request.route_url("cert_download")
-    return {"result": result, "pending": pending}
+        request.session[RESULT_KEY] = {**result, "download_started": True}
+    return {"result": result}
+
+
+@view_config(route_name="cert_result", request_method="POST")
+def cert_result_close(request: Request) -> Response:
+    """閉じる: the issued file is wiped from the session; on to the top page."""
+    request.session.discard_sealed(SEALED_PKCS12)
+    request.session.pop(RESULT_KEY, None)
+    return HTTPFound(request.route_url("top"))
 
 
 @view_config(route_name="cert_download", request_method="GET")
 def cert_download(request: Request) -> Response:
-    """The `.p12` file, once; then it is wiped from the session."""
-    result = request.session.get(RESULT_KEY)
-    sealed = request.session.unseal(SEALED_PKCS12)
+    """The `.p12` file, as often as asked while the result screen is open (a read: no write)."""
+    result, sealed = _issued_file(request)
     if result is None or sealed is None:
         return HTTPFound(request.route_url("cert_result"))
-    request.session.discard_sealed(SEALED_PKCS12)
     response = Response(body=base64.b64decode(sealed), content_type="application/x-pkcs12")
     response.content_disposition = f'attachment; filename="{result["filename"]}"'
     return response

@@ -3,12 +3,14 @@ the TLS server does (``SSL_CLIENT_*``); real TLS is exercised in tests/e2e."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import re
 
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from core import make_app
 from core.models import AuditEvent, Certificate, EmailCode, OutboxMessage, User, WebSession
@@ -53,9 +55,11 @@ def test_issuance_with_the_emailed_code_then_login_to_the_information_screen(mas
     assert re.fullmatch(r"master01\d{14}\.p12", filename)  # CERT-3
     key, certificate, chain = pkcs12.load_key_and_certificates(download.body, PASSWORD.encode())
     assert key is not None and certificate is not None and chain
-    # The file is handed out once; the result page then stops refreshing.
-    assert master.app.get("/cert/download").status_int == 302
-    assert "Refresh" not in master.app.get("/cert/result").headers
+    # The page starts the download once; a reload shows the link, which still works (the browser
+    # may have dropped the first download, or the customer cancelled saving it).
+    again = master.app.get("/cert/result")
+    assert "Refresh" not in again.headers and again.html.find(id="download-link") is not None
+    assert master.app.get("/cert/download").body == download.body
 
     master.app.reset()
     master.use_certificate(download.body, PASSWORD)
@@ -68,6 +72,56 @@ def test_issuance_with_the_emailed_code_then_login_to_the_information_screen(mas
     dbsession.rollback()
     actions = set(dbsession.scalars(select(AuditEvent.action)))
     assert {"issue.password", "code.send", "code.accept", "cert.issue", "login.success"} <= actions
+
+
+def _session_data(dbsession) -> str:
+    """Every session row's data, as stored."""
+    dbsession.rollback()
+    return "\n".join(json.dumps(row.data) for row in dbsession.scalars(select(WebSession)))
+
+
+def test_the_issued_file_rests_only_sealed_and_closing_the_result_wipes_it(master, dbsession):
+    """FLOW-2, CERT-3: while the result screen is open its link gives the file again (the fallback
+    when the browser dropped the automatic download); the session row holds it only encrypted under
+    the cookie's key; 閉じる wipes it and goes to the top page."""
+    data, _ = issued(master)
+    stored = _session_data(dbsession)
+    assert '"pkcs12"' in stored  # held, sealed
+    assert base64.b64encode(data).decode()[:64] not in stored and PASSWORD not in stored
+    result = master.app.get("/cert/result")
+    assert master.app.get("/cert/download").body == data
+    page = result.forms["close-form"].submit().maybe_follow()
+    assert page.request.path == "/"
+    assert '"pkcs12"' not in _session_data(dbsession)
+    assert master.app.get("/cert/download").maybe_follow().request.path == "/"
+    assert master.app.get("/cert/result").maybe_follow().request.path == "/"
+
+
+def test_another_flow_wipes_the_issued_file(master, dbsession):
+    """FLOW-2: logging in (or starting any flow) in the same browser wipes a file still held."""
+    data, _ = issued(master)
+    master.use_certificate(data, PASSWORD)
+    assert "DC590101" in master.login(PASSWORD).text
+    assert '"pkcs12"' not in _session_data(dbsession)
+    assert master.app.get("/cert/download").status_int == 302
+
+
+def test_the_download_writes_nothing(master, app):
+    """AUTH-6: a request within seconds of the last one leaves the idle timer and the database as
+    they are; the download of the issued file is a read."""
+    master.issue("master01", PASSWORD)
+    writes = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
+            writes.append(statement)
+
+    event.listen(app.registry.cjs_engine, "before_cursor_execute", record)
+    try:
+        assert master.app.get("/cert/download").content_type == "application/x-pkcs12"
+    finally:
+        event.remove(app.registry.cjs_engine, "before_cursor_execute", record)
+    assert writes == []
 
 
 def test_the_emailed_code_is_stored_only_hashed_and_single_use(master, dbsession):
@@ -261,6 +315,37 @@ def test_the_session_times_out_after_sixty_idle_minutes(master, clock):
     clock.advance(minutes=60)
     page = master.app.get("/info").maybe_follow()
     assert "一定時間操作がなかったため" in page.text
+
+
+def test_the_idle_limit_counts_from_at_most_five_seconds_before_the_last_request(
+    master, clock, dbsession
+):
+    """AUTH-6: a request less than 5 s after the recorded activity does not move it (no write), so
+    a session may end up to 5 s early, never late."""
+    data, _ = issued(master)
+    master.app.reset()
+    master.use_certificate(data, PASSWORD)
+    master.login(PASSWORD).forms["groups-form"].submit("group_id", index=0)
+
+    def last_seen():
+        dbsession.rollback()
+        logged_in = select(WebSession).where(WebSession.user_pk.is_not(None))
+        return dbsession.scalars(logged_in).one().last_seen_at
+
+    clock.advance(minutes=10)
+    master.app.get("/info")
+    assert last_seen() == clock.now
+    clock.advance(seconds=4)
+    assert "DC671101" in master.app.get("/info").text
+    assert last_seen() == clock.now - dt.timedelta(seconds=4)  # not moved: 4 s < 5 s
+    clock.advance(seconds=2)
+    master.app.get("/info")
+    assert last_seen() == clock.now  # 6 s: moved
+    recorded = clock.now
+    clock.advance(seconds=4)
+    assert "DC671101" in master.app.get("/info").text  # the last request, not recorded
+    clock.now = recorded + dt.timedelta(minutes=60)  # 59 min 56 s after it
+    assert "一定時間操作がなかったため" in master.app.get("/info").maybe_follow().text
 
 
 def test_session_id_changes_at_login_and_cookies_are_locked_down(master):
