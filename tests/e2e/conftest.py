@@ -434,6 +434,26 @@ class Nginx:
         if process.stderr:
             process.stderr.close()
 
+    def workers(self) -> set[int]:
+        """The process ids of the master's worker processes now (read from /proc)."""
+        assert self.process is not None
+        master = str(self.process.pid)
+        found = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()  # after "(comm)"
+                if fields[1] == master and fields[0] != "Z":  # ppid; a zombie has exited
+                    found.add(int(stat.parent.name))
+        return found
+
+    def wait_for_workers_gone(self, old: set[int], timeout: float = 10.0) -> None:
+        """Wait until none of the ``old`` workers is left: after a reload, the old workers finish
+        their connections and exit, and until then one of them may still accept a new one."""
+        deadline = time.monotonic() + timeout
+        while self.workers() & old:
+            assert time.monotonic() < deadline, f"old nginx workers still running after {timeout} s"
+            time.sleep(0.02)
+
     def access_lines(self) -> list[str]:
         """The access log so far (nginx writes each line when the request ends)."""
         return self.access_log.read_text().splitlines() if self.access_log.exists() else []

@@ -114,6 +114,8 @@ def test_nginx_refuses_a_revoked_certificate_after_the_reload_the_service_trigge
     page = deployment.client(revoked_cert, revoked_key).get("/")
     assert page.status == 200 and _verify_seen(deployment, seen) == ["SUCCESS"]
 
+    workers_before = nginx.workers()
+    assert workers_before
     with app.registry.cjs_session_factory() as back_office:
         row = back_office.scalars(
             select(Certificate).where(Certificate.serial == revoked_serial)
@@ -142,6 +144,7 @@ def test_nginx_refuses_a_revoked_certificate_after_the_reload_the_service_trigge
     assert "SSL certificate error" in page.text  # nginx's own page, not the application's
     line = nginx.wait_for_access(lambda line: '" 400 ' in line, logged)
     assert 'verify="FAILED:certificate revoked"' in line, line
+    nginx.wait_for_workers_gone(workers_before)  # the reload done: no old worker may answer
     seen = len(deployment.requests)
     assert deployment.client(revoked_cert, revoked_key).get("/").status == 400
     assert len(deployment.requests) == seen  # nginx stops it: the application never sees it
