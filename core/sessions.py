@@ -4,9 +4,9 @@ The browser holds only a random token in a ``__Host-`` cookie (Secure, HttpOnly,
 the database holds its SHA-256, the session data and the times. A session expires after the idle
 limit (60 minutes by default, reset by every request: see :data:`TOUCH_GRANULARITY`) and after an
 absolute limit (12 hours). Its row is written in the request's transaction, and only when something
-changed: a request that changes nothing writes nothing. Values that must never rest in clear (the PKCS#12
-password of an issuance flow) are *sealed*: encrypted under a key derived from the cookie token,
-which the server does not store.
+changed: a request that changes nothing writes nothing. Values that must never rest in clear (the
+PKCS#12 password of an issuance flow, the issued file) are *sealed*: encrypted under a key derived
+from the cookie token, which the server does not store.
 """
 
 from __future__ import annotations
