@@ -8,9 +8,9 @@ from typing import Any
 from pyramid.request import Request
 
 from core import audit
-from core.flows import OK, Flow, StepResult
+from core.auth.flows import OK, Flow, StepResult
 from core.hookspecs import AuthStep, Screen, hookimpl
-from core.security import certificate_for, certificate_problem
+from core.security.policy import certificate_for, certificate_problem
 
 MESSAGES = {
     "none": "電子証明書が確認できませんでした。電子証明書を取得したパソコンのブラウザから、"

@@ -16,11 +16,11 @@ from sqlalchemy import select, update
 from wtforms.validators import Regexp
 
 from core import audit
-from core.flows import OK, Flow, StepResult
-from core.forms import Form, StringField, formdata, required
+from core.auth.flows import OK, Flow, StepResult
+from core.db.models import EmailCode, User
 from core.hookspecs import AuthStep, Screen, hookimpl
-from core.models import EmailCode, User
-from core.notify import notify_user
+from core.mail.notify import notify_user
+from core.web.forms import Form, StringField, formdata, required
 
 MAX_FAILURES = 5
 EXPIRED = "認証コードの有効期限が切れました。お手数ですが、もう一度はじめから操作してください。"

@@ -8,11 +8,12 @@ from pyramid.request import Request
 from sqlalchemy import select
 
 from auth_backends import messages
-from core import audit, lockout, rules
-from core.flows import OK, Flow, StepResult
-from core.forms import Form, PasswordField, StringField, formdata, required, rule
+from core import audit, rules
+from core.auth import lockout
+from core.auth.flows import OK, Flow, StepResult
+from core.db.models import Contract, Role
 from core.hookspecs import AuthStep, Screen, hookimpl
-from core.models import Contract, Role
+from core.web.forms import Form, PasswordField, StringField, formdata, required, rule
 
 WRONG = "契約番号または初期パスワードが正しくありません。"
 HAS_MASTER = (

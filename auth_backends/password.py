@@ -12,12 +12,13 @@ from pyramid.request import Request
 from sqlalchemy import select
 
 from auth_backends import messages
-from core import audit, lockout
-from core.accounts import check_user_password
-from core.flows import OK, SEALED_PASSWORD, Flow, StepResult
-from core.forms import Form, PasswordField, StringField, formdata, required
+from core import audit
+from core.auth import lockout
+from core.auth.flows import OK, SEALED_PASSWORD, Flow, StepResult
+from core.auth.user_password import check_user_password
+from core.db.models import User
 from core.hookspecs import AuthStep, Screen, hookimpl
-from core.models import User
+from core.web.forms import Form, PasswordField, StringField, formdata, required
 
 WRONG_WITH_ID = "ユーザーIDまたはパスワードが正しくありません。"
 WRONG = "パスワードが正しくありません。"

@@ -7,7 +7,7 @@ from typing import Any
 
 def add_bench_user(session_factory: Any, contract_id: int, user_id: str) -> int:
     """Insert a general user without certificates (AUTH-4 then allows issuance); return its key."""
-    from core.models import Role, User
+    from core.db.models import Role, User
 
     with session_factory() as session:
         user = User(

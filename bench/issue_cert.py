@@ -12,7 +12,7 @@ web), and their ratio. Two modes:
   master each time instead, CERT-8 replacing its previous, never-used certificate). The DC586101
   POST before it (with its argon2 password check) is outside the span and reported in its own
   column.
-- ``direct``: one ``core.certificates.issue_certificate`` call (AUTH-4 re-check under the user's row
+- ``direct``: one ``core.pki.certificates.issue_certificate`` call (AUTH-4 re-check under the user's row
   lock, key generation, signing, PKCS#12, the row, the audit event, the commit) for a fresh user.
 
     .venv/bin/python bench/issue_cert.py               # http, 50 iterations per key type
@@ -46,9 +46,13 @@ from common import add_bench_user
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
 from sqlalchemy import select
 
-from core import dbmigrate, make_app
-from core.bank import apply_file_with_settings
-from core.certificates import (
+from core.app import make_app
+from core.auth.passwords import hash_password
+from core.bank.config import apply_file_with_settings
+from core.db import make_engine, make_session_factory
+from core.db import migrate as dbmigrate
+from core.db.models import Contract, ContractKind, Role, User, utcnow
+from core.pki.certificates import (
     CLIENT_KEY_TYPES,
     PKCS12_KDF_ROUNDS,
     build_client_certificate,
@@ -56,9 +60,6 @@ from core.certificates import (
     issue_certificate,
     pkcs12_bytes,
 )
-from core.db import make_engine, make_session_factory
-from core.models import Contract, ContractKind, Role, User, utcnow
-from core.passwords import hash_password
 from core.settings import validate
 from hsm import load_signer
 from hsm.ca import generate_key, init_ca, random_serial
@@ -127,9 +128,9 @@ def interval(
 
 
 class KeyGenerationClock:
-    """Times every key generation: the app's (``core.certificates.generate_key``) and the bare one's.
+    """Times every key generation: the app's (``core.pki.certificates.generate_key``) and the bare one's.
 
-    :meth:`install` puts :meth:`generate` in place of ``core.certificates.generate_key`` (the app runs
+    :meth:`install` puts :meth:`generate` in place of ``core.pki.certificates.generate_key`` (the app runs
     in this process); :meth:`take` returns the seconds spent generating keys since the last take.
     """
 
@@ -148,9 +149,9 @@ class KeyGenerationClock:
         return elapsed
 
     def install(self) -> None:
-        import core.certificates
+        import core.pki.certificates
 
-        core.certificates.generate_key = self.generate
+        core.pki.certificates.generate_key = self.generate
 
 
 KEYGEN = KeyGenerationClock()

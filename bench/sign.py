@@ -9,7 +9,7 @@ client certificate (cryptography builds the to-be-signed bytes and calls the key
 key object takes the module lock, hashes for ECDSA, calls the token, converts r‖s to DER) beside the
 bare signature of the same to-be-signed bytes: ``private_key.sign()`` for the software key, and a
 direct python-pkcs11 ``key.sign()`` on a session of its own (no lock, no wrapper) for the token.
-Part 2, issuance: one ``core.certificates.issue_certificate`` call and its commit on SQLite with
+Part 2, issuance: one ``core.pki.certificates.issue_certificate`` call and its commit on SQLite with
 each signer, beside the bare crypto of an issuance (client key, build and sign with the same signer,
 PKCS#12). Series are interleaved in alternating order (bench/README.md, rules 1–2).
 
@@ -123,8 +123,8 @@ def client_builder(signer: Any) -> Any:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    from core.certificates import build_client_certificate
-    from core.models import utcnow
+    from core.db.models import utcnow
+    from core.pki.certificates import build_client_certificate
     from hsm.ca import generate_key, random_serial
 
     key = generate_key("ec-p256")
@@ -212,9 +212,9 @@ class IssuanceDb:
     """A SQLite database with one contract; users without certificates made outside the timing."""
 
     def __init__(self, path: Path) -> None:
-        from core import dbmigrate
         from core.db import make_engine, make_session_factory
-        from core.models import Contract, ContractKind
+        from core.db import migrate as dbmigrate
+        from core.db.models import Contract, ContractKind
 
         self.url = f"sqlite:///{path}"
         dbmigrate.upgrade(self.url)
@@ -238,8 +238,8 @@ class IssuanceDb:
         return add_bench_user(self.sessions, self.contract_id, f"bench{next(self._ids):06d}")
 
     def issue_once(self, signer: Any, user_pk: int, client_key: str, kdf_rounds: int) -> float:
-        from core.certificates import issue_certificate
-        from core.models import User, utcnow
+        from core.db.models import User, utcnow
+        from core.pki.certificates import issue_certificate
 
         session = self.sessions()
         try:
@@ -264,8 +264,8 @@ class IssuanceDb:
 
 def bare_issue(signer: Any, client_key: str, kdf_rounds: int) -> float:
     """Client key, build and sign with the same signer, PKCS#12: the crypto of one issuance."""
-    from core.certificates import build_client_certificate, pkcs12_bytes
-    from core.models import utcnow
+    from core.db.models import utcnow
+    from core.pki.certificates import build_client_certificate, pkcs12_bytes
     from hsm.ca import generate_key, random_serial
 
     subject = signer.ca_certificate.subject  # any name: the subject costs nothing measurable
@@ -335,7 +335,7 @@ def bench_issuance(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.certificates import PKCS12_KDF_ROUNDS
+    from core.pki.certificates import PKCS12_KDF_ROUNDS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=200, help="signatures per series (default 200)")

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from pyramid.config import Configurator
     from pyramid.request import Request
 
-    from core.flows import Flow, StepResult
-    from core.models import DepositGroup
+    from core.auth.flows import Flow, StepResult
+    from core.db.models import DepositGroup
 
 PROJECT = "cjs"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pyramid.registry import Registry
     from pyramid.request import Request
 
-    from core.models import DepositGroup
+    from core.db.models import DepositGroup
 
 ENTRY_POINT_GROUPS = ("cjs.modules", "cjs.auth_backends", "cjs.signers")
 

@@ -218,7 +218,7 @@ def _key_id(certificate: x509.Certificate) -> str:
 
 
 def _accepted_until(retired_at: dt.datetime) -> dt.datetime:
-    from core.certificates import validity
+    from core.pki.certificates import validity
 
     return validity(retired_at)[1]
 

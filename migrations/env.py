@@ -5,7 +5,7 @@ PostgreSQL every migration runs with a ``lock_timeout`` (waiting behind a long t
 ACCESS EXCLUSIVE lock would stall all traffic: give up instead and retry later) and a
 ``statement_timeout`` (a migration that needs longer must be written in steps). SQLite alters tables
 in batch mode (copy and move). The URL or an open connection comes from ``config.attributes``, set by
-:func:`core.dbmigrate.make_config`.
+:func:`core.db.migrate.make_config`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import context
 from sqlalchemy import TypeDecorator, create_engine, pool, text
 from sqlalchemy.engine import Connection
 
-from core.dbmigrate import COMPARE_OPTIONS, target_metadata
+from core.db.migrate import COMPARE_OPTIONS, target_metadata
 
 LOCK_TIMEOUT = "4s"
 STATEMENT_TIMEOUT = "60s"
@@ -35,7 +35,7 @@ def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[Fal
 def _url() -> str:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("no database URL: use core.dbmigrate (cjs db …), not a bare alembic")
+        raise RuntimeError("no database URL: use core.db.migrate (cjs db …), not a bare alembic")
     return str(url)
 
 

@@ -51,9 +51,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     production parameters themselves."""
     import argon2
 
-    import core.passwords
+    import core.auth.passwords
 
-    core.passwords._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    core.auth.passwords._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 
 PG_BIN = Path(os.environ.get("CJS_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -224,7 +224,7 @@ def _pg_admin(pg_server: PostgresServer) -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture(scope="session")
 def _pg_template(pg_server: PostgresServer, _pg_admin: psycopg.Connection[Any]) -> str:
     """A database migrated to head, once per worker: the template of every test's database."""
-    from core import dbmigrate
+    from core.db import migrate as dbmigrate
 
     _pg_admin.execute(f"CREATE DATABASE {TEMPLATE_DB}")
     dbmigrate.upgrade(pg_server.url(TEMPLATE_DB))
@@ -234,7 +234,7 @@ def _pg_template(pg_server: PostgresServer, _pg_admin: psycopg.Connection[Any]) 
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated to head, once per worker: copied for every test."""
-    from core import dbmigrate
+    from core.db import migrate as dbmigrate
 
     path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite"
     dbmigrate.upgrade(f"sqlite:///{path}")
@@ -379,13 +379,13 @@ def app_settings(
 @pytest.fixture
 def app(app_settings: dict[str, str]) -> Iterator[Any]:
     """The WSGI application on the test's database; its engine is disposed afterwards."""
-    from core import make_app
+    from core.app import make_app
 
     application = make_app(app_settings)
     try:
         yield application
     finally:
-        from core import close_app
+        from core.app import close_app
 
         close_app(application)
 
@@ -409,7 +409,7 @@ DEMO_BANK_FILE = Path(__file__).resolve().parents[1] / "demo" / "bank.toml"
 @pytest.fixture
 def bank(app: Any, app_settings: dict[str, str]) -> None:
     """The demo contracts (10000001 会員 with two deposit groups, 20000001 事業主) in the database."""
-    from core.bank import apply_file_with_settings
+    from core.bank.config import apply_file_with_settings
     from core.settings import validate
 
     apply_file_with_settings(validate(app_settings), DEMO_BANK_FILE)
@@ -488,7 +488,7 @@ class Customer:
 
         from sqlalchemy import select
 
-        from core.models import OutboxMessage
+        from core.db.models import OutboxMessage
 
         self.db.rollback()
         body = self.db.scalars(

@@ -3,7 +3,7 @@
 ``deployment`` (function scope, parametrized ``direct`` / ``nginx``, ids the same) gives a
 :class:`Deployment`:
 
-- ``mode``: ``"direct"`` — ``core.server.make_server`` (cheroot) serves HTTPS itself with an optional
+- ``mode``: ``"direct"`` — ``core.cli.server.make_server`` (cheroot) serves HTTPS itself with an optional
   client certificate; or ``"nginx"`` — cheroot serves plain HTTP on 127.0.0.1 and a real nginx,
   configured from ``deploy/nginx.conf.template`` (the production template), terminates TLS with
   ``ssl_verify_client optional`` and forwards ``X-SSL-Client-Verify`` / ``X-SSL-Client-Cert`` /
@@ -18,7 +18,7 @@
 - ``smtp``: the ``smtp_server`` fixture's :class:`mailserver.SmtpServer`. The app's mail really goes
   there: outbox + sender thread (``cjs.mail.sender = thread``, poll 1 s).
 - The demo contracts (``demo/bank.toml``: 10000001 会員 with two deposit groups, 20000001 事業主)
-  are applied with ``core.bank`` (once per worker into a template database, copied per test).
+  are applied with ``core.bank.config`` (once per worker into a template database, copied per test).
 - ``app_address``: ``(host, port)`` of cheroot itself (HTTPS when direct, plain HTTP behind nginx).
 - ``requests``: every request that reached the application during this test
   (:class:`AppRequest`: method, path, remote address, the proxy/TLS headers it carried), to assert
@@ -595,7 +595,7 @@ def _empty_crl(signer: Any, folder: Path) -> Path:
 
 @contextlib.contextmanager
 def _cheroot(app: AppSlot, port: int, tls: TlsFiles | None) -> Iterator[None]:
-    from core.server import make_server, running
+    from core.cli.server import make_server, running
 
     if tls is None:
         server = make_server(app, LOOPBACK, port, None, numthreads=10, shutdown_timeout=1)
@@ -682,9 +682,9 @@ def e2e_servers(
 def e2e_bank_template(
     _sqlite_template: Path, ca_settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """A SQLite database at head with the demo contracts applied by ``core.bank`` (once per worker:
+    """A SQLite database at head with the demo contracts applied by ``core.bank.config`` (once per worker:
     hashing the initial passwords costs about 0.3 s, too much for every test)."""
-    from core.bank import apply_file_with_settings
+    from core.bank.config import apply_file_with_settings
     from core.settings import validate
 
     path = tmp_path_factory.mktemp("e2e-bank") / "bank.sqlite"
@@ -814,8 +814,8 @@ def deployment(
     tmp_path: Path,
 ) -> Iterator[Deployment]:
     """The app over real TLS, ``direct`` or behind ``nginx`` (see the module docstring)."""
-    from core import close_app, make_app
-    from core.bank import apply_file_with_settings
+    from core.app import close_app, make_app
+    from core.bank.config import apply_file_with_settings
     from core.settings import validate
 
     db_url, bank_applied = _database(request)

@@ -30,8 +30,8 @@ PASSWORD = "Passw0rd!x"
 
 def _issue(app: Any, user_id: str, folder: Path) -> tuple[str, Path, Path]:
     """A certificate of our CA for a new user of the demo member contract: serial, PEM files."""
-    from core.certificates import issue_certificate
-    from core.models import Contract, User
+    from core.db.models import Contract, User
+    from core.pki.certificates import issue_certificate
 
     with app.registry.cjs_session_factory() as session:
         contract = session.scalars(select(Contract).where(Contract.contract_no == "10000001")).one()
@@ -83,9 +83,9 @@ def test_nginx_refuses_a_revoked_certificate_after_the_reload_the_service_trigge
     certificate through the revocation service; after the commit the service writes the CRL and runs
     ``cjs.crl.reload_command`` (``nginx -s reload``); nginx then answers that certificate with its
     400 page before the application, while another certificate of the CA still gets through."""
-    from core.certificates import revoke
-    from core.crl import NGINX_CRL_FILE
-    from core.models import Certificate
+    from core.db.models import Certificate
+    from core.pki.certificates import revoke
+    from core.pki.crl import NGINX_CRL_FILE
 
     nginx = deployment.nginx
     assert nginx is not None

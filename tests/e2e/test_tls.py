@@ -193,8 +193,8 @@ def _expired_certificate(deployment: Any) -> tuple[Path, Any]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from sqlalchemy import select
 
-    from core.certificates import build_client_certificate, client_subject
-    from core.models import Certificate, CertificateStatus, User
+    from core.db.models import Certificate, CertificateStatus, User
+    from core.pki.certificates import build_client_certificate, client_subject
     from hsm.ca import random_serial
 
     signer = deployment.app.registry.cjs_signer
@@ -267,12 +267,12 @@ def test_a_certificate_the_app_finds_expired_never_reaches_dc582101(deployment, 
 
 
 def test_a_revoked_certificate_is_refused_and_its_open_session_ends(deployment, issued):
-    """CERT-6 and AUTH-5: revoked (core.certificates.revoke, committed) → the open session ends at
+    """CERT-6 and AUTH-5: revoked (core.pki.certificates.revoke, committed) → the open session ends at
     its next request, and /login never reaches DC582101 again (失効しています)."""
     from sqlalchemy import select
 
-    from core.certificates import revoke
-    from core.models import Certificate
+    from core.db.models import Certificate
+    from core.pki.certificates import revoke
 
     browser = log_in(deployment, issued)
     page = choose_first_group(browser, browser.get("/groups"))
@@ -416,7 +416,7 @@ def test_a_forged_client_address_never_reaches_the_audit_log(deployment):
     TLS (no trusted proxy) and overwritten by nginx with the real peer address."""
     from sqlalchemy import select
 
-    from core.models import AuditEvent
+    from core.db.models import AuditEvent
 
     page = deployment.client().get("/login", headers={"X-Forwarded-For": "203.0.113.9"})
     assert NO_CERTIFICATE in page.text

@@ -19,10 +19,11 @@ from pyramid.interfaces import IRoutesMapper
 from pyramid.response import Response
 from sqlalchemy import select
 
-from core import certificates, make_app
+from core.app import make_app
+from core.auth.passwords import hash_password
+from core.db.models import Contract, Manual, ModuleEnablement, Role, User, UserRestriction
 from core.hookspecs import MenuEntry, ServiceModule, hookimpl
-from core.models import Contract, Manual, ModuleEnablement, Role, User, UserRestriction
-from core.passwords import hash_password
+from core.pki import certificates
 
 PASSWORD = "Passw0rd!"
 
@@ -281,7 +282,7 @@ def test_every_route_is_in_the_matrix_and_protected_ones_declare_a_permission(wo
     introspector = app.registry.introspector
     for name, route in ROUTES.items():
         if route.access in {"public", "logout"} or route.access.startswith("module"):
-            # Module routes are guarded by core.modules for every view, whatever it declares.
+            # Module routes are guarded by core.modules.access for every view, whatever it declares.
             continue
         route_intr = introspector.get("routes", name)
         views = [r for r in introspector.related(route_intr) if r.category_name == "views"]

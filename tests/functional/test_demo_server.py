@@ -225,7 +225,7 @@ def test_mail_sent_to_the_demo_smtp_server_is_kept_and_shown(demo):
 def test_the_mailbox_page_exists_only_in_demo_mode(ca_settings, sqlite_url, tmp_path):
     """cjs.demo false (the default, production): no /demo/mail route at all; true: always open."""
     webtest = require("webtest")
-    from core import make_app
+    from core.app import make_app
 
     base = {
         **ca_settings,

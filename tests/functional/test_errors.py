@@ -6,8 +6,8 @@ import logging
 
 import webtest
 
-from core import make_config
-from core.client_cert import ClientCertificateMiddleware
+from core.app import make_config
+from core.security.client_cert import ClientCertificateMiddleware
 from hsm.interfaces import SignerUnavailable
 
 
@@ -46,7 +46,7 @@ def test_a_system_error_shows_the_request_id_and_no_detail(app_settings, caplog)
         ClientCertificateMiddleware(router, ()),
         extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"},
     )
-    with caplog.at_level(logging.ERROR, logger="core.views.errors"):
+    with caplog.at_level(logging.ERROR, logger="core.web.errors"):
         page = client.get("/crash", status=500)
     assert "システムエラーが発生しました" in page.text
     assert "secret internal detail" not in page.text and "Traceback" not in page.text

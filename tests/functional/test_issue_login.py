@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import event, func, select
 
-from core import make_app
-from core.models import AuditEvent, Certificate, EmailCode, OutboxMessage, User, WebSession
+from core.app import make_app
+from core.db.models import AuditEvent, Certificate, EmailCode, OutboxMessage, User, WebSession
 
 PASSWORD = "Passw0rd!"
 

@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select
 
-from core import make_app
+from core.app import make_app
 from core.settings import ConfigurationError
 
 CJS = Path(sys.executable).with_name("cjs")
@@ -54,9 +54,9 @@ def test_fifty_concurrent_issuances_all_succeed_and_verify(
     backend, pkcs11_settings, tmp_path, request
 ):
     """Threads each issue on their own database session and user; the token signs them all."""
-    from core.certificates import issue_certificate
     from core.db import make_engine, make_session_factory
-    from core.models import Certificate, Contract, ContractKind, Role, User, utcnow
+    from core.db.models import Certificate, Contract, ContractKind, Role, User, utcnow
+    from core.pki.certificates import issue_certificate
     from core.settings import validate
     from hsm import load_signer
 

@@ -2,7 +2,7 @@
 lock the credential exactly once, after exactly 6 counted failures, and never lose or double a count.
 
 The counters are read and written under a row lock (``SELECT … FOR UPDATE`` on PostgreSQL,
-``BEGIN IMMEDIATE`` on SQLite, core/lockout.py), so of 50 simultaneous wrong passwords exactly 6 are
+``BEGIN IMMEDIATE`` on SQLite, core/auth/lockout.py), so of 50 simultaneous wrong passwords exactly 6 are
 checked and counted (5 ``wrong`` and the ``locked_now`` that locks) and the other 44 are refused as
 ``locked`` without being checked or counted. Both password screens share one credential (AUTH-1): the
 clients mix DC582101 (login, the user named by the client certificate) and DC586101 (issuance, user
@@ -42,7 +42,7 @@ from sqlalchemy import func, select, update
 
 from auth_backends import messages
 from auth_backends.password import WRONG, WRONG_WITH_ID
-from core.models import AuditEvent, OutboxMessage, User
+from core.db.models import AuditEvent, OutboxMessage, User
 
 CLIENTS = 50
 PASSWORD = MASTER["password"]
@@ -260,7 +260,7 @@ def test_fifty_parallel_wrong_passwords_on_the_third_lock_block_exactly_once(
 SERVER_SCRIPT = """
 import json, os, sys
 from cheroot import wsgi
-from core import make_app
+from core.app import make_app
 
 settings, ready = json.loads(sys.argv[1]), sys.argv[2]
 server = wsgi.Server(("127.0.0.1", 0), make_app(settings), numthreads=32, request_queue_size=64)
@@ -365,7 +365,7 @@ def two_servers(
     postgresql_url: str, ca_settings: dict[str, str], tmp_path: Path
 ) -> Iterator[list[AppServer]]:
     """Two app processes on one PostgreSQL database with the demo contracts, stopped afterwards."""
-    from core.bank import apply_file_with_settings
+    from core.bank.config import apply_file_with_settings
     from core.settings import validate
 
     settings = {

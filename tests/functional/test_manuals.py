@@ -12,10 +12,10 @@ import pytest
 from conftest import Customer
 from sqlalchemy import func, select
 
-from core import manuals
-from core.bankforms import DEMO_DOCUMENTS
-from core.models import AuditEvent, Contract, Manual, User
-from core.passwords import hash_password
+from core.auth.passwords import hash_password
+from core.bank import manuals
+from core.bank.paper_forms import DEMO_DOCUMENTS
+from core.db.models import AuditEvent, Contract, Manual, User
 
 PASSWORD = "Passw0rd!"
 BASE_HTML = Path(__file__).resolve().parents[2] / "templates" / "base.html"

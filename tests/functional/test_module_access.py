@@ -8,10 +8,10 @@ from conftest import Customer
 from pyramid.response import Response
 from sqlalchemy import select
 
-from core import make_app
+from core.app import make_app
+from core.auth.passwords import hash_password
+from core.db.models import Contract, ModuleEnablement, User, UserRestriction
 from core.hookspecs import MenuEntry, ServiceModule, hookimpl
-from core.models import Contract, ModuleEnablement, User, UserRestriction
-from core.passwords import hash_password
 
 PASSWORD = "Passw0rd!"
 

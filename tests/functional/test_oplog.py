@@ -13,10 +13,10 @@ import pytest
 from conftest import Customer
 from sqlalchemy import select
 
+from core.auth.passwords import hash_password
+from core.db.models import AuditEvent, Contract, User
 from core.hours import JST
-from core.models import AuditEvent, Contract, User
-from core.passwords import hash_password
-from core.views.oplog import PAGE_SIZE, action_label
+from core.web.oplog import PAGE_SIZE, action_label
 
 PASSWORD = "Passw0rd!"
 GENERAL_PASSWORD = "Genera1#pw"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core.models import AuditEvent, Contract, OutboxMessage, User
-from core.passwords import verify_password
+from core.auth.passwords import verify_password
+from core.db.models import AuditEvent, Contract, OutboxMessage, User
 
 GOOD = {
     "user_id": "master01",

@@ -22,10 +22,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
-from core import make_app
-from core.certificates import revoke
-from core.crl import NGINX_CRL_FILE, der_path, issuer_slug
-from core.models import AuditEvent, Certificate
+from core.app import make_app
+from core.db.models import AuditEvent, Certificate
+from core.pki.certificates import revoke
+from core.pki.crl import NGINX_CRL_FILE, der_path, issuer_slug
 from hsm.ca import CA_CERT_FILE, CA_KEY_FILE
 
 PASSWORD = "Passw0rd!"
@@ -47,7 +47,7 @@ def app(app_settings: dict[str, str]) -> Iterator[Any]:
     try:
         yield application
     finally:
-        from core import close_app
+        from core.app import close_app
 
         close_app(application)
 
@@ -98,7 +98,7 @@ def test_revocation_by_the_bank_ends_the_open_session_at_the_next_request_and_re
     master: Any, app: Any, folder: Path, dbsession: Any
 ) -> None:
     """CERT-6, BANK-5, AUTH-5: a logged-in user's certificate is revoked by the bank through the
-    revocation service (``core.certificates.revoke``, in another transaction of the application,
+    revocation service (``core.pki.certificates.revoke``, in another transaction of the application,
     committed); the very next request of the open session lands on the top page with the message,
     and the file nginx reads lists the certificate with the reason, before anyone asks for it
     (the worker writes it moments after the commit)."""

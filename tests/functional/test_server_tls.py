@@ -1,4 +1,4 @@
-"""core.server over real sockets: TLS 1.2+, an optional client certificate checked against our CA.
+"""core.cli.server over real sockets: TLS 1.2+, an optional client certificate checked against our CA.
 
 AUTH-5: the top page must answer without a certificate (SSL_CLIENT_VERIFY=NONE); a certificate of
 our CA reaches the application (SUCCESS, its subject); a certificate of any other CA never gets a
@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 
-from core.server import ensure_server_certificate, make_server, running, tls_dir  # noqa: E402
+from core.cli.server import ensure_server_certificate, make_server, running, tls_dir  # noqa: E402
 from core.settings import validate  # noqa: E402
 from hsm import load_signer  # noqa: E402
 from hsm.ca import CA_CERT_FILE, ca_dir, init_ca, issue_server_certificate  # noqa: E402
@@ -154,7 +154,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server_port(tls_files) -> Iterator[int]:
-    """core.server.make_server with the echo app, served from a thread on a free loopback port."""
+    """core.cli.server.make_server with the echo app, served from a thread on a free loopback port."""
     port = _free_port()
     server = make_server(
         echo_app,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core import make_app
+from core.app import make_app
 from core.settings import ConfigurationError
 
 CJS = Path(sys.executable).with_name("cjs")

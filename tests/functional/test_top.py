@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from webtest import TestApp
 
-from core import make_app
+from core.app import make_app
 from core.hours import JST
 
 BUTTONS = ["ログイン", "マスターユーザーの初期登録", "一般ユーザーの初期登録", "電子証明書発行"]

@@ -13,8 +13,8 @@ from conftest import Customer
 from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import func, select
 
-from core.hours import JST
-from core.models import (
+from core.auth.passwords import hash_password, verify_password
+from core.db.models import (
     AuditEvent,
     Certificate,
     Contract,
@@ -23,7 +23,7 @@ from core.models import (
     UserRestriction,
     WebSession,
 )
-from core.passwords import hash_password, verify_password
+from core.hours import JST
 
 PASSWORD = "Passw0rd!"
 TEMPORARY = "Temp#1234"

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from core import audit
 from core.db import make_engine, make_session_factory
-from core.models import AuditEvent, Contract
+from core.db.models import AuditEvent, Contract
 
 
 def test_an_event_commits_with_its_change_and_rolls_back_with_it(db_url, dbsession):

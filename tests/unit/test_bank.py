@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core.bank import BankConfigError, apply_file_with_settings
-from core.models import AuditEvent, Contract, DepositGroup, ModuleEnablement
-from core.passwords import verify_password
+from core.auth.passwords import verify_password
+from core.bank.config import BankConfigError, apply_file_with_settings
+from core.db.models import AuditEvent, Contract, DepositGroup, ModuleEnablement
 from core.settings import validate
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,8 +23,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
-from core import certificates
-from core.certificates import (
+from core.db.models import AuditEvent, Certificate, CertificateStatus, Contract, ContractKind, User
+from core.hours import JST
+from core.pki import certificates
+from core.pki.certificates import (
     ISSUANCE_REFUSED_MESSAGE,
     IssuanceRefused,
     certificate_summary,
@@ -34,8 +36,6 @@ from core.certificates import (
     revoke,
     validity,
 )
-from core.hours import JST
-from core.models import AuditEvent, Certificate, CertificateStatus, Contract, ContractKind, User
 from core.settings import validate
 from hsm import load_signer
 
@@ -284,7 +284,7 @@ def test_the_last_day_is_computed_from_the_japanese_date(now, last_day):
 
 
 def test_the_row_matches_the_certificate_as_login_looks_it_up(dbsession, signer):
-    """The row is found the way core.security finds a presented certificate."""
+    """The row is found the way core.security.policy finds a presented certificate."""
     issued = _issue(dbsession, signer, _user(dbsession))
     _, cert, _ = _load(issued)
     dbsession.expunge_all()

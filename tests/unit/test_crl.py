@@ -24,15 +24,17 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import crl as crl_module
-from core.certificates import (
+from core.db import make_engine, make_session_factory
+from core.db.models import Certificate, CertificateStatus, Contract, ContractKind, User
+from core.pki import crl as crl_module
+from core.pki.certificates import (
     REVOCATION_REASONS,
     IssuedCertificate,
     issue_certificate,
     record_first_use,
     revoke,
 )
-from core.crl import (
+from core.pki.crl import (
     NGINX_CRL_FILE,
     CRLPublisher,
     PublicationWorker,
@@ -43,8 +45,6 @@ from core.crl import (
     next_number,
     watch,
 )
-from core.db import make_engine, make_session_factory
-from core.models import Certificate, CertificateStatus, Contract, ContractKind, User
 from core.settings import validate
 from hsm import load_signer
 from hsm.ca import CA_CERT_FILE, CA_KEY_FILE
@@ -102,7 +102,7 @@ def pki(db_url: str, ca_settings: dict[str, str], tmp_path: Path) -> Iterator[PK
     factory = make_session_factory(engine)
     publisher = CRLPublisher(settings, lambda: signer, factory)
     worker = PublicationWorker(publisher, retry_seconds=0.05)
-    watch(factory, worker.request)  # as core.crl.includeme does
+    watch(factory, worker.request)  # as core.pki.crl.includeme does
     try:
         yield PKI(tmp_path / "ca", settings, signer, factory, publisher, worker)
     finally:
@@ -278,7 +278,7 @@ def test_a_failed_publication_is_logged_and_retried_until_the_file_lists_the_rev
         return real_publish(now)
 
     monkeypatch.setattr(pki.publisher, "publish", flaky)
-    with caplog.at_level(logging.ERROR, logger="core.crl"):
+    with caplog.at_level(logging.ERROR, logger="core.pki.crl"):
         _revoke(pki, issued.certificate.serial, "keyCompromise")  # waits for the worker
 
     assert not failures
@@ -298,7 +298,7 @@ def test_stopping_with_a_publication_that_keeps_failing_says_so_and_the_next_sta
         raise SignerUnavailable("token removed")
 
     monkeypatch.setattr(pki.publisher, "publish", failing)
-    with caplog.at_level(logging.WARNING, logger="core.crl"):
+    with caplog.at_level(logging.WARNING, logger="core.pki.crl"):
         _revoke(pki, issued.certificate.serial, "keyCompromise", wait=False)
         pki.worker.stop(timeout=0.3)
     assert "stopping with a CRL publication pending" in caplog.text
@@ -476,7 +476,7 @@ def test_a_crl_past_half_its_validity_or_signed_by_another_key_is_stale(
 
 def test_an_expired_certificate_leaves_the_crl_a_week_after_its_expiry(pki: PKI) -> None:
     """CERT-6 (RFC 5280 3.3): an entry stays until it has appeared on a CRL issued after the
-    certificate expired; :data:`core.crl.RETENTION` (7 days) later it drops out."""
+    certificate expired; :data:`core.pki.crl.RETENTION` (7 days) later it drops out."""
     issued = _issue(pki, "user0001")
     _revoke(pki, issued.certificate.serial, "cessationOfOperation")
     not_after = issued.certificate.not_after
@@ -505,13 +505,13 @@ def test_the_reload_command_runs_after_the_file_is_written_and_its_failure_is_on
     assert marker.read_text() == str(number)  # the command saw the new file
 
     pki.publisher.reload_command = f"{sys.executable} -c 'import sys; sys.exit(3)'"
-    with caplog.at_level(logging.ERROR, logger="core.crl"):
+    with caplog.at_level(logging.ERROR, logger="core.pki.crl"):
         published = pki.publisher.publish()
     assert crl_number(pki.crl()) == published[0].number
     assert "failed with exit status 3" in caplog.text
 
     pki.publisher.reload_command = str(tmp_path / "no-such-command")
-    with caplog.at_level(logging.ERROR, logger="core.crl"):
+    with caplog.at_level(logging.ERROR, logger="core.pki.crl"):
         pki.publisher.publish()
     assert "no-such-command" in caplog.text
 
@@ -519,7 +519,7 @@ def test_the_reload_command_runs_after_the_file_is_written_and_its_failure_is_on
 def test_the_daily_job_publishes_a_new_crl(pki: PKI) -> None:
     """CERT-6: ``cjs jobs daily`` signs a fresh CRL (new number, new nextUpdate) even without
     revocations, so the file nginx reads never expires."""
-    from core import jobs
+    from core.cli import jobs
 
     issued = _issue(pki, "user0001")
     with pki.factory() as session:  # revoked by a process without a publisher

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from core import csvexport
+from core.outputs import csvexport
 
 ROWS = [
     ("2026/04/01 09:00:00", "master01", "ログイン", "労金　太郎", "成功"),

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import jobs, mail
+from core import mail
+from core.cli import jobs
 from core.db import make_engine, make_session_factory
-from core.models import (
+from core.db.models import (
     Certificate,
     CertificateStatus,
     Contract,

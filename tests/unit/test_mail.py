@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import mail
 from core.db import make_engine, make_session_factory
-from core.models import OutboxMessage, utcnow
+from core.db.models import OutboxMessage, utcnow
 
 if TYPE_CHECKING:
     from tests.mailserver import SmtpServer

@@ -14,7 +14,8 @@ from sqlalchemy import create_engine, inspect, pool, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from core import cli, dbmigrate
+from core import cli
+from core.db import migrate as dbmigrate
 
 INSERT_AUDIT = text(
     "INSERT INTO audit_events (occurred_at, actor, actor_kind, action, result, details)"

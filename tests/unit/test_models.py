@@ -9,7 +9,7 @@ from sqlalchemy import DateTime, column, select, table
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from core.models import AuditEvent, Contract, ContractKind, Role, User
+from core.db.models import AuditEvent, Contract, ContractKind, Role, User
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 

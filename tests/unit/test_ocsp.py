@@ -29,9 +29,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.certificates import issue_certificate, revoke
-from core.models import Certificate, Contract, ContractKind, User
-from core.ocsp import (
+from core.db.models import Certificate, Contract, ContractKind, User
+from core.pki.certificates import issue_certificate, revoke
+from core.pki.ocsp import (
     RENEW_BEFORE,
     RESPONDER_CERT_FILE,
     RESPONDER_KEY_FILE,
@@ -339,7 +339,7 @@ class Served:
 @pytest.fixture
 def served(db_url: str, ca_settings: dict[str, str], tmp_path: Path) -> Iterator[Served]:
     """The application on this test's database, served by cheroot over plain HTTP on loopback."""
-    from core import make_app
+    from core.app import make_app
 
     folder = tmp_path / "ca"
     copy_ca(ca_settings, folder)

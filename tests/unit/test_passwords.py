@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argon2
 
-from core import passwords
+from core.auth import passwords
 
 
 def test_production_parameters_are_argon2id_with_64_mib():
-    hasher = passwords.make_hasher()  # what core.passwords uses outside the test suite
+    hasher = passwords.make_hasher()  # what core.auth.passwords uses outside the test suite
     parameters = argon2.extract_parameters(hasher.hash("Passw0rd!"))
     assert parameters.type is argon2.Type.ID
     assert parameters.memory_cost >= 65536 and parameters.time_cost >= 3

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from core import bankforms, pdf
-from core.models import ContractKind
+from core.bank import paper_forms as bankforms
+from core.db.models import ContractKind
+from core.outputs import pdf
 
 
 def _poppler(tool: str) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from core import make_app
+from core.app import make_app
 from core.hookspecs import hookimpl
 from core.settings import ConfigurationError
 

@@ -7,9 +7,9 @@ from pyramid.request import Request
 from pyramid.response import Response
 from sqlalchemy import select
 
-from core import make_app
+from core.app import make_app
+from core.db.models import Contract, DepositGroup, ModuleEnablement
 from core.hookspecs import InfoPanel, MenuEntry, ServiceModule, hookimpl
-from core.models import Contract, DepositGroup, ModuleEnablement
 from core.plugins import get_modules, make_plugin_manager
 from core.settings import ConfigurationError
 

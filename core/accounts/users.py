@@ -1,0 +1,441 @@
+"""Contract user administration (FLOW-3, FLOW-5, ACC-6, ACC-7, AUTH-2): what the master may do to
+the users of its contract, and what a general user may do to itself.
+
+The screens (``core.web.users``) stay thin: they validate input and call these functions, which
+check who may do what again (a hand-crafted request must not get further than the screen would),
+change the rows in the request's transaction, audit the change and queue the user's mail. None of
+them commits.
+
+Rules, as decided here:
+
+- *Visible* users: the master sees every non-deleted user of its contract, a general user only
+  itself (ACC-6). Anything else is "not found", whatever its contract.
+- At most :data:`MAX_GENERAL_USERS` non-deleted general users per contract; the count is taken under
+  a lock on the contract's row, so two masters' browsers cannot register the 11th together.
+- A password the master sets for a general user is temporary (FLOW-5); its own is not. A new
+  password restarts the failure count, not a lock or block (the state field does that).
+- State: 正常 clears lock, block and both counters (AUTH-2); 閉塞 suspends (blocked now, sessions
+  ended); ロック中 only arises from wrong passwords and cannot be chosen.
+- Restrictions (ACC-7): a row only for a level other than 表示 (no row means 表示). A deleted user
+  keeps its rows, like the rest of its history.
+- Deletion: ``deleted_at`` set, every valid certificate revoked as ``privilegeWithdrawn``, sessions
+  ended at once; the row, the user ID and the audit history stay (ACC-1: the ID is never given again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
+
+from core import audit
+from core.auth import lockout
+from core.auth.passwords import hash_password
+from core.db.models import (
+    Certificate,
+    CertificateStatus,
+    Contract,
+    ContractKind,
+    Role,
+    User,
+    UserRestriction,
+)
+from core.hookspecs import RESTRICTION_LEVELS, ServiceModule
+from core.mail.notify import notify_user
+from core.pki import certificates
+from core.plugins import get_modules
+from core.security.sessions import end_sessions_of
+
+if TYPE_CHECKING:
+    from pyramid.request import Request
+    from sqlalchemy.orm import Session
+
+#: 一般ユーザー: at most ten per contract (FLOW-5); deleted ones do not count.
+MAX_GENERAL_USERS = 10
+#: The ACC-7 level of a module without a restriction row.
+DEFAULT_LEVEL = "show"
+#: RFC 5280 reason of the certificates of a deleted user.
+DELETION_REVOCATION_REASON = "privilegeWithdrawn"
+
+ID_TAKEN = "このユーザーIDは既に使用されています。別のユーザーIDを入力してください。"
+LIMIT_REACHED = (
+    f"一般ユーザーは1契約につき{MAX_GENERAL_USERS}名まで登録できます。"
+    "新たに登録する場合は、不要な一般ユーザーを削除してください。"
+)
+LOCK_NOT_SELECTABLE = "「ロック中」は選択できません。ロックはパスワードの誤入力でのみ設定されます。"
+MASTER_NOT_DELETABLE = (
+    "マスターユーザーは削除できません。マスターユーザーの削除は、お取引の労働金庫にご依頼ください。"
+)
+
+
+class UserState(enum.StrEnum):
+    """ユーザー状態 of DM493101 / DM492101."""
+
+    NORMAL = "normal"
+    LOCKED = "locked"
+    BLOCKED = "blocked"
+
+    @property
+    def label(self) -> str:
+        return {"normal": "正常", "locked": "ロック中", "blocked": "閉塞"}[self.value]
+
+
+class UserAdminError(Exception):
+    """A change the rules refuse; ``message`` is for the screen, ``field`` names its form field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotAllowed(UserAdminError):
+    """The acting user may not do this (another contract, a general user acting as a master…)."""
+
+    def __init__(self, message: str = "この操作は許可されていません。") -> None:
+        super().__init__(message)
+
+
+class LimitReached(UserAdminError):
+    """The contract has its ten general users already."""
+
+    def __init__(self) -> None:
+        super().__init__(LIMIT_REACHED)
+
+
+class UserIdTaken(UserAdminError):
+    """ACC-1: the user ID exists in the system (deleted users included)."""
+
+    def __init__(self) -> None:
+        super().__init__(ID_TAKEN, "user_id")
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+def is_master(user: User) -> bool:
+    """Whether ``user`` is its contract's マスターユーザー."""
+    return user.role == Role.MASTER
+
+
+def role_label(user: User) -> str:
+    """権限 (ACC-6): 会員(マスター), 会員(一般), 事業主(マスター), 事業主(一般)."""
+    kind = ContractKind(user.contract.kind).label
+    return f"{kind}({'マスター' if is_master(user) else '一般'})"
+
+
+def state_of(user: User, now: dt.datetime) -> UserState:
+    """閉塞 when blocked, ロック中 while ``locked_until`` is in the future, else 正常."""
+    refused = lockout.state(user, lockout.USER_PASSWORD, now)
+    if refused == lockout.Outcome.BLOCKED:
+        return UserState.BLOCKED
+    if refused == lockout.Outcome.LOCKED:
+        return UserState.LOCKED
+    return UserState.NORMAL
+
+
+def state_since(user: User, now: dt.datetime) -> dt.datetime | None:
+    """ロック/閉塞日時: when the current lock or block began, or None in state 正常."""
+    state = state_of(user, now)
+    if state == UserState.BLOCKED:
+        return user.blocked_at
+    if state == UserState.LOCKED and user.locked_until is not None:
+        return user.locked_until - lockout.LOCK_DURATION
+    return None
+
+
+def visible_users(dbsession: Session, viewer: User) -> list[User]:
+    """The rows of DM493101: the master first, then by user ID; a general user sees only itself."""
+    if not is_master(viewer):
+        return [viewer]
+    return list(
+        dbsession.scalars(
+            select(User)
+            .where(User.contract_id == viewer.contract_id, User.deleted_at.is_(None))
+            .order_by(case((User.role == Role.MASTER, 0), else_=1), User.user_id)
+        )
+    )
+
+
+def may_see(viewer: User, user: User) -> bool:
+    """ACC-6: the master sees its contract's users, a general user only itself."""
+    if viewer.contract_id != user.contract_id or user.deleted_at is not None:
+        return False
+    return is_master(viewer) or user.id == viewer.id
+
+
+def in_contract(dbsession: Session, viewer: User, user_id: str) -> User | None:
+    """The non-deleted user ``user_id`` of ``viewer``'s contract, whoever may see it."""
+    return dbsession.scalars(
+        select(User).where(
+            User.user_id == user_id,
+            User.contract_id == viewer.contract_id,
+            User.deleted_at.is_(None),
+        )
+    ).one_or_none()
+
+
+def general_user_count(dbsession: Session, contract_id: int) -> int:
+    """How many non-deleted general users the contract has."""
+    return int(
+        dbsession.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(
+                User.contract_id == contract_id,
+                User.role == Role.GENERAL,
+                User.deleted_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+def restrictable_modules(request: Request, contract: Contract) -> list[ServiceModule]:
+    """The modules offered in ユーザー別機能制限: those enabled in any of the contract's groups."""
+    modules = get_modules(request.registry)
+    enabled = {code for group in contract.deposit_groups for code in modules.enabled_codes(group)}
+    return [module for code, module in modules.modules.items() if code in enabled]
+
+
+def levels_of(user: User) -> dict[str, str]:
+    """The user's ACC-7 levels by module code, for the modules that have a row (others: 表示)."""
+    return {r.module_code: r.level for r in user.restrictions}
+
+
+def level_label(level: str) -> str:
+    """表示 / 非表示 / 閲覧のみ."""
+    return RESTRICTION_LEVELS.get(level, level)
+
+
+# --- Changing -----------------------------------------------------------------------------------
+
+
+def _audit(request: Request, action: str, actor: User, target: User, **details: object) -> None:
+    audit.record(
+        request.dbsession,
+        action,
+        actor=actor.user_id,
+        target=target.user_id,
+        contract_no=target.contract.contract_no,
+        request=request,
+        details=details,
+    )
+
+
+def _check_levels(modules: list[ServiceModule], levels: Mapping[str, str]) -> dict[str, str]:
+    """The levels of ``levels`` for the offered modules, each one the module offers (ACC-7)."""
+    offered = {module.code: module for module in modules}
+    checked = {}
+    for code, level in levels.items():
+        module = offered.get(code)
+        if module is None:
+            raise UserAdminError("ご契約にない機能の制限は設定できません。")
+        if level not in module.restriction_levels:
+            raise UserAdminError(f"{module.name}の機能制限の値が正しくありません。", code)
+        checked[code] = level
+    return checked
+
+
+def _apply_levels(dbsession: Session, user: User, levels: Mapping[str, str]) -> dict[str, str]:
+    """Store ``levels`` (表示 removes the row); return the ones that changed, by module code."""
+    current = {r.module_code: r for r in user.restrictions}
+    changed = {}
+    for code, level in levels.items():
+        row = current.get(code)
+        if (row.level if row is not None else DEFAULT_LEVEL) == level:
+            continue
+        changed[code] = level
+        if level == DEFAULT_LEVEL:
+            assert row is not None
+            user.restrictions.remove(row)
+        elif row is None:
+            user.restrictions.append(UserRestriction(module_code=code, level=level))
+        else:
+            row.level = level
+    dbsession.flush()
+    return changed
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """What DM493101 → 登録へ asks for a general user (already validated against ACC-1/2/4/5)."""
+
+    user_id: str
+    name: str
+    email: str
+    password: str
+    levels: Mapping[str, str]
+
+
+def create_general_user(request: Request, master: User, new: NewUser) -> User:
+    """Register a general user of ``master``'s contract with a temporary password (FLOW-3).
+
+    Raises :class:`LimitReached` for an 11th user, :class:`UserIdTaken` for a user ID that exists
+    anywhere (deleted users included), :class:`NotAllowed` when ``master`` is not a master. Audited as
+    ``user.create``; the new user is mailed ``registered``.
+    """
+    if not is_master(master) or master.deleted_at is not None:
+        raise NotAllowed()
+    db = request.dbsession
+    contract = lockout.lock_row(db, Contract, master.contract_id)  # serialises the count
+    levels = _check_levels(restrictable_modules(request, contract), new.levels)
+    if general_user_count(db, contract.id) >= MAX_GENERAL_USERS:
+        raise LimitReached()
+    if db.scalars(select(User.id).where(User.user_id == new.user_id)).first() is not None:
+        raise UserIdTaken()
+    now = request.registry.cjs_clock()
+    user = User(
+        contract_id=contract.id,
+        user_id=new.user_id,
+        role=Role.GENERAL,
+        name=new.name,
+        email=new.email,
+        password_hash=hash_password(new.password),
+        password_is_temporary=True,
+        password_changed_at=now,
+    )
+    try:
+        with db.begin_nested():
+            db.add(user)
+            db.flush()
+    except IntegrityError:
+        raise UserIdTaken() from None  # registered meanwhile from elsewhere
+    stored = _apply_levels(db, user, levels)
+    _audit(request, "user.create", master, user, role=Role.GENERAL.value, restrictions=stored)
+    notify_user(request, user, "registered", is_master=False)
+    return user
+
+
+@dataclass(frozen=True)
+class Changes:
+    """DM492101: what was entered; None (or empty) leaves a field as it is (「変更しない項目は入力不要」)."""
+
+    name: str | None = None
+    email: str | None = None
+    password: str | None = None
+    state: str | None = None
+    levels: Mapping[str, str] | None = None
+
+
+def update_user(request: Request, actor: User, target: User, changes: Changes) -> list[str]:
+    """Apply ``changes`` to ``target`` as ``actor`` may (ACC-6, FLOW-5, AUTH-2); return what changed.
+
+    The master: its own name, email and password (not temporary); a general user's name, email,
+    temporary password, state and restrictions. A general user: its own name and email only. Anything
+    else raises :class:`NotAllowed` and changes nothing. Audited as ``user.update`` with the names of
+    the fields changed (never a password); mails: ``password_reset_by_master``, ``user_unlocked``,
+    ``password_changed`` (the master's own password).
+    """
+    db = request.dbsession
+    if actor.contract_id != target.contract_id:
+        raise NotAllowed()
+    own = actor.id == target.id
+    if not is_master(actor):
+        if not own or changes.password or changes.state or changes.levels:
+            raise NotAllowed()
+    elif own and (changes.state or changes.levels):
+        raise NotAllowed()
+    row: User = lockout.lock_row(db, User, target.id)
+    if row.deleted_at is not None:  # deleted meanwhile
+        raise NotAllowed()
+    now = request.registry.cjs_clock()
+    changed: list[str] = []
+    details: dict[str, object] = {}
+
+    new_state = UserState(changes.state) if changes.state else None
+    if new_state == UserState.LOCKED and state_of(row, now) != UserState.LOCKED:
+        raise UserAdminError(LOCK_NOT_SELECTABLE, "state")
+    levels = None
+    if changes.levels:
+        levels = _check_levels(restrictable_modules(request, row.contract), changes.levels)
+
+    if changes.name and changes.name != row.name:
+        row.name = changes.name
+        changed.append("user_name")
+    if changes.email and changes.email != row.email:
+        row.email = changes.email
+        changed.append("email")
+    if changes.password:
+        row.password_hash = hash_password(changes.password)
+        row.password_changed_at = now
+        row.password_is_temporary = not own  # FLOW-5: every password the master sets is temporary
+        row.failed_count = 0
+        changed.append("password")
+    if new_state is not None:
+        before = state_of(row, now)
+        if new_state != before:
+            if new_state == UserState.NORMAL:
+                lockout.reset(row, lockout.USER_PASSWORD)
+            else:  # 閉塞: suspend
+                row.blocked_at = now
+                row.locked_until = None
+            changed.append("state")
+            details["state"] = {"from": before.value, "to": new_state.value}
+    if levels:
+        changed_levels = _apply_levels(db, row, levels)
+        if changed_levels:
+            changed.append("restrictions")
+            details["restrictions"] = changed_levels
+    if not changed:
+        return []
+
+    db.flush()
+    _audit(request, "user.update", actor, row, fields=changed, **details)
+    if "password" in changed and not own:
+        notify_user(request, row, "password_reset_by_master")
+    elif "password" in changed:
+        notify_user(request, row, "password_changed", changed_at=now)
+    if "state" in changed and new_state == UserState.NORMAL:
+        notify_user(request, row, "user_unlocked")
+    if ("state" in changed and new_state == UserState.BLOCKED) or (
+        "password" in changed and not own
+    ):
+        end_sessions_of(db, row.id)  # suspended, or must log in again with the temporary password
+    return changed
+
+
+def delete_general_user(request: Request, master: User, target: User) -> list[str]:
+    """Delete a general user of ``master``'s contract (FLOW-5); return the serials revoked.
+
+    The master cannot delete itself (BANK-4: the bank does): :class:`NotAllowed` with that message.
+    Every valid certificate is revoked through :func:`core.pki.certificates.revoke`, the sessions end at
+    once, the row and its history stay. Audited as ``user.delete``; the user is mailed
+    ``user_deleted``.
+    """
+    if not is_master(master) or master.contract_id != target.contract_id:
+        raise NotAllowed()
+    if target.id == master.id or is_master(target):
+        raise NotAllowed(MASTER_NOT_DELETABLE)
+    db = request.dbsession
+    row: User = lockout.lock_row(db, User, target.id)
+    if row.deleted_at is not None:
+        raise NotAllowed("このユーザーは既に削除されています。")
+    now = request.registry.cjs_clock()
+    row.deleted_at = now
+    revoked = []
+    for certificate in db.scalars(
+        select(Certificate)
+        .where(Certificate.user_pk == row.id, Certificate.status == CertificateStatus.VALID)
+        .order_by(Certificate.id)
+    ):
+        if certificates.revoke(
+            db,
+            certificate,
+            reason=DELETION_REVOCATION_REASON,
+            actor=master.user_id,
+            now=now,
+            request=request,
+            message="FLOW-5: the user was deleted by the master",
+        ):
+            revoked.append(certificate.serial)
+    end_sessions_of(db, row.id)
+    db.flush()
+    _audit(request, "user.delete", master, row, revoked=revoked)
+    notify_user(request, row, "user_deleted")
+    return revoked

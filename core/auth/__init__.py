@@ -1,0 +1,1 @@
+"""Authentication (AUTH-): flows and their pipelines of steps, passwords and lockout."""

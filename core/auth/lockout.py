@@ -1,0 +1,120 @@
+"""Password checks with lockout (AUTH-1): 6 consecutive failures lock for 60 minutes, the 3rd lock
+blocks until an administrator resets it.
+
+The counters live in the row of the credential (a user's password, or a contract's initial password)
+and are read and written under a row lock (``SELECT … FOR UPDATE``; SQLite serialises writers with
+``BEGIN IMMEDIATE``), so concurrent wrong passwords from several processes never lose a count. While
+locked or blocked even the right password is refused, not counted, and the answer is the same
+whatever the password was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.auth.passwords import hash_password, verify_password
+from core.db.models import Contract, User
+
+FAILURES_PER_LOCK = 6
+LOCK_DURATION = dt.timedelta(minutes=60)
+LOCKS_PER_BLOCK = 3
+
+# A hash to verify against when the user does not exist, so that the answer takes as long.
+_DUMMY_HASH = hash_password("dummy-password-for-timing")
+
+
+class Outcome(enum.StrEnum):
+    """What a password check concluded."""
+
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED_NOW = "locked_now"  # this failure locked the credential
+    BLOCKED_NOW = "blocked_now"  # this failure blocked it
+    LOCKED = "locked"  # it was locked already: not checked, not counted
+    BLOCKED = "blocked"  # it was blocked already: not checked, not counted
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which columns of a row hold a credential's hash and counters."""
+
+    password_hash: str
+    failed_count: str
+    lock_count: str
+    locked_until: str
+    blocked_at: str
+
+
+USER_PASSWORD = Columns("password_hash", "failed_count", "lock_count", "locked_until", "blocked_at")
+INITIAL_PASSWORD = Columns(
+    "initial_password_hash",
+    "initial_failed_count",
+    "initial_lock_count",
+    "initial_locked_until",
+    "initial_blocked_at",
+)
+
+
+def lock_row(dbsession: Session, model: type[User] | type[Contract], pk: int) -> Any:
+    """Load a row under a row lock for the rest of the transaction."""
+    return dbsession.scalars(
+        select(model)
+        .where(model.id == pk)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def state(row: Any, columns: Columns, now: dt.datetime) -> Outcome | None:
+    """LOCKED or BLOCKED when the credential refuses every attempt at ``now``, else None."""
+    if getattr(row, columns.blocked_at) is not None:
+        return Outcome.BLOCKED
+    locked_until = getattr(row, columns.locked_until)
+    if locked_until is not None and now < locked_until:
+        return Outcome.LOCKED
+    return None
+
+
+def check(row: Any, columns: Columns, password: str, now: dt.datetime) -> Outcome:
+    """Check ``password`` against a row already locked by :func:`lock_row`; update its counters."""
+    refused = state(row, columns, now)
+    if refused is not None:
+        return refused
+    if getattr(row, columns.locked_until) is not None:
+        setattr(row, columns.locked_until, None)  # the lock has run out
+    if verify_password(getattr(row, columns.password_hash), password):
+        setattr(row, columns.failed_count, 0)
+        setattr(row, columns.lock_count, 0)
+        return Outcome.OK
+    failures = getattr(row, columns.failed_count) + 1
+    if failures < FAILURES_PER_LOCK:
+        setattr(row, columns.failed_count, failures)
+        return Outcome.WRONG
+    setattr(row, columns.failed_count, 0)
+    locks = getattr(row, columns.lock_count) + 1
+    setattr(row, columns.lock_count, locks)
+    if locks >= LOCKS_PER_BLOCK:
+        setattr(row, columns.blocked_at, now)
+        return Outcome.BLOCKED_NOW
+    setattr(row, columns.locked_until, now + LOCK_DURATION)
+    return Outcome.LOCKED_NOW
+
+
+def check_unknown(password: str) -> Outcome:
+    """The answer for an unknown user ID: as slow as a real check, and simply wrong."""
+    verify_password(_DUMMY_HASH, password)
+    return Outcome.WRONG
+
+
+def reset(row: Any, columns: Columns) -> None:
+    """An administrator's reset (正常): clears the lock, the block and both counters."""
+    for name in (columns.failed_count, columns.lock_count):
+        setattr(row, name, 0)
+    for name in (columns.locked_until, columns.blocked_at):
+        setattr(row, name, None)

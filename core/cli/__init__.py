@@ -1,0 +1,178 @@
+"""The ``cjs`` command: database, CA, bank configuration, serving and the demo.
+
+Every command reads the settings of an ini file (``-c``, default ``$CJS_CONFIG`` or development.ini).
+A configuration error prints one line, ``cjs: <setting>: <what is wrong>``, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from core.settings import ConfigurationError, validate
+
+
+def load_settings(config_path: str) -> dict[str, Any]:
+    """Read the ``[app:main]`` settings of an ini file (PasteDeploy format) and validate them."""
+    from pyramid.paster import get_appsettings
+
+    if not os.path.exists(config_path):
+        raise ConfigurationError(f"{config_path}: configuration file not found")
+    return validate(dict(get_appsettings(config_path)))
+
+
+def _db(args: argparse.Namespace) -> int:
+    from core.db import migrate as dbmigrate
+
+    settings = load_settings(args.config)
+    url = settings["sqlalchemy.url"]
+    if args.action == "upgrade":
+        dbmigrate.upgrade(url, args.revision or "head")
+    elif args.action == "downgrade":
+        dbmigrate.downgrade(url, args.revision or "base")
+    else:
+        differences = dbmigrate.check(url)
+        if differences:
+            for line in differences:
+                print(line)
+            return 1
+        print("database schema matches the models")
+    return 0
+
+
+def _ca(args: argparse.Namespace) -> int:
+    from hsm import ca
+
+    settings = load_settings(args.config)
+    if args.signer:
+        settings["cjs.ca.signer"] = args.signer
+    if args.action == "init":
+        path = ca.init_ca(settings)
+        print(f"CA certificate: {path}")
+        print(f"client CA file: {ca.client_ca_file(settings)}")
+    elif args.action == "rotate":
+        rotation = ca.rotate_ca(settings, key_label=args.key_label)
+        print(
+            f"new CA certificate: {rotation.certificate_path} ({rotation.signer} key {rotation.key})"
+        )
+        print(
+            f"previous CA: {rotation.previous.path} "
+            f"(accepted until {rotation.previous.accepted_until.isoformat()})"
+        )
+        print(f"client CA bundle: {rotation.bundle_path}")
+        for step in rotation.next_steps:
+            print(f"next: {step}")
+    elif args.action == "bundle":
+        print(f"client CA bundle: {ca.write_bundle(settings)}")
+    else:
+        for key, value in ca.describe(settings).items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _bank(args: argparse.Namespace) -> int:
+    from core.bank import config as bank
+
+    settings = load_settings(args.config)
+    for line in bank.apply_file_with_settings(settings, args.file):
+        print(line)
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from core.cli import jobs
+
+    return jobs.jobs_command(args, load_settings(args.config))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from core.cli import server
+
+    return server.serve_command(args, load_settings(args.config))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from core.cli import demo
+
+    return demo.demo_command(args, load_settings(args.config))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``cjs`` with its subcommands."""
+    parser = argparse.ArgumentParser(prog="cjs", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "-c",
+        "--config",
+        default=os.environ.get("CJS_CONFIG", "development.ini"),
+        help="ini file with an [app:main] section (default: $CJS_CONFIG or development.ini)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="migrate the database")
+    db.add_argument("action", choices=["upgrade", "downgrade", "check"])
+    db.add_argument("revision", nargs="?", help="target revision (upgrade: head, downgrade: base)")
+    db.set_defaults(func=_db)
+
+    ca_cmd = commands.add_parser("ca", help="the service's own CA")
+    ca_cmd.add_argument(
+        "action",
+        choices=["init", "show", "rotate", "bundle"],
+        help="init: create the CA if missing; show: signer, key, validity, previous CAs; "
+        "rotate: new CA key, the current CA kept for the cross-over; bundle: rewrite ca-bundle.pem",
+    )
+    ca_cmd.add_argument(
+        "--signer", help="use this signer instead of cjs.ca.signer (software or pkcs11)"
+    )
+    ca_cmd.add_argument("--key-label", help="rotate with pkcs11: label of the new key on the token")
+    ca_cmd.set_defaults(func=_ca)
+
+    bank = commands.add_parser("bank", help="apply a bank configuration file (contracts, groups)")
+    bank.add_argument("action", choices=["apply"])
+    bank.add_argument("file")
+    bank.set_defaults(func=_bank)
+
+    jobs = commands.add_parser(
+        "jobs", help="daily job (CERT-5 notices, expired sessions) and mail sender"
+    )
+    jobs.add_argument("action", choices=["daily", "send-mail"])
+    jobs.add_argument("--once", action="store_true", help="send-mail: one pass, then exit")
+    jobs.set_defaults(func=_jobs)
+
+    serve = commands.add_parser("serve", help="serve HTTPS with optional client certificates")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help="serve plain HTTP for a TLS proxy (nginx) in front; needs cjs.proxy.trusted",
+    )
+    serve.set_defaults(func=_serve)
+
+    demo = commands.add_parser("demo", help="prepare the demo data and serve it with a mailbox")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8443)
+    demo.add_argument(
+        "--smtp-port",
+        type=int,
+        default=None,
+        help="port of the demo SMTP server, where the app's mail goes (default: cjs.mail.smtp_port)",
+    )
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``cjs``; configuration errors become one line on stderr and exit status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigurationError as exc:
+        print(f"cjs: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

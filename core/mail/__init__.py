@@ -1,0 +1,672 @@
+"""Every email of the service, through a transactional outbox (section 7).
+
+A mail is *written* by :func:`enqueue` as an :class:`~core.db.models.OutboxMessage` row in the transaction
+that caused it, so it exists only if that transaction commits, and it is *sent* afterwards by an
+:class:`OutboxSender`, which claims each row with a conditional UPDATE committed before it talks to SMTP:
+two senders (threads or processes) never send the same row, and a row that could not be sent stays,
+with a growing delay, until it is. A request wakes its process's sender after commit
+(:func:`notify_sender`); the sender also polls, for retries.
+
+Views::
+
+    mail.enqueue(request.dbsession, to=user.email, template="locked",
+                 context={...}, settings=request.registry.settings)
+    mail.notify_sender(request)      # or both at once: mail.enqueue_for(request, to=..., ...)
+
+Templates are ``templates/mail/<name>.txt`` (Jinja2, plain text, StrictUndefined): a first line
+``Subject: …``, a blank line, the body. :data:`TEMPLATES` names each one's context keys; ``service_name``
+and ``service_url`` are added. Nothing secret is logged: a log line holds the Message-ID, the kind and
+the recipient's domain, and ``last_error`` the exception class and SMTP code only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import functools
+import logging
+import re
+import smtplib
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db.models import OutboxMessage, utcnow
+
+if TYPE_CHECKING:
+    import transaction.interfaces
+    from pyramid.config import Configurator
+    from pyramid.registry import Registry
+    from pyramid.request import Request
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "ろうきん 賃金控除事務支援サービス"
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "mail"
+
+#: Every mail template and the context keys it needs (docs/emails.md documents them).
+TEMPLATES: Mapping[str, frozenset[str]] = {
+    "email_code": frozenset({"user_name", "code", "valid_minutes"}),
+    "locked": frozenset({"user_name", "user_id", "locked_until", "lock_minutes"}),
+    "blocked": frozenset({"user_name", "user_id", "is_master"}),
+    "cert_expiring": frozenset({"user_name", "user_id", "not_after", "days_left"}),
+    "cert_expired": frozenset({"user_name", "user_id", "not_after"}),
+    "registered": frozenset({"user_name", "user_id", "is_master"}),
+    "password_changed": frozenset({"user_name", "user_id", "changed_at"}),
+    "cert_issued": frozenset({"user_name", "user_id", "serial", "not_after"}),
+    "cert_revoked": frozenset({"user_name", "user_id", "serial", "revoked_at"}),
+    "cert_replaced": frozenset({"user_name", "user_id", "old_serial", "new_serial", "not_after"}),
+    "user_unlocked": frozenset({"user_name", "user_id"}),
+    "user_deleted": frozenset({"user_name", "user_id"}),
+    "password_reset_by_master": frozenset({"user_name", "user_id"}),
+}
+
+_SECRET_WORDS = frozenset({"password", "passwd", "passphrase", "secret", "pin", "p12", "pkcs12"})
+_BACKOFF_FIRST = dt.timedelta(seconds=10)
+_BACKOFF_CAP = dt.timedelta(minutes=15)
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in {"true", "yes", "on", "1"}:
+        return True
+    if lowered in {"false", "no", "off", "0", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _secret(name: str, value: Any, settings: Mapping[str, Any]) -> str:
+    text = str(value)
+    if text.startswith(("env:", "file:")):
+        from core.settings import resolve_secret
+
+        return resolve_secret(
+            name, text, environment=str(settings.get("cjs.environment", "production"))
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """The ``cjs.mail.*`` settings (raw strings or already parsed values are both accepted)."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    sender_from: str = "noreply@localhost"
+    mode: str = "thread"
+    poll_seconds: float = 30.0
+    timeout_seconds: float = 30.0
+    lease_seconds: float = 120.0
+    service_url: str = "https://localhost:8443/"
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> MailConfig:
+        """Read the mail settings; a malformed value raises ConfigurationError naming it."""
+        from core.settings import ConfigurationError
+
+        def get(name: str, default: Any, parse: Callable[[Any], Any]) -> Any:
+            value = settings.get(name, default)
+            try:
+                return parse(value)
+            except ValueError as exc:
+                raise ConfigurationError(f"{name}: {exc}") from None
+
+        def mode(value: Any) -> str:
+            text = str(value).strip()
+            if text not in {"thread", "off"}:
+                raise ValueError(f"expected thread or off, got {value!r}")
+            return text
+
+        def positive(value: Any) -> float:
+            number = float(value)
+            if number <= 0:
+                raise ValueError(f"expected a positive number, got {value!r}")
+            return number
+
+        config = cls(
+            smtp_host=get("cjs.mail.smtp_host", cls.smtp_host, lambda v: str(v).strip()),
+            smtp_port=get("cjs.mail.smtp_port", cls.smtp_port, int),
+            starttls=get("cjs.mail.starttls", cls.starttls, _as_bool),
+            smtp_user=get("cjs.mail.smtp_user", "", lambda v: str(v).strip()),
+            smtp_password=_secret(
+                "cjs.mail.smtp_password", settings.get("cjs.mail.smtp_password", ""), settings
+            ),
+            sender_from=get("cjs.mail.from", cls.sender_from, lambda v: str(v).strip()),
+            mode=get("cjs.mail.sender", cls.mode, mode),
+            poll_seconds=get("cjs.mail.poll_seconds", cls.poll_seconds, positive),
+            timeout_seconds=get("cjs.mail.timeout_seconds", cls.timeout_seconds, positive),
+            lease_seconds=get("cjs.mail.lease_seconds", cls.lease_seconds, positive),
+            service_url=get("cjs.service_url", cls.service_url, lambda v: str(v).strip()),
+        )
+        if config.lease_seconds <= 2 * config.timeout_seconds:
+            raise ConfigurationError(
+                "cjs.mail.lease_seconds: must be more than twice cjs.mail.timeout_seconds"
+            )
+        return config
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _jst(value: dt.datetime) -> str:
+    """``2026年11月24日 23:59`` in Japan time."""
+    local = value.astimezone(JST)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def _jdate(value: dt.datetime | dt.date) -> str:
+    """``2026年11月24日`` (a datetime is taken in Japan time)."""
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(JST).date()
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+@functools.cache
+def _environment(folder: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=False,  # noqa: S701 — plain-text mail, not HTML: nothing to escape
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,  # read once per process, like the page templates in production
+    )
+    env.filters["jst"] = _jst
+    env.filters["jdate"] = _jdate
+    return env
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    """A rendered template: one-line subject and the plain-text body."""
+
+    subject: str
+    body: str
+
+
+def render(template: str, context: Mapping[str, Any], settings: Mapping[str, Any]) -> RenderedMail:
+    """Render ``templates/mail/<template>.txt`` with ``context`` plus service_name and service_url.
+
+    Raises ValueError for an unknown template, a context key that may hold a password, or a missing
+    or unexpected context key (jinja2.UndefinedError when the template asks for one not given).
+    """
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown mail template {template!r}")
+    secret = [k for k in context if set(re.split(r"[_\-.]", k.lower())) & _SECRET_WORDS]
+    if secret:
+        raise ValueError(f"mail context may not hold {secret[0]!r}")
+    missing = TEMPLATES[template] - set(context)
+    if missing:
+        raise ValueError(f"mail template {template!r} needs {sorted(missing)[0]!r}")
+    values = {
+        **context,
+        "service_name": SERVICE_NAME,
+        "service_url": str(settings.get("cjs.service_url", MailConfig.service_url)),
+    }
+    text = _environment(TEMPLATE_DIR).get_template(f"{template}.txt").render(values)
+    first, _, rest = text.partition("\n")
+    blank, _, body = rest.partition("\n")
+    if not first.startswith("Subject: ") or blank.strip():
+        raise ValueError(f"mail template {template!r}: expected 'Subject: …', a blank line, a body")
+    subject = first.removeprefix("Subject: ").strip()
+    if not subject or "\r" in subject or len(subject) > 255:
+        raise ValueError(f"mail template {template!r}: bad subject line")
+    return RenderedMail(subject=subject, body=body.rstrip() + "\n")
+
+
+# --- writing: the outbox -----------------------------------------------------------------------
+
+
+def enqueue(
+    dbsession: Session,
+    *,
+    to: str,
+    template: str,
+    context: Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> OutboxMessage:
+    """Write the mail ``template`` to ``to`` into the outbox, in ``dbsession``'s transaction.
+
+    It leaves only if that transaction commits. Call :func:`notify_sender` (in a request) so this
+    process's sender sends it right after commit; otherwise the sender's poll picks it up.
+    """
+    to = to.strip()
+    if not to or "@" not in to or any(c in to for c in "\r\n,<> ") or len(to) > 254:
+        raise ValueError("mail recipient is not a plain address")
+    rendered = render(template, context, settings)
+    now = utcnow()
+    message = OutboxMessage(
+        message_id=f"<{uuid.uuid4().hex}@cjs>",
+        kind=template,
+        to_addr=to,
+        subject=rendered.subject,
+        body=rendered.body,
+        created_at=now,
+        attempts=0,
+        next_attempt_at=now,
+    )
+    dbsession.add(message)
+    return message
+
+
+def sender_for(registry: Registry) -> OutboxSender | None:
+    """The application's sender (set by :func:`includeme`), or None."""
+    return getattr(registry, "cjs_mail_sender", None)
+
+
+def _wake_hook(status: bool, sender: OutboxSender) -> None:
+    if status:
+        sender.wake()
+
+
+def wake_after_commit(
+    sender: OutboxSender | None, txn: transaction.interfaces.ITransaction | None = None
+) -> None:
+    """Wake ``sender`` once ``txn`` (default: ``transaction.get()``) commits; nothing on abort.
+
+    A no-op without a sender, or when the sender has no background thread (``cjs.mail.sender =
+    off``). Hooking the same sender twice in one transaction adds one hook.
+    """
+    if sender is None or not sender.background:
+        return
+    if txn is None:
+        import transaction
+
+        txn = transaction.get()
+    if any(hook is _wake_hook and args == (sender,) for hook, args, _ in txn.getAfterCommitHooks()):
+        return
+    txn.addAfterCommitHook(_wake_hook, args=(sender,))
+
+
+def notify_sender(request: Request) -> None:
+    """Wake this process's sender when the request's transaction commits (pyramid_tm)."""
+    wake_after_commit(sender_for(request.registry), request.tm.get())
+
+
+def enqueue_for(
+    request: Request, *, to: str, template: str, context: Mapping[str, Any]
+) -> OutboxMessage:
+    """:func:`enqueue` in ``request.dbsession`` with the app's settings, then :func:`notify_sender`."""
+    message = enqueue(
+        request.dbsession,
+        to=to,
+        template=template,
+        context=context,
+        settings=request.registry.settings,
+    )
+    notify_sender(request)
+    return message
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2] or "?"
+
+
+def describe_error(exc: BaseException) -> str:
+    """The exception class and SMTP code(s) only: never the server's text, never the message."""
+    name = type(exc).__name__
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({str(code) for code, _ in exc.recipients.values()})
+        return f"{name} {' '.join(codes)}".strip()
+    code = getattr(exc, "smtp_code", None)
+    if isinstance(code, int):
+        return f"{name} {code}"
+    errno = getattr(exc, "errno", None)
+    if isinstance(errno, int):
+        return f"{name} errno {errno}"
+    return name
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Delay before the next try after ``attempts`` failed ones: 10 s doubling, at most 15 min."""
+    return min(_BACKOFF_FIRST * 2 ** min(max(attempts - 1, 0), 20), _BACKOFF_CAP)
+
+
+@dataclass
+class SenderStats:
+    """What a sender did, for tests and measurements."""
+
+    sent: int = 0
+    failed: int = 0
+    lost_claims: int = 0
+
+
+class _ConnectionLost(Exception):
+    """The SMTP connection failed: stop this pass, the rest waits for the next one."""
+
+
+class OutboxSender:
+    """Sends due outbox rows through SMTP, each claimed first so that no two senders send it.
+
+    ``send_due()`` does one pass in the calling thread. With ``cjs.mail.sender = thread`` a daemon
+    thread, started by the first :meth:`wake`, runs a pass after each wake and every
+    ``cjs.mail.poll_seconds``; :meth:`stop` ends it and :meth:`flush` waits for a full pass.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session] | Callable[[], Session],
+        settings: Mapping[str, Any],
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        smtp_factory: Callable[..., smtplib.SMTP] = smtplib.SMTP,
+        batch_size: int = 100,
+    ) -> None:
+        self.config = MailConfig.from_settings(settings)
+        self.session_factory = session_factory
+        self.clock = clock
+        self.smtp_factory = smtp_factory
+        self.batch_size = batch_size
+        self.background = self.config.mode == "thread"
+        self.stats = SenderStats()
+        self._lease = dt.timedelta(seconds=self.config.lease_seconds)
+        self._wakeup = threading.Event()
+        self._cond = threading.Condition()
+        self._passes_started = 0
+        self._passes_done = 0
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # -- one pass -------------------------------------------------------------------------------
+
+    def send_due(self, now: dt.datetime | None = None) -> int:
+        """Claim and send every due row (up to the batch size); return how many were sent.
+
+        ``now`` fixes the time of the pass (tests); by default each claim reads the clock afresh.
+        """
+        return self._send_batch(now)[0]
+
+    def _send_batch(self, now: dt.datetime | None) -> tuple[int, bool]:
+        """One batch: (mails sent, whether more may be due: a full batch not cut short)."""
+        started = now if now is not None else self.clock()
+        with self.session_factory() as session:
+            ids = list(
+                session.scalars(
+                    select(OutboxMessage.id)
+                    .where(
+                        OutboxMessage.sent_at.is_(None),
+                        OutboxMessage.next_attempt_at <= started,
+                        or_(
+                            OutboxMessage.claimed_until.is_(None),
+                            OutboxMessage.claimed_until < started,
+                        ),
+                    )
+                    .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                    .limit(self.batch_size)
+                )
+            )
+        sent = 0
+        more = len(ids) == self.batch_size
+        smtp: smtplib.SMTP | None = None
+        try:
+            for row_id in ids:
+                moment = now if now is not None else self.clock()
+                row = self._claim(row_id, moment)
+                if row is None:
+                    continue
+                if smtp is None:
+                    try:
+                        smtp = self._connect()
+                    except Exception as exc:  # unreachable or refusing us: the rest waits
+                        self._failed(row, moment, exc)
+                        more = False
+                        break
+                try:
+                    self._deliver(smtp, row, moment)
+                except _ConnectionLost as exc:
+                    self._failed(row, moment, exc)
+                    _close(smtp)
+                    smtp = None
+                    more = False
+                    break
+                except Exception as exc:  # refused recipient, data error: this message only
+                    self._failed(row, moment, exc)
+                    continue
+                self._sent(row, moment)
+                sent += 1
+        finally:
+            _close(smtp)
+        return sent, more
+
+    def send_backlog(self, max_batches: int = 100) -> int:
+        """Batches until none is full (a burst) or the server fails; return how many were sent."""
+        total = 0
+        for _ in range(max_batches):
+            sent, more = self._send_batch(None)
+            total += sent
+            if not more or self._stopping:
+                break
+        return total
+
+    def _claim(self, row_id: int, now: dt.datetime) -> OutboxMessage | None:
+        """Claim the row for one lease, committed before SMTP; None when another sender has it."""
+        with self.session_factory() as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row_id,
+                    OutboxMessage.sent_at.is_(None),
+                    or_(
+                        OutboxMessage.claimed_until.is_(None),
+                        OutboxMessage.claimed_until < now,
+                    ),
+                )
+                .values(claimed_until=now + self._lease)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                session.rollback()
+                self.stats.lost_claims += 1
+                return None
+            session.commit()
+            row = session.get(OutboxMessage, row_id)
+            session.expunge_all()
+            return row
+
+    def _connect(self) -> smtplib.SMTP:
+        config = self.config
+        smtp = self.smtp_factory(config.smtp_host, config.smtp_port, timeout=config.timeout_seconds)
+        try:
+            if config.starttls:
+                import ssl
+
+                smtp.starttls(context=ssl.create_default_context())
+            if config.smtp_user:
+                smtp.login(config.smtp_user, config.smtp_password)
+        except BaseException:
+            _close(smtp)
+            raise
+        return smtp
+
+    def _deliver(self, smtp: smtplib.SMTP, row: OutboxMessage, now: dt.datetime) -> None:
+        message = EmailMessage(policy=SMTP_POLICY)
+        message["Subject"] = row.subject
+        message["From"] = self.config.sender_from
+        message["To"] = row.to_addr
+        message["Date"] = email.utils.format_datetime(now.astimezone(JST))
+        message["Message-ID"] = row.message_id
+        message.set_content(row.body, charset="utf-8")
+        envelope_from = email.utils.parseaddr(self.config.sender_from)[1]
+        try:
+            smtp.send_message(message, from_addr=envelope_from, to_addrs=[row.to_addr])
+        except smtplib.SMTPServerDisconnected as exc:
+            raise _ConnectionLost() from exc
+        except smtplib.SMTPException:
+            raise  # an answer of the server about this message
+        except OSError as exc:  # socket errors and timeouts
+            raise _ConnectionLost() from exc
+
+    def _sent(self, row: OutboxMessage, now: dt.datetime) -> None:
+        with self.session_factory() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.sent_at.is_(None))
+                .values(
+                    sent_at=now,
+                    claimed_until=None,
+                    attempts=OutboxMessage.attempts + 1,
+                    last_error=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+        self.stats.sent += 1
+        log.info(
+            "mail sent message_id=%s kind=%s to_domain=%s attempt=%d",
+            row.message_id,
+            row.kind,
+            _domain(row.to_addr),
+            row.attempts + 1,
+        )
+
+    def _failed(self, row: OutboxMessage, now: dt.datetime, exc: BaseException) -> None:
+        cause = exc.__cause__ if isinstance(exc, _ConnectionLost) and exc.__cause__ else exc
+        error = describe_error(cause)[:255]
+        attempts = row.attempts + 1
+        retry_at = now + backoff(attempts)
+        with self.session_factory() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.sent_at.is_(None))
+                .values(
+                    attempts=attempts,
+                    next_attempt_at=retry_at,
+                    claimed_until=None,
+                    last_error=error,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+        self.stats.failed += 1
+        log.warning(
+            "mail failed message_id=%s kind=%s to_domain=%s attempt=%d error=%s retry_at=%s",
+            row.message_id,
+            row.kind,
+            _domain(row.to_addr),
+            attempts,
+            error,
+            retry_at.isoformat(timespec="seconds"),
+        )
+
+    # -- the background thread ------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Ask the background thread for a pass now (starting it on first use); no-op when off."""
+        if not self.background or self._stopping:
+            return
+        self.start()
+        self._wakeup.set()
+
+    def start(self) -> None:
+        """Start the daemon thread if it is not running (``wake`` does this by itself)."""
+        with self._cond:
+            if self._stopping or (self._thread is not None and self._thread.is_alive()):
+                return
+            self._thread = threading.Thread(target=self._run, name="cjs-mail-sender", daemon=True)
+            self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        """Whether the background thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread (after its current pass) and wait for it; it does not start again."""
+        with self._cond:
+            self._stopping = True
+            thread = self._thread
+            self._cond.notify_all()
+        self._wakeup.set()
+        if thread is not None:
+            thread.join(timeout)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wake the thread and wait until a whole pass begun after this call ends; False on timeout."""
+        if not self.background:
+            raise RuntimeError("the mail sender has no background thread (cjs.mail.sender = off)")
+        with self._cond:
+            target = self._passes_started + 1
+        self.wake()
+        with self._cond:
+            self._cond.wait_for(lambda: self._passes_done >= target or self._stopping, timeout)
+            return self._passes_done >= target
+
+    def _run(self) -> None:
+        while True:
+            self._wakeup.wait(self.config.poll_seconds)
+            self._wakeup.clear()
+            with self._cond:
+                if self._stopping:
+                    self._cond.notify_all()
+                    return
+                self._passes_started += 1
+                number = self._passes_started
+            try:
+                self.send_backlog()
+            except Exception as exc:  # the database may be away: try again at the next poll
+                log.error("mail sender pass failed: %s", describe_error(exc))
+            with self._cond:
+                self._passes_done = number
+                self._cond.notify_all()
+
+
+def _close(smtp: smtplib.SMTP | None) -> None:
+    """Quit politely, or at least close the socket."""
+    if smtp is None:
+        return
+    try:
+        smtp.quit()
+    except Exception:
+        smtp.close()
+
+
+# --- Pyramid -----------------------------------------------------------------------------------
+
+
+def start_sender(registry: Registry) -> None:
+    """Start the application's background sender now (servers, at start): it sends at once what is
+    due in the outbox (left by a process that ended, or written by a job), then polls. A no-op when
+    ``cjs.mail.sender = off``."""
+    sender = sender_for(registry)
+    if sender is not None:
+        sender.wake()
+
+
+def stop_sender(registry: Registry) -> None:
+    """Stop the application's background sender, if any (tests, shutdown)."""
+    sender = sender_for(registry)
+    if sender is not None:
+        sender.stop()
+
+
+def includeme(config: Configurator) -> None:
+    """Give the app its sender (``registry.cjs_mail_sender``); its thread starts on the first wake.
+
+    Needs ``core.db`` (``registry.cjs_session_factory``) included first.
+    """
+    registry = config.registry
+    registry.cjs_mail_sender = OutboxSender(
+        lambda: registry.cjs_session_factory(), config.get_settings()
+    )

@@ -1,0 +1,169 @@
+"""FLOW-2, certificate issuance: DC586101 and the code (a flow) → 発行 → result with the download.
+
+The PKCS#12 is encrypted with the password typed at DC586101 in this flow, which the flow keeps
+sealed in the session (never in clear at rest). The issued file is kept sealed the same way while
+its result screen is open, so that the link on it works even when the browser dropped the automatic
+download. It is wiped when the customer closes the result (閉じる), starts another flow (login
+included) or the session ends.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from pyramid.httpexceptions import HTTPFound
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+from sqlalchemy.orm import joinedload
+
+from core.auth.flows import SEALED_PASSWORD, SEALED_PKCS12, Flow, FlowSpec, end, get_flows
+from core.db.models import User
+from core.hours import JST
+from core.mail.notify import notify_user
+from core.pki import certificates
+
+RESULT_KEY = "issue_result"
+
+
+def _complete(request: Request, flow: Flow) -> Response:
+    return HTTPFound(request.route_url("cert_issue"))
+
+
+def _refusal(request: Request, user: User) -> str | None:
+    return certificates.issuance_refusal(
+        user,
+        request.registry.cjs_clock(),
+        allow_unused_replacement=request.registry.settings["cjs.cert.allow_unused_replacement"],
+    )
+
+
+FLOW = FlowSpec(
+    name="issue",
+    prefix="/cert",
+    default_pipeline="password email_code",
+    required_steps=frozenset({"password"}),
+    on_complete=_complete,
+    check_user=_refusal,
+    keeps_password=True,
+)
+
+
+def _completed_flow(request: Request) -> tuple[Flow | None, User | None]:
+    flow = get_flows(request).current(request, FLOW.name)
+    if flow is None or not flow.complete:
+        return None, None
+    # With its contract: the certificate's subject and the audit event name it.
+    user = request.dbsession.get(User, flow.get("user_pk"), options=[joinedload(User.contract)])
+    return flow, user
+
+
+@view_config(route_name="cert_issue", renderer="cert_issue.html", request_method="GET")
+def cert_issue_confirm(request: Request) -> Any:
+    """電子証明書発行: the user confirms with 発行 (キャンセル goes back to the top page)."""
+    flow, user = _completed_flow(request)
+    if flow is None or user is None:
+        return HTTPFound(request.route_url("issue.password"))
+    return {"user": user}
+
+
+@view_config(route_name="cert_issue", request_method="POST")
+def cert_issue(request: Request) -> Response:
+    """発行: key pair, certificate and PKCS#12 made here; the flow ends; on to the result."""
+    flow, user = _completed_flow(request)
+    password = request.session.unseal(SEALED_PASSWORD)
+    if flow is None or user is None or password is None:
+        return HTTPFound(request.route_url("cert_result"))  # a double submit lands on the result
+    settings = request.registry.settings
+    try:
+        issued = certificates.issue_certificate(
+            request.dbsession,
+            request.registry.cjs_signer,
+            user,
+            password,
+            key_type=settings["cjs.cert.key_type"],
+            now=request.registry.cjs_clock(),
+            actor=user.user_id,
+            request=request,
+            allow_unused_replacement=settings["cjs.cert.allow_unused_replacement"],
+        )
+    except certificates.IssuanceRefused as refused:  # another browser issued meanwhile
+        end(request)
+        request.session.flash(refused.message, "error")
+        return HTTPFound(request.route_url("issue.password"))
+    end(request)
+    request.session.seal(SEALED_PKCS12, base64.b64encode(issued.pkcs12).decode())
+    not_after = issued.certificate.not_after.astimezone(JST)
+    request.session[RESULT_KEY] = {
+        "user_id": user.user_id,
+        "filename": issued.filename,
+        "serial": issued.certificate.serial,
+        "not_after": not_after.strftime("%Y年%m月%d日 %H:%M"),
+    }
+    notify_user(
+        request,
+        user,
+        "cert_issued",
+        not_after=issued.certificate.not_after,
+        serial=issued.certificate.serial,
+    )
+    for old in issued.replaced:
+        notify_user(
+            request,
+            user,
+            "cert_replaced",
+            old_serial=old.serial,
+            new_serial=issued.certificate.serial,
+            not_after=issued.certificate.not_after,
+        )
+    return HTTPFound(request.route_url("cert_result"))
+
+
+def _issued_file(request: Request) -> tuple[dict[str, Any] | None, str | None]:
+    """The result of this session's issuance and its sealed file, while it is held."""
+    result = request.session.get(RESULT_KEY)
+    sealed = request.session.unseal(SEALED_PKCS12) if result is not None else None
+    return (result, sealed) if sealed is not None else (None, None)
+
+
+@view_config(route_name="cert_result", renderer="cert_result.html", request_method="GET")
+def cert_result(request: Request) -> Any:
+    """電子証明書発行結果: starts the download by itself (no script: a refresh), once.
+
+    A reload shows the link only: the file stays downloadable from it until 閉じる.
+    """
+    result, _ = _issued_file(request)
+    if result is None:
+        return HTTPFound(request.route_url("top"))
+    if not result.get("download_started"):
+        request.response.headers["Refresh"] = "1; url=" + request.route_url("cert_download")
+        request.session[RESULT_KEY] = {**result, "download_started": True}
+    return {"result": result}
+
+
+@view_config(route_name="cert_result", request_method="POST")
+def cert_result_close(request: Request) -> Response:
+    """閉じる: the issued file is wiped from the session; on to the top page."""
+    request.session.discard_sealed(SEALED_PKCS12)
+    request.session.pop(RESULT_KEY, None)
+    return HTTPFound(request.route_url("top"))
+
+
+@view_config(route_name="cert_download", request_method="GET")
+def cert_download(request: Request) -> Response:
+    """The `.p12` file, as often as asked while the result screen is open (a read: no write)."""
+    result, sealed = _issued_file(request)
+    if result is None or sealed is None:
+        return HTTPFound(request.route_url("cert_result"))
+    response = Response(body=base64.b64decode(sealed), content_type="application/x-pkcs12")
+    response.content_disposition = f'attachment; filename="{result["filename"]}"'
+    return response
+
+
+def includeme(config: Any) -> None:
+    """Routes of the issuance screens after the authentication steps."""
+    config.add_route("cert_issue", "/cert/issue")
+    config.add_route("cert_result", "/cert/result")
+    config.add_route("cert_download", "/cert/download")
+    config.scan("core.web.cert")

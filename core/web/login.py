@@ -1,0 +1,217 @@
+"""FLOW-4 login, FLOW-3/FLOW-6 password changes, FLOW-7 logout, DC590101 and DC671101."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.httpexceptions import HTTPFound
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from core import audit
+from core.auth import lockout
+from core.auth.flows import Flow, FlowSpec, end
+from core.auth.passwords import hash_password, verify_password
+from core.auth.user_password import check_user_password
+from core.db.models import ContractKind, User
+from core.hours import JST
+from core.mail.notify import notify_user
+from core.pki import certificates
+from core.plugins import get_modules
+from core.security.policy import AUTH_KEY, Permission, certificate_for, certificate_problem
+from core.security.tenancy import GROUP_KEY, selected_group
+from core.web.forms import PasswordChangeForm, formdata
+
+SAME_PASSWORD = "現在のパスワードと異なるパスワードを入力してください。"  # noqa: S105 (a message)
+WRONG_CURRENT = "現在のパスワードが正しくありません。"
+CHANGED = "パスワードを変更しました。"
+
+
+def _login(request: Request, flow: Flow) -> Response:
+    """The last step passed: bind a fresh session to the user and its certificate."""
+    db = request.dbsession
+    now = request.registry.cjs_clock()
+    user = db.get(User, flow.get("user_pk"))
+    flow_certificate_id = flow.get("certificate_id")
+    presented = certificate_for(request)
+    end(request)
+    if (
+        user is None
+        or presented is None
+        or presented.id != flow_certificate_id
+        or certificate_problem(presented, now) is not None
+    ):
+        request.session.flash(
+            "電子証明書が確認できませんでした。もう一度ログインしてください。", "error"
+        )
+        return HTTPFound(request.route_url("top"))
+    request.session.rotate()  # AUTH-6: a new session id at login
+    request.session[AUTH_KEY] = {"user_pk": user.id, "certificate_id": presented.id}
+    request.session.bind_user(user.id)
+    user.previous_login_at, user.last_login_at = user.last_login_at, now
+    certificates.record_first_use(db, presented, now, actor=user.user_id)
+    audit.record(
+        db,
+        "login.success",
+        actor=user.user_id,
+        target=user.user_id,
+        contract_no=user.contract.contract_no,
+        request=request,
+        details={"serial": presented.serial},
+    )
+    return HTTPFound(_after_login_url(request, user))
+
+
+FLOW = FlowSpec(
+    name="login",
+    prefix="/login",
+    default_pipeline="client_cert password",
+    required_steps=frozenset({"client_cert", "password"}),
+    on_complete=_login,
+)
+
+
+def _after_login_url(request: Request, user: User) -> str:
+    """Forced password change, then group selection (会員 with several groups), then DC671101."""
+    if user.password_is_temporary:
+        return request.route_url("password_initial")
+    groups = user.contract.deposit_groups
+    if user.contract.kind == ContractKind.MEMBER and len(groups) > 1:
+        return request.route_url("groups")
+    if groups:
+        request.session[GROUP_KEY] = groups[0].id
+    return request.route_url("info")
+
+
+def _change_password(request: Request, *, initial: bool) -> Any:
+    user: User = request.identity.user
+    form = PasswordChangeForm(formdata(request))
+    values = {"form": form, "initial": initial, "message": None}
+    if request.method != "POST" or not form.validate():
+        return values
+    db = request.dbsession
+    row, outcome = check_user_password(
+        request, user, form.current_password.data, action="password.check"
+    )
+    if outcome in {lockout.Outcome.LOCKED_NOW, lockout.Outcome.BLOCKED_NOW}:
+        request.session.invalidate()
+        return HTTPFound(request.route_url("top"))
+    if outcome != lockout.Outcome.OK:
+        form.current_password.errors = [WRONG_CURRENT]
+        return values
+    if verify_password(row.password_hash, form.new_password.data):
+        form.new_password.errors = [SAME_PASSWORD]
+        return values
+    row.password_hash = hash_password(form.new_password.data)
+    row.password_is_temporary = False
+    row.password_changed_at = request.registry.cjs_clock()
+    audit.record(
+        db,
+        "password.change",
+        actor=row.user_id,
+        target=row.user_id,
+        contract_no=row.contract.contract_no,
+        request=request,
+        details={"initial": initial},
+    )
+    notify_user(request, row, "password_changed", changed_at=row.password_changed_at)
+    request.session.flash(CHANGED, "info")
+    if initial:
+        return HTTPFound(_after_login_url(request, row))
+    return HTTPFound(request.route_url("info"))
+
+
+@view_config(
+    route_name="password_initial",
+    renderer="password_change.html",
+    permission=Permission.CHANGE_INITIAL_PASSWORD,
+    request_method=("GET", "POST"),
+)
+def password_initial(request: Request) -> Any:
+    """FLOW-3: a temporary password must be changed before anything else."""
+    if not request.identity.user.password_is_temporary:
+        return HTTPFound(request.route_url("info"))
+    return _change_password(request, initial=True)
+
+
+@view_config(
+    route_name="password",
+    renderer="password_change.html",
+    permission=Permission.USE,
+    request_method=("GET", "POST"),
+)
+def password_change(request: Request) -> Any:
+    """FLOW-6: パスワード変更 (共通機能)."""
+    return _change_password(request, initial=False)
+
+
+@view_config(route_name="logout", request_method="POST", require_csrf=True)
+def logout(request: Request) -> Response:
+    """FLOW-7: the session ends on the server at once."""
+    identity = request.identity
+    if identity is not None:
+        audit.record(
+            request.dbsession,
+            "logout",
+            actor=identity.user.user_id,
+            contract_no=identity.user.contract.contract_no,
+            request=request,
+        )
+    request.session.invalidate()
+    return HTTPFound(request.route_url("top", _query={"reason": "logged_out"}))
+
+
+@view_config(
+    route_name="groups",
+    renderer="groups.html",
+    permission=Permission.USE,
+    request_method=("GET", "POST"),
+)
+def groups(request: Request) -> Any:
+    """DC590101: the contract's deposit groups; only the user's own contract's can be chosen."""
+    user: User = request.identity.user
+    contract_groups = user.contract.deposit_groups
+    if user.contract.kind != ContractKind.MEMBER:
+        return HTTPFound(request.route_url("info"))  # 事業主 (財形): no group selection (001)
+    if request.method == "POST":
+        chosen = next(
+            (g for g in contract_groups if str(g.id) == request.POST.get("group_id", "")), None
+        )
+        if chosen is not None:
+            request.session[GROUP_KEY] = chosen.id
+            return HTTPFound(request.route_url("info"))
+    modules = get_modules(request.registry)
+    return {
+        "rows": [(group, modules.summary(group)) for group in contract_groups],
+        "message": "入金グループを選択してください。" if request.method == "POST" else None,
+    }
+
+
+@view_config(
+    route_name="info", renderer="info.html", permission=Permission.USE, request_method="GET"
+)
+def info(request: Request) -> Any:
+    """DC671101: previous login, messages, and the enabled modules' panels."""
+    group = selected_group(request)
+    if group is None:
+        return HTTPFound(request.route_url("groups"))
+    user: User = request.identity.user
+    previous = user.previous_login_at
+    return {
+        "previous_login": previous.astimezone(JST).strftime("%Y年%m月%d日 %H:%M:%S")
+        if previous
+        else None,
+        "panels": get_modules(request.registry).info_panels(request, group),
+        "notices": request.session.pop_flash("info"),
+    }
+
+
+def includeme(config: Any) -> None:
+    """Routes of the logged-in screens of the core."""
+    config.add_route("password_initial", "/password/initial")
+    config.add_route("password", "/password")
+    config.add_route("logout", "/logout")
+    config.add_route("groups", "/groups")
+    config.add_route("info", "/info")
+    config.scan("core.web.login")

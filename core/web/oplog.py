@@ -1,0 +1,412 @@
+"""操作ログ照会 (SPEC section 2, システム管理機能, master only; ACC-6): the contract's audit events.
+
+Who (ユーザーID), what (操作, a Japanese label for each audit action), when (日時, Japan time),
+on what (対象) and the result (成功 / 失敗 / 拒否), newest first, 50 a page; filtered by user,
+action and period (dates in Japan time, both ends included); exported as CSV (cp932 by default,
+``encoding=utf-8`` for UTF-8 with a BOM).
+
+Tenancy: only events recorded with the master's own contract number are ever read — never another
+contract's, never the events that name no contract (e.g. an unknown user ID typed at DC586101).
+A filter that does not parse shows the screen again with the message next to its field (ACC-8).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyramid.httpexceptions import HTTPBadRequest, HTTPFound
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from wtforms import SelectField
+from wtforms.validators import ValidationError
+
+from core import audit
+from core.db.models import AuditEvent, User
+from core.hours import JST
+from core.outputs import csvexport
+from core.security.policy import Permission
+from core.web.forms import Form, StringField
+
+PAGE_SIZE = 50
+#: Page links shown on each side of the current page.
+PAGE_WINDOW = 4
+#: The most rows one CSV export holds (a contract's log is far smaller; this bounds a request).
+CSV_MAX_ROWS = 100_000
+
+RESULT_LABELS = {"success": "成功", "failure": "失敗", "refused": "拒否"}
+
+#: The user filter's values for events not done by a user of the contract (user IDs are
+#: alphanumeric, ACC-1, so these never clash with one).
+BANK_ACTOR = "_bank"
+SYSTEM_ACTOR = "_system"
+ACTOR_KIND_LABELS = {"bank": "ろうきん", "system": "システム", "anonymous": "（ログイン前）"}
+
+#: The Japanese name of every audit action the code records (grep ``audit.record``); an action not
+#: here shows its raw name. Dynamic names are built below from the flow and outcome tables.
+ACTION_LABELS: dict[str, str] = {
+    # Login, logout, passwords (FLOW-4, FLOW-6, FLOW-7, AUTH-1)
+    "login.success": "ログイン",
+    "login.certificate": "ログイン（電子証明書の確認）",
+    "logout": "ログアウト",
+    "password.change": "パスワード変更",
+    "password.check": "パスワード変更（現在のパスワードの確認）",
+    "user.lock": "ロック",
+    "user.block": "閉塞",
+    # Sign-up (FLOW-1)
+    "register.master": "マスターユーザー登録",
+    "register.initial_password": "初期パスワード認証",
+    # Certificates (FLOW-2, CERT-*)
+    "code.send": "認証コード送信",
+    "code.accept": "認証コード認証",
+    "code.wrong": "認証コード認証（誤り）",
+    "code.expired": "認証コード認証（有効期限切れ）",
+    "cert.issue": "電子証明書発行",
+    "cert.revoke": "電子証明書失効",
+    # User administration (FLOW-5)
+    "user.create": "一般ユーザー登録",
+    "user.update": "契約ユーザー情報変更",
+    "user.delete": "一般ユーザー削除",
+    # This screen
+    "oplog.export": "操作ログCSV出力",
+    # The bank (BANK-*)
+    "bank.contract.create": "契約登録（ろうきん）",
+    "bank.contract.update": "契約内容変更（ろうきん）",
+    "bank.initial_password.change": "初期パスワード変更（ろうきん）",
+    "bank.deposit_group.create": "入金グループ登録（ろうきん）",
+    "bank.deposit_group.update": "入金グループ変更（ろうきん）",
+    "bank.module.enable": "サービス利用開始（ろうきん）",
+    "bank.module.options": "サービス内容変更（ろうきん）",
+    "bank.module.disable": "サービス利用終了（ろうきん）",
+    "bank.manual.register": "マニュアル登録（ろうきん）",
+}
+#: ``<flow>.password`` and ``<flow>.password.unknown_user`` (auth_backends.password).
+FLOW_LABELS = {
+    "login": "ログイン",
+    "issue": "電子証明書発行",
+    "register_master": "マスターユーザー登録",
+}
+#: ``register.initial_password.<outcome>`` (auth_backends.initial_password; core.auth.lockout.Outcome).
+OUTCOME_LABELS = {
+    "ok": "",
+    "wrong": "（誤り）",
+    "locked_now": "（ロック）",
+    "blocked_now": "（閉塞）",
+    "locked": "（ロック中）",
+    "blocked": "（閉塞中）",
+}
+
+BAD_DATE = "日付は「2026-04-01」の形式で入力してください。"
+NO_SUCH_DATE = "存在しない日付です。"
+TO_BEFORE_FROM = "終了日には開始日以降の日付を入力してください。"
+NOT_A_CHOICE = "選択肢から選択してください。"
+
+
+def action_label(action: str) -> str:
+    """The Japanese name of an audit action; the raw name when it has none."""
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    prefix = "register.initial_password."
+    if action.startswith(prefix) and action[len(prefix) :] in OUTCOME_LABELS:
+        return ACTION_LABELS["register.initial_password"] + OUTCOME_LABELS[action[len(prefix) :]]
+    flow, _, rest = action.partition(".")
+    if flow in FLOW_LABELS and rest == "password":
+        return f"{FLOW_LABELS[flow]}（パスワード認証）"
+    if flow in FLOW_LABELS and rest == "password.unknown_user":
+        return f"{FLOW_LABELS[flow]}（パスワード認証・ユーザーIDなし）"
+    return action
+
+
+def actor_label(event: AuditEvent) -> str:
+    """Who, as the screen shows it: a user ID, or ろうきん / システム / （ログイン前）."""
+    if event.actor_kind == "user":
+        return event.actor
+    return ACTOR_KIND_LABELS.get(event.actor_kind, event.actor)
+
+
+# --- Filter ---------------------------------------------------------------------------------------
+
+
+def parse_date(value: str) -> dt.date:
+    """A date typed as 2026-04-01 or 2026/4/1 (full-width digits too); ValueError with the message."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    match = re.fullmatch(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})", text)
+    if match is None:
+        raise ValueError(BAD_DATE)
+    try:
+        return dt.date(*(int(part) for part in match.groups()))
+    except ValueError:
+        raise ValueError(NO_SUCH_DATE) from None
+
+
+def _date_check(form: Form, field: Any) -> None:
+    field.date = None
+    if field.data and field.data.strip():
+        try:
+            field.date = parse_date(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class ChoiceSelect(SelectField):
+    """A select whose refusal of an unknown value is in Japanese."""
+
+    def pre_validate(self, form: Form) -> None:
+        if self.data not in {value for value, _label in self.choices or []}:
+            raise ValidationError(NOT_A_CHOICE)
+
+
+class OplogFilterForm(Form):
+    """ユーザーID, 操作, 期間 (開始日・終了日): every field optional."""
+
+    user = ChoiceSelect("ユーザーID", default="")
+    action = ChoiceSelect("操作", default="")
+    date_from = StringField("期間（開始日）", [_date_check])
+    date_to = StringField("期間（終了日）", [_date_check])
+
+    def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
+        valid = super().validate(extra_validators)
+        start = getattr(self.date_from, "date", None)
+        end = getattr(self.date_to, "date", None)
+        if start is not None and end is not None and end < start:
+            self.date_to.errors = [*self.date_to.errors, TO_BEFORE_FROM]
+            valid = False
+        return valid
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A validated filter: empty strings and None mean 「すべて」."""
+
+    user: str = ""
+    action: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    def query_params(self) -> dict[str, str]:
+        """The filter as the screen's query string (empty ones left out)."""
+        params = {
+            "user": self.user,
+            "action": self.action,
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+        }
+        return {name: value for name, value in params.items() if value}
+
+
+def _jst_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=JST)
+
+
+def events_query(contract_no: str, filters: Filters) -> Select[AuditEvent]:
+    """The contract's events matching ``filters``, newest first (the tenancy rule is here)."""
+    conditions: list[ColumnElement[bool]] = [AuditEvent.contract_no == contract_no]
+    if filters.user == BANK_ACTOR:
+        conditions.append(AuditEvent.actor_kind == "bank")
+    elif filters.user == SYSTEM_ACTOR:
+        conditions.append(AuditEvent.actor_kind == "system")
+    elif filters.user:
+        conditions.append(or_(AuditEvent.actor == filters.user, AuditEvent.target == filters.user))
+    if filters.action:
+        conditions.append(AuditEvent.action == filters.action)
+    if filters.date_from is not None:
+        conditions.append(AuditEvent.occurred_at >= _jst_midnight(filters.date_from))
+    if filters.date_to is not None:
+        end = _jst_midnight(filters.date_to + dt.timedelta(days=1))
+        conditions.append(AuditEvent.occurred_at < end)
+    return (
+        select(AuditEvent)
+        .where(*conditions)
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    )
+
+
+def _user_choices(request: Request, contract_no: str) -> list[tuple[str, str]]:
+    db = request.dbsession
+    contract_id = request.identity.user.contract_id
+    choices: list[tuple[str, str]] = [("", "すべて")]
+    known = set()
+    for user in db.scalars(select(User).where(User.contract_id == contract_id).order_by(User.id)):
+        deleted = "・削除済み" if user.deleted_at is not None else ""
+        choices.append((user.user_id, f"{user.user_id}（{user.name}{deleted}）"))
+        known.add(user.user_id)
+    # IDs in the log that no current user has (e.g. changed by the bank, BANK-8).
+    others = db.scalars(
+        select(AuditEvent.actor)
+        .where(AuditEvent.contract_no == contract_no, AuditEvent.actor_kind == "user")
+        .distinct()
+    )
+    choices += [(actor, actor) for actor in sorted(set(others) - known)]
+    choices += [
+        (BANK_ACTOR, ACTOR_KIND_LABELS["bank"]),
+        (SYSTEM_ACTOR, ACTOR_KIND_LABELS["system"]),
+    ]
+    return choices
+
+
+def _action_choices(request: Request, contract_no: str) -> list[tuple[str, str]]:
+    actions = request.dbsession.scalars(
+        select(AuditEvent.action).where(AuditEvent.contract_no == contract_no).distinct()
+    )
+    labelled = sorted(((action_label(a), a) for a in actions), key=lambda pair: pair)
+    return [("", "すべて"), *((action, label) for label, action in labelled)]
+
+
+def _filter_form(request: Request) -> tuple[OplogFilterForm, Filters | None]:
+    """The bound filter form and, when it is valid, its filters."""
+    contract_no = request.identity.user.contract.contract_no
+    form = OplogFilterForm(request.GET)
+    form.user.choices = _user_choices(request, contract_no)
+    form.action.choices = _action_choices(request, contract_no)
+    if not form.validate():
+        return form, None
+    return form, Filters(
+        user=form.user.data or "",
+        action=form.action.data or "",
+        date_from=form.date_from.date,
+        date_to=form.date_to.date,
+    )
+
+
+def _row(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "when": event.occurred_at.astimezone(JST).strftime("%Y/%m/%d %H:%M:%S"),
+        "who": actor_label(event),
+        "what": action_label(event.action),
+        "target": event.target or "",
+        "result": RESULT_LABELS.get(event.result, event.result),
+        "result_code": event.result,
+        "action": event.action,
+        "client_addr": event.client_addr or "",
+    }
+
+
+def page_numbers(page: int, pages: int, window: int = PAGE_WINDOW) -> list[int | None]:
+    """The page links to show: first, last and ``window`` around ``page``; None marks a gap."""
+    shown = sorted({1, pages, *range(max(1, page - window), min(pages, page + window) + 1)})
+    out: list[int | None] = []
+    for number in shown:
+        if out and out[-1] is not None and number > out[-1] + 1:
+            out.append(None)
+        out.append(number)
+    return out
+
+
+def _page_param(request: Request) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+# --- Views ----------------------------------------------------------------------------------------
+
+
+@view_config(
+    route_name="oplog",
+    renderer="oplog.html",
+    permission=Permission.ADMINISTER,
+    request_method="GET",
+)
+def oplog(request: Request) -> dict[str, Any]:
+    """操作ログ照会: the filter, the page of events, page links and the CSV export."""
+    form, filters = _filter_form(request)
+    values: dict[str, Any] = {
+        "form": form,
+        "rows": [],
+        "total": 0,
+        "page": 1,
+        "pages": 1,
+        "page_links": [],
+        "first": 0,
+        "last": 0,
+        "query": {},
+        "prev_url": None,
+        "next_url": None,
+        "encodings": [("cp932", "Shift_JIS（Excel向け）"), ("utf-8", "UTF-8（BOM付き）")],
+    }
+    if filters is None:
+        return values
+    db = request.dbsession
+    contract_no = request.identity.user.contract.contract_no
+    query = events_query(contract_no, filters)
+    total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(_page_param(request), pages)
+    events = db.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    params = filters.query_params()
+    values.update(
+        rows=[_row(event) for event in events],
+        total=total,
+        page=page,
+        pages=pages,
+        first=(page - 1) * PAGE_SIZE + 1 if total else 0,
+        last=(page - 1) * PAGE_SIZE + len(events),
+        query=params,
+        page_links=[
+            (number, request.route_url("oplog", _query={**params, "page": number}))
+            if number is not None
+            else (None, None)
+            for number in page_numbers(page, pages)
+        ],
+        prev_url=request.route_url("oplog", _query={**params, "page": page - 1})
+        if page > 1
+        else None,
+        next_url=request.route_url("oplog", _query={**params, "page": page + 1})
+        if page < pages
+        else None,
+    )
+    return values
+
+
+CSV_HEADER = ("日時", "ユーザーID", "操作", "対象", "結果", "操作コード", "接続元IPアドレス")
+
+
+@view_config(route_name="oplog_csv", permission=Permission.ADMINISTER, request_method="GET")
+def oplog_csv(request: Request) -> Response:
+    """The filtered events as CSV (all pages), newest first; the export itself is audited."""
+    try:
+        encoding = csvexport.normalise_encoding(request.GET.get("encoding"))
+    except csvexport.UnknownEncodingError:
+        raise HTTPBadRequest("encoding: cp932 or utf-8") from None
+    _form, filters = _filter_form(request)
+    if filters is None:  # a hand-made URL: the screen shows the messages
+        params = {k: v for k, v in request.GET.items() if k != "encoding"}
+        return HTTPFound(request.route_url("oplog", _query=params))
+    user = request.identity.user
+    contract_no = user.contract.contract_no
+    events = request.dbsession.scalars(events_query(contract_no, filters).limit(CSV_MAX_ROWS)).all()
+    rows = [
+        (r["when"], r["who"], r["what"], r["target"], r["result"], r["action"], r["client_addr"])
+        for r in map(_row, events)
+    ]
+    now = request.registry.cjs_clock().astimezone(JST)
+    audit.record(
+        request.dbsession,
+        "oplog.export",
+        actor=user.user_id,
+        contract_no=contract_no,
+        request=request,
+        details={"rows": len(rows), "encoding": encoding, **filters.query_params()},
+    )
+    return csvexport.csv_response(
+        csvexport.dated_filename("操作ログ", now),
+        CSV_HEADER,
+        rows,
+        encoding=encoding,
+        fallback_stem=f"oplog_{now:%Y%m%d}",
+    )
+
+
+def includeme(config: Any) -> None:
+    """Routes of 操作ログ照会."""
+    config.add_route("oplog", "/oplog")
+    config.add_route("oplog_csv", "/oplog/csv")
+    config.scan("core.web.oplog")
