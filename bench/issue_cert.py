@@ -52,6 +52,7 @@ from core.bank.config import apply_file_with_settings
 from core.db import make_engine, make_session_factory
 from core.db import migrate as dbmigrate
 from core.db.models import Contract, ContractKind, Role, User, utcnow
+from core.pki.ca import init_ca
 from core.pki.certificates import (
     CLIENT_KEY_TYPES,
     PKCS12_KDF_ROUNDS,
@@ -60,9 +61,9 @@ from core.pki.certificates import (
     issue_certificate,
     pkcs12_bytes,
 )
+from core.pki.signers import load_signer
+from core.pki.x509 import generate_key, random_serial
 from core.settings import validate
-from hsm import load_signer
-from hsm.ca import generate_key, init_ca, random_serial
 
 PASSWORD = "Bench0rd!x"
 REPO = Path(__file__).resolve().parent.parent
@@ -138,7 +139,7 @@ class KeyGenerationClock:
         self._elapsed = 0.0
 
     def generate(self, key_type: str) -> Any:
-        """``hsm.ca.generate_key``, timed."""
+        """``core.pki.x509.generate_key``, timed."""
         start = time.perf_counter()
         key = generate_key(key_type)
         self._elapsed += time.perf_counter() - start

@@ -86,9 +86,9 @@ def make_token(root: Path) -> None:
 
 def signers_for(root: Path, key_type: str) -> dict[str, Any]:
     """A software CA and a token CA with the same key type; returns the signers by name."""
+    from core.pki.ca import init_ca
+    from core.pki.signers import load_signer
     from core.settings import validate
-    from hsm import load_signer
-    from hsm.ca import init_ca
 
     common = {"sqlalchemy.url": "sqlite://", "cjs.environment": "development"}
     software = validate(
@@ -125,7 +125,7 @@ def client_builder(signer: Any) -> Any:
 
     from core.db.models import utcnow
     from core.pki.certificates import build_client_certificate
-    from hsm.ca import generate_key, random_serial
+    from core.pki.x509 import generate_key, random_serial
 
     key = generate_key("ec-p256")
     subject = x509.Name(
@@ -266,7 +266,7 @@ def bare_issue(signer: Any, client_key: str, kdf_rounds: int) -> float:
     """Client key, build and sign with the same signer, PKCS#12: the crypto of one issuance."""
     from core.db.models import utcnow
     from core.pki.certificates import build_client_certificate, pkcs12_bytes
-    from hsm.ca import generate_key, random_serial
+    from core.pki.x509 import generate_key, random_serial
 
     subject = signer.ca_certificate.subject  # any name: the subject costs nothing measurable
 

@@ -31,7 +31,7 @@ def make_config(settings: Mapping[str, Any], plugins: Iterable[object] = ()) -> 
     config.registry.cjs_plugins = pm
     config.registry.cjs_modules = ModuleRegistry(pm)
 
-    from hsm import configure_signer
+    from core.pki.signers import configure_signer
 
     configure_signer(config)
 

@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pluggy
 
 if TYPE_CHECKING:
+    import datetime as dt
+    from pathlib import Path
+
+    from cryptography import x509
     from pyramid.config import Configurator
     from pyramid.request import Request
 
@@ -110,6 +114,36 @@ class AuthStep(Protocol):
 SignerFactory = Callable[[Mapping[str, Any]], Any]
 
 
+@dataclass(frozen=True)
+class NewCAKey:
+    """A new CA key made by a signer plugin (``cjs ca init``, ``cjs ca rotate``).
+
+    ``certificate`` is its self-signed CA certificate; ``key`` says where the key is as ``cjs ca
+    show`` prints it (a file name in ``cjs.ca.dir``, a label on a token); ``key_files`` are the files
+    (name in ``cjs.ca.dir`` → content) the core writes there, mode 0600, before the certificate (a
+    key kept on a token has none); ``next_steps`` are what the operator must do besides.
+    """
+
+    certificate: x509.Certificate
+    key: str
+    key_files: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    next_steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RetiredKey:
+    """The key of the CA ``cjs ca rotate`` retires, as the signer plugin holding it keeps it.
+
+    ``signer`` and ``key`` are recorded in the previous CA's file (the key as the signer finds it
+    again, see ``cjs_signer_previous_ca``); ``renames`` are files of ``cjs.ca.dir`` the core renames
+    (old name → new name) so that the new key can take their place; undone if the rotation fails.
+    """
+
+    signer: str
+    key: str
+    renames: Mapping[str, str] = field(default_factory=dict)
+
+
 # -- (a) service modules -------------------------------------------------------------------------
 
 
@@ -175,4 +209,63 @@ def cjs_signer_factories() -> Mapping[str, SignerFactory]:
 
     Called once at start. ``cjs.ca.signer`` names the one to use; the factory returns an object
     providing :class:`hsm.interfaces.ISigner` or raises ``ConfigurationError`` with one line.
+    """
+
+
+@hookspec(firstresult=True)
+def cjs_signer_has_ca_key(
+    signer: str, settings: Mapping[str, Any], ca_certificate: x509.Certificate
+) -> bool | None:
+    """Say whether signer ``signer`` holds the key of the existing CA certificate (``cjs ca init``).
+
+    Answered by the plugin providing ``signer``; the others return None. True keeps the CA as it
+    is, False makes a new one (``cjs_signer_new_ca_key``); a key that is there but cannot be used
+    raises ``ConfigurationError`` with one line.
+    """
+
+
+@hookspec(firstresult=True)
+def cjs_signer_new_ca_key(
+    signer: str,
+    settings: Mapping[str, Any],
+    key_label: str | None,
+    replacing: x509.Certificate | None,
+    replacing_key: RetiredKey | None,
+    now: dt.datetime,
+) -> NewCAKey | None:
+    """Make a new CA key for signer ``signer`` and its self-signed CA certificate.
+
+    Called by ``cjs ca init`` (``replacing`` None) and ``cjs ca rotate`` (``replacing`` the current
+    CA certificate, ``replacing_key`` how its key is kept, ``key_label`` the operator's name for the
+    new key, or None). Answered by the plugin providing ``signer``; the others return None. The
+    certificate comes from ``core.pki.x509.build_ca_certificate``. Writes nothing in ``cjs.ca.dir``
+    (the core writes ``key_files`` and the certificate); a key on a token is made there at once.
+    """
+
+
+@hookspec(firstresult=True)
+def cjs_signer_retire_ca_key(
+    settings: Mapping[str, Any], ca_certificate: x509.Certificate, stamp: str
+) -> RetiredKey | None:
+    """Say how the key of the CA ``cjs ca rotate`` retires is kept, when this plugin holds it.
+
+    Called once per rotation for every signer plugin until one answers (whatever ``cjs.ca.signer``
+    names: a rotation may move the CA to another signer); ``stamp`` is the rotation's UTC stamp, for
+    names of files kept. None: not this plugin's key.
+    """
+
+
+@hookspec(firstresult=True)
+def cjs_signer_previous_ca(
+    signer: str,
+    key: str,
+    settings: Mapping[str, Any],
+    ca_certificate: x509.Certificate,
+    path: Path,
+) -> Any:
+    """Return a signer (``ISigner``) for a previous CA whose key ``signer`` recorded as ``key``.
+
+    ``path`` is the previous CA's certificate file. Answered by the plugin providing ``signer`` with
+    what ``cjs_signer_retire_ca_key`` recorded; the others return None, and so does it when the key
+    is gone. Such a signer can still sign the previous CA's CRLs during the cross-over.
     """

@@ -1,50 +1,8 @@
-"""CA signers (CERT-1): the software key file and, by configuration, an HSM through PKCS#11."""
+"""CA signers (CERT-1), each a plugin of the ``cjs.signers`` entry-point group: the software key file
+(``hsm.software``) and an HSM through PKCS#11 (``hsm.pkcs11``).
 
-from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
-
-import pluggy
-from pyramid.config import Configurator
-from zope.interface.verify import verifyObject
-
-from core.settings import ConfigurationError
-from hsm.interfaces import ISigner
-
-
-def signer_factories(pm: pluggy.PluginManager) -> dict[str, Any]:
-    """Every signer factory the plugins provide, by name."""
-    factories: dict[str, Any] = {}
-    for answer in pm.hook.cjs_signer_factories():
-        for name, factory in answer.items():
-            if name in factories:
-                raise ConfigurationError(f"cjs.ca.signer: signer {name!r} is provided twice")
-            factories[name] = factory
-    return factories
-
-
-def load_signer(settings: Mapping[str, Any], pm: pluggy.PluginManager | None = None) -> Any:
-    """Create the signer named by ``cjs.ca.signer``; a bad name or a broken CA stops with one line."""
-    if pm is None:
-        from core.plugins import make_plugin_manager
-
-        pm = make_plugin_manager(disabled=settings.get("cjs.plugins.disabled", ()))
-    factories = signer_factories(pm)
-    name = settings["cjs.ca.signer"]
-    if name not in factories:
-        available = ", ".join(sorted(factories)) or "none"
-        raise ConfigurationError(f"cjs.ca.signer: unknown signer {name!r} (available: {available})")
-    signer = factories[name](settings)
-    verifyObject(ISigner, signer)
-    return signer
-
-
-def configure_signer(config: Configurator) -> None:
-    """Create the configured signer at start and keep it on the registry (``registry.cjs_signer``)."""
-    config.registry.cjs_signer = load_signer(config.get_settings(), config.registry.cjs_plugins)
-
-
-def get_signer(request: Any) -> Any:
-    """The application's signer."""
-    return request.registry.cjs_signer
+A signer holds the CA key and signs what ``core.pki`` builds; it depends only on the signer API of
+core: the X.509 profile (``core.pki.x509``), the hooks (``core.hookspecs``) and the settings
+(``core.settings``), and on the interface it provides (``hsm.interfaces.ISigner``). The CA's files
+and commands (``core.pki.ca``) and the choice of the signer (``core.pki.signers``) live in core.
+"""

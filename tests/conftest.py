@@ -332,8 +332,8 @@ def dbsession(db_url: str) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def ca_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The software CA's settings (strings); the CA is created once per worker."""
+    from core.pki.ca import init_ca
     from core.settings import validate
-    from hsm.ca import init_ca
 
     settings = {
         "cjs.ca.dir": str(tmp_path_factory.mktemp("ca")),

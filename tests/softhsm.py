@@ -124,8 +124,8 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSM]:
 
 
 def _pkcs11_ca(softhsm: SoftHSM, ca_dir: Path, key_label: str, **extra: str) -> dict[str, str]:
+    from core.pki.ca import init_ca
     from core.settings import validate
-    from hsm.ca import init_ca
 
     settings = softhsm.settings(ca_dir, key_label, **extra)
     init_ca(validate({**settings, "sqlalchemy.url": "sqlite://", "cjs.environment": "development"}))

@@ -44,7 +44,7 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _ca(args: argparse.Namespace) -> int:
-    from hsm import ca
+    from core.pki import ca
 
     settings = load_settings(args.config)
     if args.signer:
@@ -124,9 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate: new CA key, the current CA kept for the cross-over; bundle: rewrite ca-bundle.pem",
     )
     ca_cmd.add_argument(
-        "--signer", help="use this signer instead of cjs.ca.signer (software or pkcs11)"
+        "--signer", help="use this signer instead of cjs.ca.signer (e.g. software or pkcs11)"
     )
-    ca_cmd.add_argument("--key-label", help="rotate with pkcs11: label of the new key on the token")
+    ca_cmd.add_argument(
+        "--key-label", help="rotate: name of the new key where the signer keeps it (pkcs11: label)"
+    )
     ca_cmd.set_defaults(func=_ca)
 
     bank = commands.add_parser("bank", help="apply a bank configuration file (contracts, groups)")

@@ -85,7 +85,7 @@ def prepare(settings: Mapping[str, Any], bank_file: Path = DEMO_BANK_FILE) -> li
     from core.bank import config as bank
     from core.bank import manuals
     from core.db import migrate as dbmigrate
-    from hsm import ca
+    from core.pki import ca
 
     url = settings["sqlalchemy.url"]
     _prepare_sqlite_folder(url)
@@ -103,7 +103,7 @@ def banner(
     settings: Mapping[str, Any], url: str, smtp_port: int, seconds: float, bank_file: Path
 ) -> str:
     """What the person running the demo needs: URL, CA to trust, mailbox, contracts."""
-    from hsm.ca import CA_CERT_FILE, ca_dir
+    from core.pki.x509 import CA_CERT_FILE, ca_dir
 
     lines = [
         "",

@@ -100,7 +100,7 @@ def tls_dir(settings: Mapping[str, Any]) -> Path:
 
 def client_ca_path(settings: Mapping[str, Any]) -> Path:
     """The CA certificates client certificates may chain to (the bundle during a CA rotation)."""
-    from hsm.ca import client_ca_file
+    from core.pki.ca import client_ca_file
 
     path = client_ca_file(settings)
     if not path.exists():
@@ -127,8 +127,8 @@ def ensure_server_certificate(
     settings: Mapping[str, Any], signer: Any | None = None
 ) -> tuple[Path, Path]:
     """Return the server certificate and key paths, issuing them from our CA when needed."""
-    from hsm import load_signer
-    from hsm.ca import issue_server_certificate
+    from core.pki.ca import issue_server_certificate
+    from core.pki.signers import load_signer
 
     folder = tls_dir(settings)
     cert_path, key_path = folder / SERVER_CERT_FILE, folder / SERVER_KEY_FILE

@@ -40,7 +40,18 @@ from core import audit
 from core.db.models import Certificate, CertificateStatus, User
 from core.hours import JST
 from core.pki.crl import note_revocation
-from hsm.ca import PrivateKey, generate_key, random_serial
+from core.pki.x509 import (
+    REVOCATION_REASONS,
+    PrivateKey,
+    authority_key_identifier,
+    common_name,
+    end_entity_builder,
+    generate_key,
+    key_usage,
+    random_serial,
+    require_aware,
+    validity,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -51,8 +62,6 @@ DEFAULT_KEY_TYPE = CLIENT_KEY_TYPES[0]
 
 #: AUTH-4 / CERT-4: renewal opens this many (JST calendar) days before the expiry day.
 RENEWAL_WINDOW_DAYS = 30
-#: CERT-2: the certificate runs until 23:59:59 JST of the issue date (JST) plus this many days.
-VALIDITY_DAYS = 365
 #: PBKDF2-HMAC-SHA256 iterations of the PKCS#12 bags (about 25 ms on this project's machines).
 PKCS12_KDF_ROUNDS = 100_000
 
@@ -62,17 +71,6 @@ ISSUANCE_REFUSED_MESSAGE = (
     "有効期限の30日前から更新できます。"
     "パソコンを変更した場合は、書面による電子証明書の失効手続きが必要です。"
 )
-
-#: RFC 5280 CRLReason names accepted by :func:`revoke`, with their CRL entry value.
-#: certificateHold (suspension), removeFromCRL and the CA/AA compromise reasons are not offered.
-REVOCATION_REASONS: dict[str, x509.ReasonFlags] = {
-    "unspecified": x509.ReasonFlags.unspecified,
-    "keyCompromise": x509.ReasonFlags.key_compromise,
-    "affiliationChanged": x509.ReasonFlags.affiliation_changed,
-    "superseded": x509.ReasonFlags.superseded,
-    "cessationOfOperation": x509.ReasonFlags.cessation_of_operation,
-    "privilegeWithdrawn": x509.ReasonFlags.privilege_withdrawn,
-}
 
 # X.520 upper bound of an organisation name (RFC 5280 ub-organization-name).
 _UB_ORGANIZATION_NAME = 64
@@ -102,11 +100,6 @@ class IssuedCertificate:
 
 
 # --- AUTH-4: may the user get a certificate now? -----------------------------------------------
-
-
-def _require_aware(now: dt.datetime) -> None:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("naive datetime given; use timezone-aware times")
 
 
 def renewal_opens_at(certificate: Certificate) -> dt.datetime:
@@ -152,20 +145,13 @@ def issuance_refusal(user: User, now: dt.datetime, *, allow_unused_replacement: 
     renewal window, or (CERT-8, ``allow_unused_replacement``) when those outside the window were
     never used to log in.
     """
-    _require_aware(now)
+    require_aware(now)
     return _assess(
         user.certificates, now, allow_unused_replacement=allow_unused_replacement
     ).refusal
 
 
 # --- CERT-2 / CERT-3: the certificate and the PKCS#12 -------------------------------------------
-
-
-def validity(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """CERT-2: ``now`` until 23:59:59 JST of (the JST issue date + 365 days), 366 days counted."""
-    _require_aware(now)
-    last_day = now.astimezone(JST).date() + dt.timedelta(days=VALIDITY_DAYS)
-    return now, dt.datetime.combine(last_day, dt.time(23, 59, 59), JST)
 
 
 def client_subject(user: User) -> x509.Name:
@@ -183,16 +169,6 @@ def client_subject(user: User) -> x509.Name:
     return x509.Name(attributes_)
 
 
-def _authority_key_identifier(ca_certificate: x509.Certificate) -> x509.AuthorityKeyIdentifier:
-    try:
-        ski = ca_certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-    except x509.ExtensionNotFound:
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(
-            ca_certificate.public_key()  # type: ignore[arg-type]
-        )
-    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski.value)
-
-
 def build_client_certificate(
     ca_certificate: x509.Certificate,
     public_key: Any,
@@ -204,31 +180,18 @@ def build_client_certificate(
     not_before, not_after = validity(now)
     is_rsa = isinstance(public_key, rsa.RSAPublicKey)
     return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_certificate.subject)
-        .public_key(public_key)
-        .serial_number(serial)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=is_rsa,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
+        end_entity_builder(
+            ca_certificate,
+            subject,
+            public_key,
+            serial=serial,
+            not_before=not_before,
+            not_after=not_after,
         )
+        .add_extension(key_usage(digital_signature=True, key_encipherment=is_rsa), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(_authority_key_identifier(ca_certificate), critical=False)
+        .add_extension(authority_key_identifier(ca_certificate), critical=False)
     )
 
 
@@ -311,7 +274,7 @@ def issue_certificate(
     certificates this issue replaces are revoked as ``superseded`` and returned in ``replaced``;
     a renewal (CERT-4) leaves the old certificate valid. Audited as ``cert.issue``.
     """
-    _require_aware(now)
+    require_aware(now)
     if key_type not in CLIENT_KEY_TYPES:
         raise ValueError(f"key_type must be one of {', '.join(CLIENT_KEY_TYPES)}, got {key_type!r}")
     if not password:
@@ -394,7 +357,7 @@ def record_first_use(
     newer ones are left alone. Returns the certificates revoked now. A certificate that is no longer
     valid (revoked meanwhile) changes nothing.
     """
-    _require_aware(now)
+    require_aware(now)
     if certificate.status != CertificateStatus.VALID:
         return []
     if certificate.first_used_at is None:
@@ -438,7 +401,7 @@ def revoke(
     at its next request (``core.security.policy`` re-checks the certificate every time). Audited as
     ``cert.revoke``.
     """
-    _require_aware(now)
+    require_aware(now)
     if reason not in REVOCATION_REASONS:
         raise ValueError(
             f"reason must be one of {', '.join(REVOCATION_REASONS)} (RFC 5280), got {reason!r}"
@@ -477,11 +440,9 @@ def revoke(
 
 def _common_name(rfc4514: str) -> str:
     try:
-        name = x509.Name.from_rfc4514_string(rfc4514)
+        return common_name(x509.Name.from_rfc4514_string(rfc4514))
     except ValueError:
         return ""
-    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(values[0].value) if values else ""
 
 
 def certificate_summary(certificate: Certificate) -> dict[str, Any]:

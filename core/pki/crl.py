@@ -4,7 +4,7 @@ written where nginx reads it and served at ``/crl/<issuer>.crl``.
 What is in it (RFC 5280 section 5): issuer = the CA's subject; thisUpdate = now; nextUpdate = now +
 48 hours (``cjs.crl.next_update_hours``); the CRL number and authority key identifier extensions; one
 entry per revoked certificate of that issuer (its serial, its revocation date and, but for
-``unspecified``, a reasonCode from :data:`core.pki.certificates.REVOCATION_REASONS`). An entry stays for
+``unspecified``, a reasonCode from :data:`core.pki.x509.REVOCATION_REASONS`). An entry stays for
 :data:`RETENTION` after the certificate expires, so that it appears on at least one scheduled CRL
 issued beyond the certificate's validity, then drops out.
 
@@ -45,29 +45,30 @@ A previous CA whose key is gone cannot sign a CRL; see docs/revocation.md.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import logging
 import os
 import re
 import shlex
 import subprocess
-import tempfile
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
+from core.db import make_engine, make_session_factory
 from core.db.models import Certificate, CertificateStatus, utcnow
+from core.pki.files import folder_lock, write_atomically
+from core.pki.signers import load_signer
+from core.pki.x509 import authority_key_identifier, common_name, key_identifier, reason_flag
 
 log = logging.getLogger(__name__)
 
@@ -87,24 +88,13 @@ RELOAD_TIMEOUT_SECONDS = 60
 # --- Naming -------------------------------------------------------------------------------------
 
 
-def key_identifier(ca_certificate: x509.Certificate) -> bytes:
-    """The CA's key identifier: its subjectKeyIdentifier, else the RFC 5280 SHA-1 of its key."""
-    try:
-        return ca_certificate.extensions.get_extension_for_class(
-            x509.SubjectKeyIdentifier
-        ).value.digest
-    except x509.ExtensionNotFound:
-        return x509.SubjectKeyIdentifier.from_public_key(ca_certificate.public_key()).digest
-
-
 def issuer_slug(ca_certificate: x509.Certificate) -> str:
     """The CA's name in URLs and file names: its CN in lower-case ASCII and 8 hex digits of its key id.
 
     ``Rokin-KW CA`` with key id ``3f2a9c1b…`` gives ``rokin-kw-ca-3f2a9c1b``: readable, and distinct
     for each key when a rotation keeps the name.
     """
-    names = ca_certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    name = str(names[0].value) if names else "ca"
+    name = common_name(ca_certificate.subject) or "ca"
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "ca"
     return f"{slug}-{key_identifier(ca_certificate).hex()[:8]}"
@@ -149,8 +139,6 @@ def count_revoked(
 
 def revoked_entry(certificate: Certificate) -> x509.RevokedCertificate:
     """The CRL entry of a revoked row: serial, revocation date, reasonCode (none for unspecified)."""
-    from core.pki.certificates import REVOCATION_REASONS
-
     if certificate.revoked_at is None:
         raise ValueError(f"certificate {certificate.serial} has no revocation date")
     builder = (
@@ -158,9 +146,8 @@ def revoked_entry(certificate: Certificate) -> x509.RevokedCertificate:
         .serial_number(int(certificate.serial, 16))
         .revocation_date(certificate.revoked_at)
     )
-    reason = REVOCATION_REASONS.get(certificate.revocation_reason or "unspecified")
-    # RFC 5280 5.3.1: reasonCode unspecified SHOULD be absent rather than present.
-    if reason is not None and reason != x509.ReasonFlags.unspecified:
+    reason = reason_flag(certificate.revocation_reason)
+    if reason is not None:
         builder = builder.add_extension(x509.CRLReason(reason), critical=False)
     return builder.build()
 
@@ -181,10 +168,7 @@ def build_crl(
         .last_update(this_update)
         .next_update(next_update)
         .add_extension(x509.CRLNumber(number), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier(key_identifier(ca_certificate), None, None),
-            critical=False,
-        )
+        .add_extension(authority_key_identifier(ca_certificate), critical=False)
     )
     for certificate in certificates:
         builder = builder.add_revoked_certificate(revoked_entry(certificate))
@@ -214,36 +198,7 @@ def load_der(path: Path) -> x509.CertificateRevocationList | None:
         return None
 
 
-# --- Files --------------------------------------------------------------------------------------
-
-
-def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to a temporary file beside ``path``, sync it and rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-@contextlib.contextmanager
-def folder_lock(folder: Path, name: str = LOCK_FILE) -> Iterator[None]:
-    """An exclusive ``flock`` on ``folder/name`` (threads and processes of this host)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+# --- The reload command ------------------------------------------------------------------------
 
 
 def run_reload_command(command: str | Sequence[str]) -> bool:
@@ -337,7 +292,7 @@ class CRLPublisher:
         """Build, sign and write every CRL now, then run the reload command; return what was written."""
         now = (now or self._clock()).astimezone(dt.UTC).replace(microsecond=0)
         published: list[Published] = []
-        with self._thread_lock, folder_lock(self.folder):
+        with self._thread_lock, folder_lock(self.folder, LOCK_FILE):
             pems: list[bytes] = []
             with self._session_factory() as dbsession:
                 for signer in self.signers:
@@ -564,8 +519,6 @@ def publish_daily(
     if not settings.get("cjs.ca.dir"):
         log.info("daily job: no cjs.ca.dir, no CRL published")
         return []
-    from hsm import load_signer
-
     signer = load_signer(settings)
     return CRLPublisher(settings, lambda: signer, session_factory, lambda: now).publish(now)
 
@@ -581,10 +534,6 @@ def reader_factory(url: str, session_factory: sessionmaker[Session]) -> Callable
     """
     if not url.startswith("sqlite"):
         return session_factory
-    from sqlalchemy.pool import NullPool
-
-    from core.db import make_engine, make_session_factory
-
     return make_session_factory(make_engine(url, sqlite_begin_immediate=False, poolclass=NullPool))
 
 

@@ -44,8 +44,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db.models import Certificate, CertificateStatus, utcnow
-from core.pki.crl import folder_lock, key_identifier, write_atomically
-from hsm.ca import random_serial
+from core.pki.files import folder_lock, write_atomically
+from core.pki.x509 import (
+    CLOCK_SKEW,
+    authority_key_identifier,
+    common_name,
+    end_entity_builder,
+    key_usage,
+    reason_flag,
+    subject_public_key_bits,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,64 +83,25 @@ def build_responder_certificate(
 ) -> x509.CertificateBuilder:
     """The builder of a delegated OCSP responder certificate (RFC 6960 section 4.2.2.2)."""
     organisation = ca_certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
-    common_name = ca_certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     attributes = [x509.NameAttribute(NameOID.COUNTRY_NAME, "JP")]
     if organisation:
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, str(organisation[0].value)))
-    ca_common_name = str(common_name[0].value) if common_name else "CA"
-    name = f"{ca_common_name} OCSP Responder"
+    name = f"{common_name(ca_certificate.subject) or 'CA'} OCSP Responder"
     attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, name))
     return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name(attributes))
-        .issuer_name(ca_certificate.subject)
-        .public_key(public_key)
-        .serial_number(random_serial())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + RESPONDER_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
+        end_entity_builder(
+            ca_certificate,
+            x509.Name(attributes),
+            public_key,
+            not_before=now - CLOCK_SKEW,
+            not_after=now + RESPONDER_VALIDITY,
         )
+        .add_extension(key_usage(digital_signature=True), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
         .add_extension(x509.OCSPNoCheck(), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier(key_identifier(ca_certificate), None, None),
-            critical=False,
-        )
+        .add_extension(authority_key_identifier(ca_certificate), critical=False)
     )
-
-
-def _spki_bits(public_key: Any) -> bytes:
-    """The subjectPublicKey BIT STRING's value (the bytes RFC 6960's issuerKeyHash hashes)."""
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-    def header(data: bytes, at: int) -> tuple[int, int]:
-        """(offset of the content, its length) of the TLV at ``at``."""
-        length = data[at + 1]
-        if length < 0x80:
-            return at + 2, length
-        octets = length & 0x7F
-        return at + 2 + octets, int.from_bytes(data[at + 2 : at + 2 + octets], "big")
-
-    body, _ = header(der, 0)  # SubjectPublicKeyInfo SEQUENCE
-    algorithm_start, algorithm_length = header(der, body)  # AlgorithmIdentifier
-    bits_start, bits_length = header(der, algorithm_start + algorithm_length)  # BIT STRING
-    return der[bits_start + 1 : bits_start + bits_length]  # without the unused-bits octet
 
 
 def issuer_hashes(
@@ -147,7 +116,7 @@ def issuer_hashes(
 
     return (
         digest(ca_certificate.subject.public_bytes()),
-        digest(_spki_bits(ca_certificate.public_key())),
+        digest(subject_public_key_bits(ca_certificate.public_key())),  # type: ignore[arg-type]
     )
 
 
@@ -303,17 +272,13 @@ class OCSPResponder:
     def _status(
         row: Certificate | None, ca_certificate: x509.Certificate
     ) -> tuple[ocsp.OCSPCertStatus, dt.datetime | None, x509.ReasonFlags | None]:
-        from core.pki.certificates import REVOCATION_REASONS
-
         if row is None or row.issuer != ca_certificate.subject.rfc4514_string():
             return ocsp.OCSPCertStatus.UNKNOWN, None, None
         if row.status != CertificateStatus.REVOKED:
             return ocsp.OCSPCertStatus.GOOD, None, None
         revoked_at = (row.revoked_at or row.issued_at).astimezone(dt.UTC).replace(microsecond=0)
-        reason = REVOCATION_REASONS.get(row.revocation_reason or "unspecified")
-        if reason == x509.ReasonFlags.unspecified:
-            reason = None  # as in the CRL: an unspecified reason is left out
-        return ocsp.OCSPCertStatus.REVOKED, revoked_at, reason
+        # As in the CRL: an unspecified reason is left out.
+        return ocsp.OCSPCertStatus.REVOKED, revoked_at, reason_flag(row.revocation_reason)
 
 
 def get_responder(registry: Any) -> OCSPResponder:

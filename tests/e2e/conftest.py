@@ -558,9 +558,10 @@ def e2e_tls_files(
     ca_settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> TlsFiles:
     """The test CA and a server certificate of it for localhost / 127.0.0.1 (once per worker)."""
+    from core.pki.ca import issue_server_certificate
+    from core.pki.signers import load_signer
+    from core.pki.x509 import CA_CERT_FILE, ca_dir
     from core.settings import validate
-    from hsm import load_signer
-    from hsm.ca import CA_CERT_FILE, ca_dir, issue_server_certificate
 
     settings = validate(
         {**ca_settings, "sqlalchemy.url": "sqlite://", "cjs.environment": "development"}

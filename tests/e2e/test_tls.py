@@ -195,7 +195,7 @@ def _expired_certificate(deployment: Any) -> tuple[Path, Any]:
 
     from core.db.models import Certificate, CertificateStatus, User
     from core.pki.certificates import build_client_certificate, client_subject
-    from hsm.ca import random_serial
+    from core.pki.x509 import random_serial
 
     signer = deployment.app.registry.cjs_signer
     issued_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)

@@ -57,8 +57,8 @@ def test_fifty_concurrent_issuances_all_succeed_and_verify(
     from core.db import make_engine, make_session_factory
     from core.db.models import Certificate, Contract, ContractKind, Role, User, utcnow
     from core.pki.certificates import issue_certificate
+    from core.pki.signers import load_signer
     from core.settings import validate
-    from hsm import load_signer
 
     url = request.getfixturevalue(f"{backend}_url")
     signer = load_signer(

@@ -26,7 +26,8 @@ from core.app import make_app
 from core.db.models import AuditEvent, Certificate
 from core.pki.certificates import revoke
 from core.pki.crl import NGINX_CRL_FILE, der_path, issuer_slug
-from hsm.ca import CA_CERT_FILE, CA_KEY_FILE
+from core.pki.x509 import CA_CERT_FILE
+from hsm.software import CA_KEY_FILE
 
 PASSWORD = "Passw0rd!"
 

@@ -39,9 +39,10 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 
 from core.cli.server import ensure_server_certificate, make_server, running, tls_dir  # noqa: E402
+from core.pki.ca import init_ca, issue_server_certificate  # noqa: E402
+from core.pki.signers import load_signer  # noqa: E402
+from core.pki.x509 import CA_CERT_FILE, ca_dir  # noqa: E402
 from core.settings import validate  # noqa: E402
-from hsm import load_signer  # noqa: E402
-from hsm.ca import CA_CERT_FILE, ca_dir, init_ca, issue_server_certificate  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("server_tls")]
 

@@ -15,28 +15,23 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from zope.interface.verify import verifyClass, verifyObject
 
-from core.settings import ConfigurationError, validate
-from hsm import load_signer
-from hsm.ca import (
+from core.pki.ca import (
     CA_BUNDLE_FILE,
-    CA_CERT_FILE,
     client_ca_file,
     describe,
-    generate_key,
     init_ca,
     previous_cas,
     previous_signers,
-    random_serial,
     rotate_ca,
 )
-from hsm.interfaces import ISigner
-from hsm.pkcs11 import (
-    Pkcs11Signer,
-    SignerUnavailable,
-    key_attributes,
-    read_config,
-    token_session,
-)
+from core.pki.signers import load_signer
+from core.pki.x509 import CA_CERT_FILE, generate_key, random_serial
+from core.settings import ConfigurationError, validate
+from hsm.interfaces import ISigner, SignerUnavailable
+from hsm.pkcs11.ca_keys import generate_key_pair, key_attributes
+from hsm.pkcs11.config import read_config
+from hsm.pkcs11.session import token_session
+from hsm.pkcs11.signer import Pkcs11Signer
 
 PREFIX = "cjs.signer.pkcs11."
 
@@ -217,7 +212,8 @@ def test_fifty_concurrent_signatures_are_serialised_and_all_verify(pkcs11_settin
 def test_the_session_is_reopened_after_its_handle_became_invalid(pkcs11_settings, token):
     signer = signer_of(pkcs11_settings)
     opened = token.opened
-    token.invalidate_for_tests()  # CKR_SESSION_HANDLE_INVALID at the next call
+    with token.lock:  # close the handle behind the session's back
+        token._session.close()  # CKR_SESSION_HANDLE_INVALID at the next call
     certificate = signer.sign_certificate(leaf_builder(signer.ca_certificate))
     certificate.verify_directly_issued_by(signer.ca_certificate)
     assert token.opened == opened + 1
@@ -227,7 +223,8 @@ def test_an_idle_session_is_reopened_before_use(pkcs11_settings, token):
     signer = signer_of(pkcs11_settings)
     signer.sign_certificate(leaf_builder(signer.ca_certificate))
     opened = token.opened
-    token.age_for_tests(token.idle_seconds + 1)
+    with token.lock:  # as if unused for longer than idle_seconds
+        token._last_used -= token.idle_seconds + 1
     signer.sign_certificate(leaf_builder(signer.ca_certificate))
     assert token.opened == opened + 1
     signer.sign_certificate(leaf_builder(signer.ca_certificate))
@@ -395,10 +392,10 @@ def test_read_config_never_shows_the_pin(pkcs11_settings, softhsm):
 
 
 def test_ca_init_uses_an_existing_key_and_is_idempotent(softhsm, tmp_path):
-    from hsm.pkcs11 import _generate
-
     token = token_session(str(softhsm.module), softhsm.token_label)
-    token.run(lambda session: _generate(session, "ec-p256", "ceremony-key"), "test", rw=True)
+    token.run(
+        lambda session: generate_key_pair(session, "ec-p256", "ceremony-key"), "test", rw=True
+    )
     raw = softhsm.settings(tmp_path / "ca", "ceremony-key")
     settings = validated(raw)
     path = init_ca(settings)

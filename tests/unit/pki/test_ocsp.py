@@ -40,9 +40,10 @@ from core.pki.ocsp import (
     decode_get_path,
     issuer_hashes,
 )
+from core.pki.signers import load_signer
+from core.pki.x509 import CA_CERT_FILE, build_ca_certificate
 from core.settings import validate
-from hsm import load_signer
-from hsm.ca import CA_CERT_FILE, CA_KEY_FILE, build_ca_certificate
+from hsm.software import CA_KEY_FILE
 
 PASSWORD = "Passw0rd!x"
 

@@ -12,9 +12,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from zope.interface.verify import verifyClass, verifyObject
 
 from core.hookspecs import hookimpl
+from core.pki.ca import init_ca
+from core.pki.signers import load_signer
+from core.pki.x509 import generate_key, random_serial
 from core.settings import ConfigurationError, validate
-from hsm import load_signer
-from hsm.ca import generate_key, init_ca, random_serial
 from hsm.interfaces import ISigner
 from hsm.software import SoftwareSigner
 

@@ -45,10 +45,11 @@ from core.pki.crl import (
     next_number,
     watch,
 )
+from core.pki.signers import load_signer
+from core.pki.x509 import CA_CERT_FILE
 from core.settings import validate
-from hsm import load_signer
-from hsm.ca import CA_CERT_FILE, CA_KEY_FILE
 from hsm.interfaces import SignerUnavailable
+from hsm.software import CA_KEY_FILE
 
 PASSWORD = "Passw0rd!x"
 

@@ -34,10 +34,10 @@ from core.pki.certificates import (
     issue_certificate,
     record_first_use,
     revoke,
-    validity,
 )
+from core.pki.signers import load_signer
+from core.pki.x509 import REVOCATION_REASONS, validity
 from core.settings import validate
-from hsm import load_signer
 
 PASSWORD = "Passw0rd!x"
 ORGANISATION = "ろうきん労働組合"
@@ -672,9 +672,9 @@ def test_revoke_accepts_only_rfc5280_reasons_for_customers(dbsession, signer, re
 
 
 def test_revocation_reasons_map_to_crl_reason_flags():
-    for name, flag in certificates.REVOCATION_REASONS.items():
+    for name, flag in REVOCATION_REASONS.items():
         assert flag.value == name
-    assert "certificateHold" not in certificates.REVOCATION_REASONS
+    assert "certificateHold" not in REVOCATION_REASONS
 
 
 # --- The result screen -------------------------------------------------------------------------
