@@ -143,10 +143,12 @@ def client_builder(signer: Any) -> Any:
 
 def bare_signature(name: str, signer: Any) -> Callable[[bytes], Any]:
     """The bare signature of to-be-signed bytes with ``signer``'s key, outside our code."""
+    from core.pki.x509 import signature_hash
+
     if name == "software":
         key = signer._key
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            algorithm = signer._hash()
+            algorithm = signature_hash(key)
             return lambda data: key.sign(data, ec.ECDSA(algorithm))
         return lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256())
     # A python-pkcs11 session of its own (the login is the process's), the key object, no lock.
