@@ -1,4 +1,9 @@
-"""The service's own PKI (CERT-): client certificates, their revocation, the CRL and the OCSP responder."""
+"""The service's own PKI (CERT-): client certificates, their revocation, the CRL and the OCSP responder.
+
+``x509`` is the X.509 profile every other module and the signers (``hsm``) share, a leaf; ``signers``
+picks the signer plugin named by ``cjs.ca.signer``; ``ca`` keeps the CA folder (``cjs ca …``) through
+the signer hooks; ``certificates`` issues and revokes, ``crl`` and ``ocsp`` publish the revocations.
+"""
 
 from pyramid.config import Configurator
 

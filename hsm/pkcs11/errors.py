@@ -65,11 +65,13 @@ def reason(exc: BaseException) -> str:
 
 
 def module_level(exc: BaseException) -> bool:
+    """Whether the module must be finalised and initialised again after ``exc``."""
     # CKR_CRYPTOKI_NOT_INITIALIZED has no class of its own in python-pkcs11: a bare PKCS11Error.
     return isinstance(exc, MODULE_ERRORS) or type(exc) is p11e.PKCS11Error
 
 
 def reconnectable(exc: BaseException) -> bool:
+    """Whether a new session (or module) may cure ``exc``."""
     return isinstance(exc, SESSION_ERRORS) or module_level(exc)
 
 
