@@ -21,6 +21,7 @@ from core.pki import signers
 from core.pki.ca import (
     CA_BUNDLE_FILE,
     init_ca,
+    issue_server_certificate,
     previous_cas,
     previous_signers,
     rotate_ca,
@@ -252,3 +253,20 @@ def test_the_cjs_ca_commands_work_with_the_third_signer(tmp_path, vault, monkeyp
     shown = capsys.readouterr().out
     assert "signer: vault\n" in shown
     assert "previous CA 1: key id " in shown and ", vault key " in shown
+
+
+def test_the_server_certificate_chains_to_the_ca_by_its_key_identifier(tmp_path, pm):
+    settings = settings_for(tmp_path / "ca")
+    init_ca(settings, pm)
+    signer = load_signer(settings, pm)
+    cert_path, key_path = issue_server_certificate(
+        signer, ["localhost", "127.0.0.1"], tmp_path / "tls"
+    )
+    leaf, ca = x509.load_pem_x509_certificates(cert_path.read_bytes())
+    assert ca == signer.ca_certificate
+    leaf.verify_directly_issued_by(ca)
+    aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert aki.key_identifier == key_identifier(ca)
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert key_path.stat().st_mode & 0o077 == 0
