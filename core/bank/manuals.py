@@ -20,13 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from core import audit
+from core.bank.paper_forms import DEMO_BANK, DEMO_DOCUMENTS, BankInfo
+from core.db import make_engine, make_session_factory
 from core.db.models import ContractKind, Manual
 
 if TYPE_CHECKING:
     from pyramid.request import Request
     from sqlalchemy.orm import Session
-
-    from core.bank.paper_forms import BankInfo
 
 #: The actor of the demo seed in the audit log.
 SEED_ACTOR = "demo-seed"
@@ -168,8 +168,6 @@ def seed_demo_manuals(dbsession: Session, bank: BankInfo | None = None) -> list[
 
     Returns the titles added (none when all are there). Does not commit.
     """
-    from core.bank.paper_forms import DEMO_BANK, DEMO_DOCUMENTS
-
     existing = set(dbsession.scalars(select(Manual.title)))
     added = []
     for document in DEMO_DOCUMENTS:
@@ -192,8 +190,6 @@ def seed_demo_manuals(dbsession: Session, bank: BankInfo | None = None) -> list[
 
 def seed_demo_manuals_with_settings(settings: Mapping[str, Any]) -> list[str]:
     """``cjs demo``: seed the demo manuals in one transaction; one report line per manual added."""
-    from core.db import make_engine, make_session_factory
-
     engine = make_engine(settings["sqlalchemy.url"])
     try:
         session = make_session_factory(engine)()

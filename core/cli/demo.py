@@ -18,6 +18,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core import mail
+from core.app import close_app, make_app
+from core.bank import config as bank
+from core.bank import manuals
+from core.cli.server import (
+    client_ca_path,
+    ensure_server_certificate,
+    make_server,
+    running,
+    setup_logging,
+    stop_signals,
+    url_for,
+)
+from core.db import migrate as dbmigrate
+from core.pki import ca
+from core.pki.x509 import CA_CERT_FILE, ca_dir
 from core.settings import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -82,11 +98,6 @@ def demo_contracts(path: Path = DEMO_BANK_FILE) -> list[dict[str, Any]]:
 
 def prepare(settings: Mapping[str, Any], bank_file: Path = DEMO_BANK_FILE) -> list[str]:
     """Database, CA and demo bank data; returns the bank file's report lines."""
-    from core.bank import config as bank
-    from core.bank import manuals
-    from core.db import migrate as dbmigrate
-    from core.pki import ca
-
     url = settings["sqlalchemy.url"]
     _prepare_sqlite_folder(url)
     dbmigrate.upgrade(url, "head")
@@ -103,8 +114,6 @@ def banner(
     settings: Mapping[str, Any], url: str, smtp_port: int, seconds: float, bank_file: Path
 ) -> str:
     """What the person running the demo needs: URL, CA to trust, mailbox, contracts."""
-    from core.pki.x509 import CA_CERT_FILE, ca_dir
-
     lines = [
         "",
         f"CJS demo ready in {seconds:.1f} s. Stop it with Ctrl+C.",
@@ -130,18 +139,6 @@ def banner(
 
 def demo_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
     """``cjs demo``: prepare everything, then serve HTTPS and the demo SMTP server until stopped."""
-    from core import mail
-    from core.app import close_app, make_app
-    from core.cli.server import (
-        client_ca_path,
-        ensure_server_certificate,
-        make_server,
-        running,
-        setup_logging,
-        stop_signals,
-        url_for,
-    )
-
     started = time.monotonic()
     setup_logging(args)
     if settings["cjs.demo"] is not True:

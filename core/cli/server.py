@@ -34,7 +34,12 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from pyramid.paster import setup_logging as paster_setup_logging
 
+from core import mail
+from core.app import close_app, make_app
+from core.pki.ca import client_ca_file, issue_server_certificate
+from core.pki.signers import load_signer
 from core.settings import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -100,8 +105,6 @@ def tls_dir(settings: Mapping[str, Any]) -> Path:
 
 def client_ca_path(settings: Mapping[str, Any]) -> Path:
     """The CA certificates client certificates may chain to (the bundle during a CA rotation)."""
-    from core.pki.ca import client_ca_file
-
     path = client_ca_file(settings)
     if not path.exists():
         raise ConfigurationError(f"cjs.ca.dir: no CA certificate {path} (run 'cjs ca init')")
@@ -127,9 +130,6 @@ def ensure_server_certificate(
     settings: Mapping[str, Any], signer: Any | None = None
 ) -> tuple[Path, Path]:
     """Return the server certificate and key paths, issuing them from our CA when needed."""
-    from core.pki.ca import issue_server_certificate
-    from core.pki.signers import load_signer
-
     folder = tls_dir(settings)
     cert_path, key_path = folder / SERVER_CERT_FILE, folder / SERVER_KEY_FILE
     if signer is None:
@@ -203,8 +203,6 @@ def running(server: wsgi.Server) -> Iterator[threading.Thread]:
 
 def setup_logging(args: argparse.Namespace) -> None:
     """Configure logging from the ini file's logging sections (as ``pserve`` does)."""
-    from pyramid.paster import setup_logging as paster_setup_logging
-
     config = getattr(args, "config", None)
     if config and Path(config).exists():
         paster_setup_logging(config)
@@ -218,9 +216,6 @@ def serve_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
     ``--behind-proxy`` (``args.behind_proxy``): plain HTTP for nginx in front (docs/deployment.md);
     ``cjs.proxy.trusted`` must name the proxy's address.
     """
-    from core import mail
-    from core.app import close_app, make_app
-
     setup_logging(args)
     behind_proxy = bool(getattr(args, "behind_proxy", False))
     if behind_proxy and not settings["cjs.proxy.trusted"]:
