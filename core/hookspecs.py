@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from cryptography import x509
     from pyramid.config import Configurator
     from pyramid.request import Request
+    from sqlalchemy import Table
 
     from core.auth.flows import Flow, StepResult
     from core.db.models import DepositGroup
@@ -109,6 +111,21 @@ class AuthStep(Protocol):
         """Check a validated form; update the flow (``flow.set``) and the counters as needed."""
 
 
+@dataclass(frozen=True)
+class ModuleSchema:
+    """A plugin's tables and the Alembic revisions that create them.
+
+    ``tables`` are declared on ``core.db.models.Base`` (one shared MetaData, so that they may refer to
+    core tables and ``cjs db check`` compares them). ``versions`` is the folder of the plugin's
+    revision scripts, an Alembic version location; ``branch`` is the branch label of its first
+    revision, whose ``depends_on`` names the core revision it builds on.
+    """
+
+    branch: str
+    versions: Path
+    tables: Sequence[Table] = ()
+
+
 #: A signer factory takes the validated settings and returns an object providing ``ISigner``
 #: (zope.interface, checked with verifyObject at start).
 SignerFactory = Callable[[Mapping[str, Any]], Any]
@@ -185,6 +202,15 @@ def cjs_info_panels(
 
     Called when the information screen is drawn, only for modules enabled for ``deposit_group``.
     Not firstresult: the core sorts every module's panels by ``order``.
+    """
+
+
+@hookspec
+def cjs_schema() -> ModuleSchema:
+    """Declare the plugin's tables and the folder of its Alembic revisions (its own branch).
+
+    Called whenever migrations are run or checked (``cjs db upgrade`` goes to every branch's head,
+    ``cjs db check`` compares every plugin's tables). Not firstresult: one schema per plugin.
     """
 
 

@@ -4,7 +4,8 @@ One transaction per migration, so a failure leaves the database at the last good
 PostgreSQL every migration runs with a ``lock_timeout`` (waiting behind a long transaction for an
 ACCESS EXCLUSIVE lock would stall all traffic: give up instead and retry later) and a
 ``statement_timeout`` (a migration that needs longer must be written in steps). SQLite alters tables
-in batch mode (copy and move). The URL or an open connection comes from ``config.attributes``, set by
+in batch mode (copy and move). The target metadata is ``core.db.models.Base.metadata``: the core's
+tables and those the loaded plugins declared on it (``cjs_schema``). The URL or an open connection comes from ``config.attributes``, set by
 :func:`core.db.migrate.make_config`.
 """
 

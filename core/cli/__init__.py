@@ -26,15 +26,17 @@ def load_settings(config_path: str) -> dict[str, Any]:
 
 def _db(args: argparse.Namespace) -> int:
     from core.db import migrate as dbmigrate
+    from core.plugins import make_plugin_manager
 
     settings = load_settings(args.config)
     url = settings["sqlalchemy.url"]
+    plugins = make_plugin_manager(disabled=settings["cjs.plugins.disabled"])
     if args.action == "upgrade":
-        dbmigrate.upgrade(url, args.revision or "head")
+        dbmigrate.upgrade(url, args.revision or "heads", plugins)
     elif args.action == "downgrade":
-        dbmigrate.downgrade(url, args.revision or "base")
+        dbmigrate.downgrade(url, args.revision or "base", plugins)
     else:
-        differences = dbmigrate.check(url)
+        differences = dbmigrate.check(url, plugins)
         if differences:
             for line in differences:
                 print(line)
@@ -113,7 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="migrate the database")
     db.add_argument("action", choices=["upgrade", "downgrade", "check"])
-    db.add_argument("revision", nargs="?", help="target revision (upgrade: head, downgrade: base)")
+    db.add_argument(
+        "revision",
+        nargs="?",
+        help="target revision (upgrade: heads, every branch's newest; downgrade: base)",
+    )
     db.set_defaults(func=_db)
 
     ca_cmd = commands.add_parser("ca", help="the service's own CA")

@@ -1,8 +1,12 @@
 """Database migrations (Alembic), configured in code so ``cjs db …`` works from any folder.
 
-The scripts live in the ``migrations`` package (``migrations/versions``). No ``alembic.ini`` is needed:
-:func:`make_config` builds the Alembic configuration from the package's location and a database URL,
-and ``migrations/env.py`` reads the URL (or an open connection) from ``config.attributes``.
+The core's scripts live in the ``migrations`` package (``migrations/versions``, branch ``core``);
+each plugin that answers ``cjs_schema`` adds its own folder (an Alembic version location) holding its
+own branch, whose first revision ``depends_on`` a core revision. So the scripts have one head per
+branch: :func:`upgrade` goes to all of them (``heads``) and :func:`check` compares the core's and the
+plugins' tables. No ``alembic.ini`` is needed: :func:`make_config` builds the Alembic configuration
+from the package's location, the plugins' folders and a database URL, and ``migrations/env.py`` reads
+the URL (or an open connection) from ``config.attributes``.
 
 A developer adds a revision with :func:`revision` (autogenerate against a database at head), then
 reviews and edits the script: autogenerate does not see triggers, functions or data changes.
@@ -13,6 +17,7 @@ may upgrade the same PostgreSQL database at once (env.py serialises them with an
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,70 +26,123 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from pluggy import PluginManager
 from sqlalchemy import MetaData, create_engine, pool
 from sqlalchemy.engine import Connection
 
 import migrations
+from core.db.models import Base
+from core.hookspecs import ModuleSchema
+from core.plugins import make_plugin_manager
+from core.settings import ConfigurationError
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
+#: The branch label of the core's revisions.
+CORE_BRANCH = "core"
 
 # Shared by migrations/env.py (autogenerate) and check(), so both see the same differences.
 COMPARE_OPTIONS: dict[str, Any] = {"compare_type": True, "compare_server_default": True}
 
 
-def target_metadata() -> MetaData:
-    """The metadata migrations must produce: the core models and those of installed plugins."""
-    from core.db.models import Base
-    from core.plugins import make_plugin_manager
+def plugin_schemas(plugins: PluginManager | None = None) -> list[ModuleSchema]:
+    """The schemas of ``plugins`` (default: every installed plugin; loading it declares its tables).
 
-    # Importing the installed plugins registers any tables they declare on Base.metadata.
-    make_plugin_manager()
+    A table not declared on ``core.db.models.Base``, or a branch declared twice, stops with
+    :class:`ConfigurationError`.
+    """
+    pm = plugins if plugins is not None else make_plugin_manager()
+    schemas: list[ModuleSchema] = list(pm.hook.cjs_schema())
+    branches = [CORE_BRANCH]
+    for schema in schemas:
+        if schema.branch in branches:
+            raise ConfigurationError(f"migrations branch {schema.branch!r}: declared twice")
+        branches.append(schema.branch)
+        for table in schema.tables:
+            if table.metadata is not Base.metadata:
+                raise ConfigurationError(
+                    f"table {table.name!r} of branch {schema.branch!r}: "
+                    "declare it on core.db.models.Base"
+                )
+    return schemas
+
+
+def target_metadata() -> MetaData:
+    """The metadata migrations must produce: the core models and those of the loaded plugins."""
     return Base.metadata
 
 
-def make_config(url: str | None = None, connection: Connection | None = None) -> Config:
-    """An Alembic configuration for ``url`` (or an open ``connection``), from any working folder."""
+def make_config(
+    url: str | None = None,
+    connection: Connection | None = None,
+    plugins: PluginManager | None = None,
+) -> Config:
+    """An Alembic configuration for ``url`` (or an open ``connection``), from any working folder.
+
+    The version locations are the core's and those of ``plugins`` (default: every installed one;
+    ``cjs db`` leaves out those of ``cjs.plugins.disabled``).
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    locations = [MIGRATIONS_DIR / "versions", *(s.versions for s in plugin_schemas(plugins))]
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
     # The URL goes through attributes, not the ini parser: a '%' in a password stays as it is.
     config.attributes["url"] = url
     config.attributes["connection"] = connection
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision`` (default: the newest)."""
-    command.upgrade(make_config(url), revision)
+def upgrade(url: str, revision: str = "heads", plugins: PluginManager | None = None) -> None:
+    """Migrate the database at ``url`` up to ``revision`` (default: every branch's newest)."""
+    command.upgrade(make_config(url, plugins=plugins), revision)
 
 
-def downgrade(url: str, revision: str = "base") -> None:
+def downgrade(url: str, revision: str = "base", plugins: PluginManager | None = None) -> None:
     """Migrate the database at ``url`` down to ``revision`` (default: no tables at all)."""
-    command.downgrade(make_config(url), revision)
+    command.downgrade(make_config(url, plugins=plugins), revision)
 
 
-def heads() -> list[str]:
-    """The head revisions of the scripts (exactly one, unless two branches need a merge)."""
-    return list(ScriptDirectory.from_config(make_config()).get_heads())
+def heads(plugins: PluginManager | None = None) -> list[str]:
+    """The head revisions of the scripts: one per branch (core and each plugin), sorted."""
+    return sorted(ScriptDirectory.from_config(make_config(plugins=plugins)).get_heads())
 
 
-def current(url: str) -> str | None:
-    """The revision the database at ``url`` is at (None: not migrated)."""
+def branch_head(branch: str, plugins: PluginManager | None = None) -> str | None:
+    """The newest revision of ``branch`` (e.g. ``core``), or None when no script carries the label."""
+    scripts = ScriptDirectory.from_config(make_config(plugins=plugins))
+    try:
+        revision = scripts.get_revision(f"{branch}@head")
+    except CommandError:
+        return None
+    return None if revision is None else revision.revision
+
+
+def current(url: str) -> list[str]:
+    """The revisions the database at ``url`` is at, one per branch, sorted ([]: not migrated)."""
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            return sorted(MigrationContext.configure(connection).get_current_heads())
     finally:
         engine.dispose()
 
 
-def check(url: str) -> list[str]:
+def check(url: str, plugins: PluginManager | None = None) -> list[str]:
     """Differences between the database at ``url`` and the models, one line each; [] if identical.
 
-    A database not at the head revision is reported too, so ``cjs db check`` fails before a start
-    with a schema the code does not expect.
+    A database not at the head of every branch is reported too, so ``cjs db check`` fails before a
+    start with a schema the code does not expect; so is a plugin branch without scripts.
     """
+    plugins = plugins if plugins is not None else make_plugin_manager()
+    missing = [
+        schema.branch
+        for schema in plugin_schemas(plugins)
+        if branch_head(schema.branch, plugins) is None
+    ]
     metadata = target_metadata()
-    script_heads = heads()
+    scripts = ScriptDirectory.from_config(make_config(plugins=plugins))
+    script_heads = sorted(scripts.get_heads())
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
@@ -95,19 +153,31 @@ def check(url: str) -> list[str]:
             diffs = compare_metadata(context, metadata)
     finally:
         engine.dispose()
-    lines = []
-    if sorted(revisions) != sorted(script_heads):
+    lines = [f"migrations branch {branch!r}: no revision carries this label" for branch in missing]
+    # A revision another depends on is not stored as a head: compare with everything applied.
+    applied = {r.revision for r in scripts.iterate_revisions(tuple(revisions), "base")}
+    if not set(script_heads) <= applied:
         lines.append(
-            f"database at revision {', '.join(revisions) or 'none'}, "
+            f"database at revision {', '.join(sorted(revisions)) or 'none'}, "
             f"scripts at {', '.join(script_heads)} (run 'cjs db upgrade')"
         )
     lines.extend(_describe(diff) for diff in _flatten(diffs))
     return lines
 
 
-def revision(url: str, message: str, rev_id: str | None = None) -> None:
-    """Write a new revision script autogenerated against ``url`` (a database at head); review it."""
-    command.revision(make_config(url), message=message, autogenerate=True, rev_id=rev_id)
+def revision(url: str, message: str, rev_id: str | None = None, branch: str = CORE_BRANCH) -> None:
+    """Write a new revision of ``branch`` autogenerated against ``url`` (a database at every head).
+
+    Review it. A plugin's first revision is written by hand (see docs/plugin-guide.md): it carries
+    the branch label and ``depends_on`` the core head.
+    """
+    command.revision(
+        make_config(url),
+        message=message,
+        autogenerate=True,
+        rev_id=rev_id,
+        head=f"{branch}@head",
+    )
 
 
 def _flatten(diffs: list[Any]) -> list[tuple[Any, ...]]:

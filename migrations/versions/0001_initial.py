@@ -17,7 +17,7 @@ from alembic import op
 
 revision = "0001_initial"
 down_revision = None
-branch_labels = None
+branch_labels = ("core",)
 depends_on = None
 
 APPEND_ONLY_MESSAGE = "audit_events is append-only"

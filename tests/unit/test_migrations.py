@@ -10,12 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, pool, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, inspect, pool, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from core import cli
 from core.db import migrate as dbmigrate
+from core.db.models import Base
+from core.hookspecs import ModuleSchema, hookimpl
+from core.plugins import make_plugin_manager
+from core.settings import ConfigurationError
 
 INSERT_AUDIT = text(
     "INSERT INTO audit_events (occurred_at, actor, actor_kind, action, result, details)"
@@ -58,9 +62,11 @@ def _tables(url: str) -> list[str]:
         engine.dispose()
 
 
-def test_the_scripts_have_one_head() -> None:
-    """Two branches added in parallel must be merged before they reach a database."""
-    assert len(dbmigrate.heads()) == 1
+def test_the_scripts_have_one_head_per_branch() -> None:
+    """Two revisions added in parallel on one branch must be merged before they reach a database;
+    each plugin's branch has its own head beside the core's."""
+    branches = ["core", *(schema.branch for schema in dbmigrate.plugin_schemas())]
+    assert sorted(dbmigrate.branch_head(branch) for branch in branches) == dbmigrate.heads()
 
 
 def test_upgrade_head_on_an_empty_database_gives_the_models_schema(empty_db_url: str) -> None:
@@ -69,7 +75,8 @@ def test_upgrade_head_on_an_empty_database_gives_the_models_schema(empty_db_url:
     dbmigrate.upgrade(empty_db_url)
 
     assert dbmigrate.check(empty_db_url) == []
-    assert dbmigrate.current(empty_db_url) == dbmigrate.heads()[0]
+    # A head that a plugin's branch depends on is not stored in the database: it is applied anyway.
+    assert set(dbmigrate.current(empty_db_url)) <= set(dbmigrate.heads())
     assert len(_triggers_and_functions(empty_db_url)) >= 2
 
 
@@ -78,7 +85,7 @@ def test_downgrade_base_leaves_no_tables_and_upgrades_again(db_url: str) -> None
 
     assert _tables(db_url) == ["alembic_version"]
     assert _triggers_and_functions(db_url) == []
-    assert dbmigrate.current(db_url) is None
+    assert dbmigrate.current(db_url) == []
 
     dbmigrate.upgrade(db_url)
     assert dbmigrate.check(db_url) == []
@@ -155,3 +162,103 @@ def test_cjs_db_commands_work_from_any_folder(
     assert cli.main(["-c", str(ini), "db", "downgrade"]) == 0
     assert _tables(empty_db_url) == ["alembic_version"]
     assert list(elsewhere.iterdir()) == []
+
+
+PLUGIN_REVISION = """\
+import sqlalchemy as sa
+from alembic import op
+
+revision = "things_0001"
+down_revision = None
+branch_labels = ("things",)
+depends_on = "{core_head}"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "things",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_things")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("things")
+"""
+
+
+class ThingsPlugin:
+    """A plugin with one table and its own branch of revisions in ``versions``."""
+
+    def __init__(self, versions: Path, table: Table) -> None:
+        self.versions = versions
+        self.table = table
+
+    @hookimpl
+    def cjs_schema(self) -> ModuleSchema:
+        return ModuleSchema(branch="things", versions=self.versions, tables=(self.table,))
+
+
+@pytest.fixture
+def things_table() -> Iterator[Table]:
+    """A plugin table on the shared metadata, taken off again so that no other test sees it."""
+    table = Table(
+        "things",
+        Base.metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(40), nullable=False),
+    )
+    try:
+        yield table
+    finally:
+        Base.metadata.remove(table)
+
+
+def _things_plugins(tmp_path: Path, table: Table, *, with_revision: bool = True):
+    versions = tmp_path / "things_versions"
+    versions.mkdir()
+    if with_revision:
+        core_head = dbmigrate.branch_head("core")
+        (versions / "things_0001.py").write_text(PLUGIN_REVISION.format(core_head=core_head))
+    return make_plugin_manager([ThingsPlugin(versions, table)])
+
+
+def test_a_plugin_branch_is_upgraded_checked_and_downgraded(
+    empty_db_url: str, tmp_path: Path, things_table: Table
+) -> None:
+    """Issue #11: a module's own migrations need no edit to core; ``cjs db check`` covers them."""
+    plugins = _things_plugins(tmp_path, things_table)
+    assert "things_0001" in dbmigrate.heads(plugins)
+    assert "add_table: things" in dbmigrate.check(empty_db_url, plugins)
+    dbmigrate.upgrade(empty_db_url)  # the installed plugins only
+    assert any("(run 'cjs db upgrade')" in line for line in dbmigrate.check(empty_db_url, plugins))
+
+    dbmigrate.upgrade(empty_db_url, plugins=plugins)
+
+    assert "things" in _tables(empty_db_url)
+    assert "things_0001" in dbmigrate.current(empty_db_url)
+    assert dbmigrate.check(empty_db_url, plugins) == []
+
+    dbmigrate.downgrade(empty_db_url, plugins=plugins)
+    assert _tables(empty_db_url) == ["alembic_version"]
+
+
+def test_check_reports_a_plugin_branch_without_revisions(
+    db_url: str, tmp_path: Path, things_table: Table
+) -> None:
+    plugins = _things_plugins(tmp_path, things_table, with_revision=False)
+
+    differences = dbmigrate.check(db_url, plugins)
+
+    assert "migrations branch 'things': no revision carries this label" in differences
+    assert "add_table: things" in differences
+
+
+def test_a_plugin_table_on_its_own_metadata_is_refused(tmp_path: Path) -> None:
+    """Tables on another MetaData would escape ``cjs db check``: the start stops instead."""
+    elsewhere = Table("loose", MetaData(), Column("id", Integer, primary_key=True))
+    plugins = make_plugin_manager([ThingsPlugin(tmp_path, elsewhere)])
+
+    with pytest.raises(ConfigurationError, match="table 'loose' of branch 'things': declare it"):
+        dbmigrate.heads(plugins)
