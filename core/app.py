@@ -8,28 +8,42 @@ from typing import Any
 from pyramid.config import Configurator
 
 from core.db.models import utcnow
+from core.modules import configure_module_routes
+from core.plugins import load_plugins
 from core.security.client_cert import ClientCertificateMiddleware
-from core.settings import ConfigurationError, validate
+from core.settings import ConfigurationError
 
 __all__ = ["ConfigurationError", "close_app", "main", "make_app", "make_config"]
 
 
-def make_config(settings: Mapping[str, Any], plugins: Iterable[object] = ()) -> Configurator:
-    """Validate ``settings`` and build the configurator: plugins, database, views, security.
+#: The applications the factory builds from the same plugins, settings and domain services.
+APP_KINDS = ("customer", "staff")
+
+
+def make_config(
+    settings: Mapping[str, Any], plugins: Iterable[object] = (), kind: str = "customer"
+) -> Configurator:
+    """Validate ``settings`` and build the configurator of the ``kind`` application.
+
+    Both kinds share the composition below the screens: plugins and their settings, the signer,
+    the database, mail, templates (the core's and each module's own folder). Then each gets its own
+    security policy, view derivers and routes: the customer app its certificate-bound sessions,
+    service hours, module guard, screens and module routes; the staff app (``core.staff``) its
+    staff identity and the modules' staff screens, and none of the customer's.
 
     ``plugins`` are extra plugin objects registered beside the installed ones (tests use it).
     Raises :class:`ConfigurationError` with one line naming a bad setting.
     """
-    from core.plugins import ModuleRegistry, make_plugin_manager
-
-    parsed = validate(settings)
+    if kind not in APP_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(APP_KINDS)}, got {kind!r}")
+    loaded = load_plugins(settings, plugins)
+    parsed = loaded.settings
     parsed.setdefault("pyramid.default_locale_name", "ja")
     parsed.setdefault("jinja2.i18n.domain", "cjs")
     parsed.setdefault("jinja2.undefined", "strict")
-    pm = make_plugin_manager(plugins, disabled=parsed["cjs.plugins.disabled"])
     config = Configurator(settings=parsed)
-    config.registry.cjs_plugins = pm
-    config.registry.cjs_modules = ModuleRegistry(pm)
+    config.registry.cjs_plugins = loaded.manager
+    config.registry.cjs_modules = loaded.modules
 
     from core.pki.signers import configure_signer
 
@@ -39,26 +53,31 @@ def make_config(settings: Mapping[str, Any], plugins: Iterable[object] = ()) -> 
     config.include("pyramid_jinja2")
     config.add_jinja2_renderer(".html")
     config.add_jinja2_search_path("templates:", name=".html")
+    for folder in loaded.modules.template_folders.values():
+        config.add_jinja2_search_path(folder, name=".html")
     config.add_translation_dirs("core:locale")
     config.registry.cjs_clock = utcnow
     config.include("core.db")
     config.include("core.mail")
+    if kind == "staff":
+        config.include("core.staff")
+        return config
     config.include("core.hours")
     config.include("core.security")
     config.include("core.modules")
     config.include("core.web")
-    config.registry.cjs_modules.configure_routes(config)
+    configure_module_routes(config)
     return config
 
 
 def make_app(
-    settings: Mapping[str, Any], plugins: Iterable[object] = ()
+    settings: Mapping[str, Any], plugins: Iterable[object] = (), kind: str = "customer"
 ) -> ClientCertificateMiddleware:
-    """Build the WSGI application from a settings mapping (tests and ``cjs serve`` use this).
+    """Build the ``kind`` WSGI application from a settings mapping (tests and ``cjs serve``).
 
     The client-certificate middleware wraps the router; ``app.registry`` is the router's registry.
     """
-    router = make_config(settings, plugins).make_wsgi_app()
+    router = make_config(settings, plugins, kind).make_wsgi_app()
     return ClientCertificateMiddleware(router, router.registry.settings["cjs.proxy.trusted"])
 
 
@@ -71,7 +90,9 @@ def close_app(app: ClientCertificateMiddleware) -> None:
     from core import mail
 
     mail.stop_sender(app.registry)
-    app.registry.cjs_crl_worker.stop()
+    crl_worker = getattr(app.registry, "cjs_crl_worker", None)  # the staff app has none
+    if crl_worker is not None:
+        crl_worker.stop()
     app.registry.cjs_engine.dispose()
 
 

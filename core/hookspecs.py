@@ -1,4 +1,5 @@
-"""The hooks through which plugins extend CJS: service modules, authentication steps, CA signers.
+"""The hooks through which plugins extend CJS: service modules (and their staff screens),
+authentication steps, CA signers; and the declarations the hooks exchange.
 
 Every hook is ``cjs_``-prefixed and takes keyword arguments only. Built-in plugins register through the
 same entry-point groups a third-party package uses: ``cjs.modules``, ``cjs.auth_backends`` and
@@ -7,10 +8,13 @@ same entry-point groups a third-party package uses: ``cjs.modules``, ``cjs.auth_
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
+from argparse import ArgumentParser, Namespace
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pluggy
 
@@ -22,9 +26,11 @@ if TYPE_CHECKING:
     from pyramid.config import Configurator
     from pyramid.request import Request
     from sqlalchemy import Table
+    from sqlalchemy.orm import Session
 
     from core.auth.flows import Flow, StepResult
-    from core.db.models import DepositGroup
+    from core.db.models import DepositGroup, User
+    from core.settings import Setting
 
 PROJECT = "cjs"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -58,12 +64,12 @@ class ServiceModule:
 class MenuEntry:
     """One entry of a module's menu: a title and the route it leads to.
 
-    ``changes_data`` marks entries that a 閲覧のみ user may not use (ACC-7).
+    Whether it changes data (hidden from 閲覧のみ users, ACC-7) is not said here: it is read from the
+    ``changes_data=True`` of the route's GET view, the one place it is declared.
     """
 
     title: str
     route_name: str
-    changes_data: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,128 @@ class ModuleSchema:
     branch: str
     versions: Path
     tables: Sequence[Table] = ()
+
+
+@dataclass(frozen=True)
+class MailTemplate:
+    """A plain-text mail template: ``<folder>/<name>.txt`` and the context keys it needs.
+
+    The file is Jinja2 (StrictUndefined): a first line ``Subject: …``, a blank line, the body;
+    ``service_name`` and ``service_url`` are added to the context. ``name`` is also the outbox
+    ``kind``: unique among the core's templates and every plugin's.
+    """
+
+    name: str
+    context_keys: frozenset[str]
+    folder: Path
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a daily job is given: a session factory (the job commits its own transactions), the
+    validated settings (a module's own ``cjs.module.<code>.*`` included) and the time of the run."""
+
+    session_factory: Callable[[], Session]
+    settings: Mapping[str, Any]
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class DailyJob:
+    """A module's part of ``cjs jobs daily``: ``run`` returns a count, printed as ``<name>: <count>``.
+
+    Running it twice, or twice at once, must do nothing twice (as the core's notices).
+    """
+
+    name: str
+    run: Callable[[JobContext], int]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``cjs`` subcommand: ``add_arguments`` fills its parser, ``run`` gets the parsed arguments and
+    the validated settings and returns the exit status."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[ArgumentParser], None]
+    run: Callable[[Namespace, Mapping[str, Any]], int]
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why one row of a bank data file was refused: its line number (1 = first line) and a message."""
+
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed bank data file: the rows to store, or the errors of every refused row."""
+
+    rows: Sequence[Any] = ()
+    errors: Sequence[RowError] = ()
+
+
+class Loader(Protocol):
+    """A kind of bank data file a module accepts (``cjs load KIND FILE``), stored all or nothing.
+
+    ``kind`` names it on the command line and in the audit log (``load.<kind>``); ``title`` is its
+    Japanese name (the 操作ログ label is データ取込（<title>）).
+    """
+
+    kind: str
+    title: str
+
+    def parse(self, dbsession: Session, data: bytes) -> Parsed:
+        """Read the whole file (checking it against the database if need be, writing nothing):
+        every row, or an error for each row that cannot be stored."""
+
+    def store(self, dbsession: Session, rows: Sequence[Any], *, now: dt.datetime) -> None:
+        """Write the parsed rows in ``dbsession``, in the transaction of the parse; the core commits."""
+
+
+@dataclass(frozen=True)
+class OutputContext:
+    """What an output is built from: the request's database session, the selected deposit group,
+    the logged-in user and the time (Japan time), never the request itself."""
+
+    dbsession: Session
+    deposit_group: DepositGroup
+    user: User
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """A CSV output's content: the header and the rows (cells are made safe by the core)."""
+
+    header: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class Output:
+    """A PDF or CSV a module hands out through the shared engines (``core.outputs``).
+
+    The core serves it at ``/m/<code>/output/<name>`` (route ``<code>:output:<name>``, guarded like
+    every module route) as ``<title>_YYYYMMDD.<format>``. ``build`` returns the PDF bytes
+    (``core.outputs.pdf.PdfDocument(...).build()``) or a :class:`CsvTable` (``?encoding=utf-8``
+    gives UTF-8 with a BOM, cp932 otherwise).
+    """
+
+    name: str
+    title: str
+    format: Literal["pdf", "csv"]
+    build: Callable[[OutputContext], bytes | CsvTable]
+
+
+class StaffPermission(enum.StrEnum):
+    """Permissions of the staff application, named ``scope:resource:action``."""
+
+    #: Any authenticated bank staff member (the staff app's placeholder identity, core.staff).
+    USE = "staff:backoffice:use"
 
 
 #: A signer factory takes the validated settings and returns an object providing ``ISigner``
@@ -211,6 +339,113 @@ def cjs_schema() -> ModuleSchema:
 
     Called whenever migrations are run or checked (``cjs db upgrade`` goes to every branch's head,
     ``cjs db check`` compares every plugin's tables). Not firstresult: one schema per plugin.
+    """
+
+
+@hookspec
+def cjs_settings() -> Sequence[Setting]:
+    """Declare the module's settings, each named ``cjs.module.<code>.<name>``.
+
+    Called once at start for each module plugin alone. The core parses them like its own (the same
+    :class:`core.settings.Setting`; a bad value stops the start with one line naming it) and refuses
+    any ``cjs.module.*`` name no module declared. Not firstresult.
+    """
+
+
+@hookspec
+def cjs_mail_templates() -> Sequence[MailTemplate]:
+    """Declare the module's mail templates, each named ``<code>_<name>``, with their context keys.
+
+    Called once at start for each module plugin alone; a missing file or a name declared twice stops
+    the start. The module writes a mail with ``core.mail.enqueue(..., template=<its MailTemplate>)``.
+    Not firstresult.
+    """
+
+
+@hookspec
+def cjs_action_labels() -> Mapping[str, str]:
+    """Return the Japanese 操作ログ label of each audit action the module records (``<code>.…``).
+
+    Called once at start for each module plugin alone; 操作ログ照会 shows these labels beside the
+    core's. Not firstresult.
+    """
+
+
+@hookspec
+def cjs_daily_jobs() -> Sequence[DailyJob]:
+    """Return the module's parts of ``cjs jobs daily``, run after the core's, each with its count.
+
+    Called at every run of the daily job for each module plugin alone. Job names are unique. Not
+    firstresult.
+    """
+
+
+@hookspec
+def cjs_cli_commands() -> Sequence[Command]:
+    """Return the module's ``cjs`` subcommands.
+
+    Called when ``cjs`` starts, for each module plugin alone (plugins of ``cjs.plugins.disabled`` in
+    the ``-c`` file are not asked). A name taken by the core or another module stops the start. Not
+    firstresult.
+    """
+
+
+@hookspec
+def cjs_loaders() -> Sequence[Loader]:
+    """Return the kinds of bank data file the module accepts (``cjs load KIND FILE``).
+
+    Called once at start for each module plugin alone; kinds are unique. The core parses a whole file
+    before it stores any of it, and stores it in one transaction with an audit event
+    ``load.<kind>``. Not firstresult.
+    """
+
+
+@hookspec
+def cjs_outputs(module: ServiceModule) -> Sequence[Output]:
+    """Return the module's PDF and CSV outputs, served by the core at ``/m/<code>/output/<name>``.
+
+    Called once at start for each module plugin alone, while its routes are added. The core's view
+    builds each from an :class:`OutputContext` and answers with the shared engines' headers. Not
+    firstresult.
+    """
+
+
+@hookspec
+def cjs_module_enabled(
+    dbsession: Session,
+    deposit_group: DepositGroup,
+    module: ServiceModule,
+    options: Mapping[str, Any],
+) -> None:
+    """The bank enabled ``module`` for ``deposit_group`` (``cjs bank apply``).
+
+    Called for the module's plugin alone, in the transaction that enables it (an error aborts the
+    whole file). Returns nothing.
+    """
+
+
+@hookspec
+def cjs_module_disabled(
+    dbsession: Session, deposit_group: DepositGroup, module: ServiceModule
+) -> None:
+    """The bank disabled ``module`` for ``deposit_group`` (``cjs bank apply``).
+
+    Called for the module's plugin alone, in the transaction that disables it; the module's data
+    stays (the bank may enable it again). Returns nothing.
+    """
+
+
+# -- (a) service modules: their staff screens ---------------------------------------------------
+
+
+@hookspec
+def cjs_staff_routes(config: Configurator, module: ServiceModule) -> None:
+    """Add the module's staff screens to the staff application.
+
+    Called once when the staff app is built, for each module plugin alone, with the route prefix
+    ``/staff/m/<code>`` in effect. Route names begin with ``<code>:``; views use
+    ``core.staff.StaffPermission.USE``. No service hours and no module enablement apply there.
+    Returns nothing.
     """
 
 

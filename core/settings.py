@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,11 @@ class ConfigurationError(Exception):
     """A setting is missing or malformed; the message is one line naming it."""
 
 
-def _bool(value: str) -> bool:
+# The parsers below are part of the plugin API: a module's own settings use them too.
+
+
+def boolean(value: str) -> bool:
+    """``true``/``yes``/``on``/``1`` or ``false``/``no``/``off``/``0``."""
     lowered = value.strip().lower()
     if lowered in {"true", "yes", "on", "1"}:
         return True
@@ -33,18 +37,22 @@ def _int(value: str) -> int:
     return int(value.strip())
 
 
-def _positive_int(value: str) -> int:
+def positive_int(value: str) -> int:
+    """A whole number above zero."""
     number = int(value.strip())
     if number <= 0:
         raise ValueError(f"expected a positive whole number, got {value!r}")
     return number
 
 
-def _words(value: str) -> tuple[str, ...]:
+def words(value: str) -> tuple[str, ...]:
+    """Words separated by blanks."""
     return tuple(value.split())
 
 
-def _choice(*choices: str) -> Callable[[str], str]:
+def choice(*choices: str) -> Callable[[str], str]:
+    """A parser accepting one of ``choices``."""
+
     def parse(value: str) -> str:
         value = value.strip()
         if value not in choices:
@@ -123,7 +131,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cjs.environment",
-        _choice("development", "production"),
+        choice("development", "production"),
         "production",
         "development allows secrets written in the ini file; production refuses them",
     ),
@@ -135,14 +143,14 @@ SETTINGS: tuple[Setting, ...] = (
         "cjs.ca.issuer_name", str, "Rokin-KW CA", "common name of the CA (issuer of certificates)"
     ),
     Setting("cjs.ca.organization", str, "Rokin-KW", "organisation in the CA name"),
-    Setting("cjs.ca.key_type", _choice("ec-p384", "rsa-3072"), "ec-p384", "CA key algorithm"),
+    Setting("cjs.ca.key_type", choice("ec-p384", "rsa-3072"), "ec-p384", "CA key algorithm"),
     Setting(
         "cjs.ca.key_passphrase", str, "", "passphrase of the software CA key file", secret=True
     ),
-    Setting("cjs.hours.always_open", _bool, "false", "ignore service hours (demo only)"),
+    Setting("cjs.hours.always_open", boolean, "false", "ignore service hours (demo only)"),
     Setting("cjs.hours.open_days", _weekdays, "mon tue wed thu fri", "weekdays of service"),
     Setting("cjs.hours.open_hours", _hours, "08:00-20:00", "hours of service, Japan time"),
-    Setting("cjs.hours.national_holidays_closed", _bool, "true", "closed on national holidays"),
+    Setting("cjs.hours.national_holidays_closed", boolean, "true", "closed on national holidays"),
     Setting(
         "cjs.hours.closed_days",
         _month_days,
@@ -150,51 +158,49 @@ SETTINGS: tuple[Setting, ...] = (
         "closed every year on these MM-DD days",
     ),
     Setting("cjs.hours.maintenance", _windows, "", "maintenance windows START/END, Japan time"),
-    Setting("cjs.demo", _bool, "false", "demo mode: shows the demo mailbox page"),
+    Setting("cjs.demo", boolean, "false", "demo mode: shows the demo mailbox page"),
     Setting("cjs.demo.maildir", _path, "var/demo-mail", "where the demo SMTP server keeps mail"),
-    Setting("cjs.plugins.disabled", _words, "", "names of installed plugins not to load"),
-    Setting("cjs.session.idle_minutes", _positive_int, "60", "idle limit of a session (AUTH-6)"),
-    Setting("cjs.session.absolute_hours", _positive_int, "12", "absolute limit of a session"),
-    Setting("cjs.proxy.trusted", _words, "", "addresses or networks of the TLS proxy (nginx)"),
+    Setting("cjs.plugins.disabled", words, "", "names of installed plugins not to load"),
+    Setting("cjs.session.idle_minutes", positive_int, "60", "idle limit of a session (AUTH-6)"),
+    Setting("cjs.session.absolute_hours", positive_int, "12", "absolute limit of a session"),
+    Setting("cjs.proxy.trusted", words, "", "addresses or networks of the TLS proxy (nginx)"),
     Setting(
         "cjs.email.denied_domains",
-        _words,
+        words,
         "docomo.ne.jp ezweb.ne.jp au.com softbank.ne.jp i.softbank.jp ymobile.ne.jp "
         "disney.ne.jp emnet.ne.jp willcom.com y-mobile.ne.jp pdx.ne.jp rakuten.jp",
         "mobile-carrier mail domains refused for user addresses (ACC-5)",
     ),
     Setting(
         "cjs.cert.key_type",
-        _choice("rsa-2048", "rsa-3072", "ec-p256"),
+        choice("rsa-2048", "rsa-3072", "ec-p256"),
         "rsa-2048",
         "key type of issued client certificates (CERT-3)",
     ),
     Setting(
         "cjs.cert.allow_unused_replacement",
-        _bool,
+        boolean,
         "true",
         "a never-used certificate may be replaced by its user (CERT-8)",
     ),
-    Setting("cjs.code.valid_minutes", _positive_int, "30", "validity of the emailed code (AUTH-3)"),
+    Setting("cjs.code.valid_minutes", positive_int, "30", "validity of the emailed code (AUTH-3)"),
     Setting("cjs.mail.from", str, "noreply@localhost", "sender address of the service's emails"),
     Setting("cjs.mail.smtp_host", str, "127.0.0.1", "SMTP server host"),
-    Setting("cjs.mail.smtp_port", _positive_int, "25", "SMTP server port"),
-    Setting("cjs.mail.starttls", _bool, "false", "use STARTTLS with the SMTP server"),
+    Setting("cjs.mail.smtp_port", positive_int, "25", "SMTP server port"),
+    Setting("cjs.mail.starttls", boolean, "false", "use STARTTLS with the SMTP server"),
     Setting("cjs.mail.smtp_user", str, "", "SMTP user name (empty: no authentication)"),
     Setting("cjs.mail.smtp_password", str, "", "SMTP password", secret=True),
     Setting(
         "cjs.mail.sender",
-        _choice("thread", "off"),
+        choice("thread", "off"),
         "thread",
         "thread: each app process sends its outbox after commit; off: only `cjs jobs send-mail`",
     ),
-    Setting(
-        "cjs.mail.poll_seconds", _positive_int, "30", "how often the sender retries the outbox"
-    ),
-    Setting("cjs.mail.timeout_seconds", _positive_int, "30", "SMTP connection timeout"),
+    Setting("cjs.mail.poll_seconds", positive_int, "30", "how often the sender retries the outbox"),
+    Setting("cjs.mail.timeout_seconds", positive_int, "30", "SMTP connection timeout"),
     Setting(
         "cjs.mail.lease_seconds",
-        _positive_int,
+        positive_int,
         "120",
         "how long a sender owns a claimed message (more than twice the timeout)",
     ),
@@ -204,14 +210,17 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "command run without a shell after the CRL files are written (e.g. nginx -s reload)",
     ),
-    Setting("cjs.crl.next_update_hours", _positive_int, "48", "nextUpdate of the CRL, in hours"),
+    Setting("cjs.crl.next_update_hours", positive_int, "48", "nextUpdate of the CRL, in hours"),
     Setting("cjs.service_url", str, "https://localhost:8443/", "the service's address, for emails"),
     Setting(
-        "retry.attempts", _positive_int, "3", "attempts of a request on a serialization failure"
+        "retry.attempts", positive_int, "3", "attempts of a request on a serialization failure"
     ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+#: The settings of service modules: ``cjs.module.<code>.<name>``, declared by each module
+#: (``cjs_settings``) and parsed by :func:`validate_module_settings`.
+MODULE_PREFIX = "cjs.module."
 
 
 def resolve_secret(name: str, raw: str, *, environment: str) -> str:
@@ -238,28 +247,19 @@ def resolve_secret(name: str, raw: str, *, environment: str) -> str:
     return raw
 
 
-def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Parse every declared setting from ``raw``; return raw settings updated with parsed values.
-
-    Unknown ``cjs.*`` names are refused too: a typo must not silently fall back to a default.
-    """
-    unknown = sorted(
-        k
-        for k in raw
-        if k.startswith("cjs.")
-        and k not in _BY_NAME
-        and not k.startswith(("cjs.pipeline.", "cjs.signer.", "cjs.module."))
-    )
-    if unknown:
-        raise ConfigurationError(f"{unknown[0]}: unknown setting")
-    result = dict(raw)
+def _environment(raw: Mapping[str, Any]) -> str:
     try:
-        environment = _choice("development", "production")(
-            str(raw.get("cjs.environment", "production"))
-        )
+        return choice("development", "production")(str(raw.get("cjs.environment", "production")))
     except ValueError as exc:
         raise ConfigurationError(f"cjs.environment: {exc}") from None
-    for setting in SETTINGS:
+
+
+def _parse_declared(
+    raw: Mapping[str, Any], declared: Iterable[Setting], result: dict[str, Any]
+) -> dict[str, Any]:
+    """Parse each of ``declared`` from ``raw`` into ``result`` (a value already parsed is kept)."""
+    environment = _environment(raw)
+    for setting in declared:
         value = raw.get(setting.name, setting.default)
         if value is None:
             raise ConfigurationError(f"{setting.name}: missing ({setting.doc})")
@@ -273,3 +273,34 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
         except ValueError as exc:
             raise ConfigurationError(f"{setting.name}: {exc}") from None
     return result
+
+
+def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Parse every declared setting from ``raw``; return raw settings updated with parsed values.
+
+    Unknown ``cjs.*`` names are refused too: a typo must not silently fall back to a default. The
+    modules' ``cjs.module.<code>.*`` settings are left to :func:`validate_module_settings`, once the
+    plugins that declare them are loaded.
+    """
+    unknown = sorted(
+        k
+        for k in raw
+        if k.startswith("cjs.")
+        and k not in _BY_NAME
+        and not k.startswith(("cjs.pipeline.", "cjs.signer.", MODULE_PREFIX))
+    )
+    if unknown:
+        raise ConfigurationError(f"{unknown[0]}: unknown setting")
+    return _parse_declared(raw, SETTINGS, dict(raw))
+
+
+def validate_module_settings(
+    settings: Mapping[str, Any], declared: Sequence[Setting]
+) -> dict[str, Any]:
+    """Parse the modules' ``declared`` settings from ``settings``; refuse an undeclared
+    ``cjs.module.*`` name, as :func:`validate` refuses an unknown core one."""
+    names = {setting.name for setting in declared}
+    unknown = sorted(k for k in settings if k.startswith(MODULE_PREFIX) and k not in names)
+    if unknown:
+        raise ConfigurationError(f"{unknown[0]}: unknown setting")
+    return _parse_declared(settings, declared, dict(settings))

@@ -2,7 +2,8 @@
 
 The file is the truth for the contracts it lists: applying it twice changes nothing the second time.
 Everything is checked before anything is written, and all of it is written in one transaction, with
-an audit event for each change. Initial passwords may be given in clear (``initial_password``, hashed
+an audit event for each change. A module enabled or disabled for a deposit group is told so
+(``cjs_module_enabled`` / ``cjs_module_disabled``) in that transaction. Initial passwords may be given in clear (``initial_password``, hashed
 on apply) or as an argon2id hash (``initial_password_hash``).
 
 Example::
@@ -36,6 +37,7 @@ from core.auth.passwords import hash_password, is_argon2_hash, verify_password
 from core.db import make_engine, make_session_factory
 from core.db.models import Contract, ContractKind, DepositGroup, ModuleEnablement
 from core.hookspecs import ServiceModule
+from core.plugins import ModuleRegistry, make_plugin_manager
 from core.settings import ConfigurationError
 
 ACTOR = "bank-config"
@@ -146,9 +148,25 @@ def parse(data: Mapping[str, Any], modules: Mapping[str, ServiceModule]) -> list
     return contracts
 
 
-def apply(dbsession: Session, declared: list[_Contract]) -> list[str]:
-    """Bring the database in line with ``declared``; return one line per change (none: unchanged)."""
+@dataclass
+class _Enablement:
+    """A module enabled (with its options) or disabled (``options`` None) for a group."""
+
+    group: DepositGroup
+    code: str
+    options: dict[str, Any] | None
+
+
+def apply(
+    dbsession: Session, declared: list[_Contract], modules: ModuleRegistry | None = None
+) -> list[str]:
+    """Bring the database in line with ``declared``; return one line per change (none: unchanged).
+
+    ``modules`` (when given) tells each module enabled or disabled for a group, once the changes are
+    flushed.
+    """
     changes: list[str] = []
+    enablements: list[_Enablement] = []
 
     def changed(line: str, action: str, number: str) -> None:
         changes.append(line)
@@ -203,8 +221,14 @@ def apply(dbsession: Session, declared: list[_Contract]) -> list[str]:
                     "bank.initial_password.change",
                     item.contract_no,
                 )
-        _apply_groups(contract, item, changed)
+        enablements += _apply_groups(contract, item, changed)
     dbsession.flush()
+    if modules is not None:
+        for change in enablements:
+            if change.options is None:
+                modules.module_disabled(dbsession, change.group, change.code)
+            else:
+                modules.module_enabled(dbsession, change.group, change.code, change.options)
     return changes
 
 
@@ -222,7 +246,9 @@ def _initial_password_differs(contract: Contract, item: _Contract) -> bool:
     return not verify_password(contract.initial_password_hash, item.initial_password)
 
 
-def _apply_groups(contract: Contract, item: _Contract, changed: Any) -> None:
+def _apply_groups(contract: Contract, item: _Contract, changed: Any) -> list[_Enablement]:
+    """Create and update the groups of ``item``; return the modules enabled and disabled."""
+    enablements: list[_Enablement] = []
     existing = {g.group_no: g for g in contract.deposit_groups}
     for declared in item.groups:
         group = existing.get(declared.group_no)
@@ -249,6 +275,7 @@ def _apply_groups(contract: Contract, item: _Contract, changed: Any) -> None:
         for code, options in declared.modules.items():
             if code not in enabled:
                 group.module_enablements.append(ModuleEnablement(module_code=code, options=options))
+                enablements.append(_Enablement(group, code, options))
                 changed(
                     f"contract {item.contract_no}: group {declared.group_no} enables {code}",
                     "bank.module.enable",
@@ -264,6 +291,7 @@ def _apply_groups(contract: Contract, item: _Contract, changed: Any) -> None:
         for code, enablement in enabled.items():
             if code not in declared.modules:
                 group.module_enablements.remove(enablement)
+                enablements.append(_Enablement(group, code, None))
                 changed(
                     f"contract {item.contract_no}: group {declared.group_no} disables {code}",
                     "bank.module.disable",
@@ -275,6 +303,7 @@ def _apply_groups(contract: Contract, item: _Contract, changed: Any) -> None:
             f"contract {item.contract_no}: group {undeclared[0]} exists but is not in the file "
             "(deposit groups are not deleted by a configuration file)"
         )
+    return enablements
 
 
 def load_file(path: str | Path) -> dict[str, Any]:
@@ -290,16 +319,14 @@ def load_file(path: str | Path) -> dict[str, Any]:
 
 def apply_file_with_settings(settings: Mapping[str, Any], path: str | Path) -> list[str]:
     """``cjs bank apply FILE``: check the file, apply it in one transaction, report the changes."""
-    from core.plugins import ModuleRegistry, make_plugin_manager
-
-    modules = ModuleRegistry(make_plugin_manager(disabled=settings["cjs.plugins.disabled"])).modules
-    declared = parse(load_file(path), modules)
+    modules = ModuleRegistry(make_plugin_manager(disabled=settings["cjs.plugins.disabled"]))
+    declared = parse(load_file(path), modules.modules)
     engine = make_engine(settings["sqlalchemy.url"])
     try:
         session = make_session_factory(engine)()
         try:
             with session.begin():
-                changes = apply(session, declared)
+                changes = apply(session, declared, modules)
         finally:
             session.close()
     finally:

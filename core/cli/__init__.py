@@ -1,4 +1,5 @@
-"""The ``cjs`` command: database, CA, bank configuration, serving and the demo.
+"""The ``cjs`` command: database, CA, bank configuration and data files, jobs, serving and the demo,
+and the service modules' own subcommands (``cjs_cli_commands``).
 
 Every command reads the settings of an ini file (``-c``, default ``$CJS_CONFIG`` or development.ini).
 A configuration error prints one line, ``cjs: <setting>: <what is wrong>``, and exits with status 2.
@@ -12,16 +13,24 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from core.settings import ConfigurationError, validate
+from pyramid.paster import get_appsettings
+
+from core.hookspecs import Command
+from core.plugins import ModuleRegistry, Plugins, load_plugins, make_plugin_manager
+from core.settings import ConfigurationError, words
+
+
+def load_configuration(config_path: str) -> Plugins:
+    """Read the ``[app:main]`` settings of an ini file (PasteDeploy format), load the plugins and
+    validate the settings, the modules' own included."""
+    if not os.path.exists(config_path):
+        raise ConfigurationError(f"{config_path}: configuration file not found")
+    return load_plugins(dict(get_appsettings(config_path)))
 
 
 def load_settings(config_path: str) -> dict[str, Any]:
-    """Read the ``[app:main]`` settings of an ini file (PasteDeploy format) and validate them."""
-    from pyramid.paster import get_appsettings
-
-    if not os.path.exists(config_path):
-        raise ConfigurationError(f"{config_path}: configuration file not found")
-    return validate(dict(get_appsettings(config_path)))
+    """The validated settings of an ini file (see :func:`load_configuration`)."""
+    return load_configuration(config_path).settings
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -84,6 +93,32 @@ def _bank(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace) -> int:
+    from core.bank import loaders
+    from core.db import make_engine, make_session_factory
+    from core.db.models import utcnow
+
+    loaded = load_configuration(args.config)
+    loader = loaded.modules.loaders.get(args.kind)
+    if loader is None:
+        known = ", ".join(sorted(loaded.modules.loaders)) or "none"
+        raise ConfigurationError(f"{args.kind}: no module loads this kind of file (known: {known})")
+    engine = make_engine(loaded.settings["sqlalchemy.url"])
+    try:
+        report = loaders.load_file(make_session_factory(engine), loader, args.file, now=utcnow())
+    except loaders.LoadRefused as refused:
+        for error in refused.errors:
+            print(f"{args.file}:{error.line}: {error.message}", file=sys.stderr)
+        print(f"cjs: {refused}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        raise ConfigurationError(f"{args.file}: {exc.strerror}") from None
+    finally:
+        engine.dispose()
+    print(f"{report.kind}: {report.rows} row(s) loaded")
+    return 0
+
+
 def _jobs(args: argparse.Namespace) -> int:
     from core.cli import jobs
 
@@ -102,8 +137,15 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.demo_command(args, load_settings(args.config))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``cjs`` with its subcommands."""
+def _module_command(command: Command) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        return command.run(args, load_settings(args.config))
+
+    return run
+
+
+def build_parser(module_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
+    """The argument parser of ``cjs`` with its subcommands and the modules' ``module_commands``."""
     parser = argparse.ArgumentParser(prog="cjs", description=__doc__.splitlines()[0])
     parser.add_argument(
         "-c",
@@ -142,8 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     bank.add_argument("file")
     bank.set_defaults(func=_bank)
 
+    load = commands.add_parser(
+        "load", help="load a bank data file of a service module (all rows or none)"
+    )
+    load.add_argument("kind", help="the kind of file (a module's loader)")
+    load.add_argument("file")
+    load.set_defaults(func=_load)
+
     jobs = commands.add_parser(
-        "jobs", help="daily job (CERT-5 notices, expired sessions) and mail sender"
+        "jobs", help="daily job (CERT-5 notices, expired sessions, modules' jobs) and mail sender"
     )
     jobs.add_argument("action", choices=["daily", "send-mail"])
     jobs.add_argument("--once", action="store_true", help="send-mail: one pass, then exit")
@@ -169,13 +218,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="port of the demo SMTP server, where the app's mail goes (default: cjs.mail.smtp_port)",
     )
     demo.set_defaults(func=_demo)
+
+    for command in module_commands:
+        if command.name in commands.choices:
+            raise ConfigurationError(f"command {command.name!r}: the core has one of that name")
+        sub = commands.add_parser(command.name, help=command.help)
+        command.add_arguments(sub)
+        sub.set_defaults(func=_module_command(command))
     return parser
+
+
+def module_commands(argv: Sequence[str] | None) -> list[Command]:
+    """The subcommands of the modules installed and not disabled in the ``-c`` file (if it exists)."""
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("-c", "--config", default=os.environ.get("CJS_CONFIG", "development.ini"))
+    known, _rest = first.parse_known_args(argv)
+    disabled: tuple[str, ...] = ()
+    if os.path.exists(known.config):
+        disabled = words(get_appsettings(known.config).get("cjs.plugins.disabled", ""))
+    return list(ModuleRegistry(make_plugin_manager(disabled=disabled)).commands.values())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``cjs``; configuration errors become one line on stderr and exit status 2."""
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser(module_commands(argv)).parse_args(argv)
         return int(args.func(args))
     except ConfigurationError as exc:
         print(f"cjs: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@
 - AUTH-6: web sessions past the idle or absolute limit are deleted.
 - CERT-6: the CRL is signed and written again (``core.pki.crl.publish_daily``), so it never reaches its
   nextUpdate even without revocations; a failure there fails the job.
+- Then each service module's daily jobs (``cjs_daily_jobs``), each printed with its count.
 - Then one pass of the mail sender, so the notices leave at once.
 
 ``cjs jobs send-mail [--once]`` runs the outbox sender as its own process (with ``cjs.mail.sender =
@@ -32,6 +33,9 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from core import mail
 from core.db import make_engine, make_session_factory
 from core.db.models import Certificate, CertificateStatus, utcnow
+from core.hookspecs import JobContext
+from core.plugins import ModuleRegistry, make_plugin_manager
+from core.settings import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -139,17 +143,31 @@ def _session_limits(settings: Mapping[str, Any]) -> tuple[dt.timedelta, dt.timed
     return dt.timedelta(minutes=idle), dt.timedelta(hours=absolute)
 
 
-def run_daily(settings: Mapping[str, Any], now: dt.datetime | None = None) -> dict[str, int]:
-    """The daily job: CERT-5 notices into the outbox, expired sessions deleted; returns the counts.
+def run_daily(
+    settings: Mapping[str, Any],
+    now: dt.datetime | None = None,
+    modules: ModuleRegistry | None = None,
+) -> dict[str, int]:
+    """The daily job: CERT-5 notices into the outbox, expired sessions deleted, the CRL written
+    again, then the modules' daily jobs; returns the counts.
 
-    Keys: ``cert_expiring`` and ``cert_expired`` (mails written by this run), ``sessions_deleted``.
+    Keys: ``cert_expiring`` and ``cert_expired`` (mails written by this run), ``sessions_deleted``,
+    then one per module job. ``modules`` defaults to the installed ones not disabled.
     """
     from core.security.sessions import delete_expired
 
     now = now if now is not None else utcnow()
+    if modules is None:
+        modules = ModuleRegistry(
+            make_plugin_manager(disabled=settings.get("cjs.plugins.disabled", ()))
+        )
+    counts = {"cert_expiring": 0, "cert_expired": 0, "sessions_deleted": 0}
+    clashing = sorted(set(counts) & set(modules.daily_jobs))
+    if clashing:
+        raise ConfigurationError(f"daily job {clashing[0]!r}: the core has one of that name")
+    settings = modules.validate_settings(settings)
     engine = make_engine(settings["sqlalchemy.url"])
     factory = make_session_factory(engine)
-    counts = {"cert_expiring": 0, "cert_expired": 0, "sessions_deleted": 0}
     try:
         for kind in ("cert_expired", "cert_expiring"):
             for cert_id in _candidates(factory, now, kind):
@@ -162,6 +180,9 @@ def run_daily(settings: Mapping[str, Any], now: dt.datetime | None = None) -> di
         from core.pki.crl import publish_daily
 
         publish_daily(settings, factory, now)
+        context = JobContext(session_factory=factory, settings=settings, now=now)
+        for name, job in modules.daily_jobs.items():
+            counts[name] = job.run(context)
     finally:
         engine.dispose()
     log.info("daily job: %s", " ".join(f"{k}={v}" for k, v in counts.items()))

@@ -15,7 +15,9 @@ Views::
 
 Templates are ``templates/mail/<name>.txt`` (Jinja2, plain text, StrictUndefined): a first line
 ``Subject: …``, a blank line, the body. :data:`TEMPLATES` names each one's context keys; ``service_name``
-and ``service_url`` are added. Nothing secret is logged: a log line holds the Message-ID, the kind and
+and ``service_url`` are added. The set is open: a service module declares its own
+(``cjs_mail_templates``, each a :class:`~core.hookspecs.MailTemplate` in its own folder), and
+:func:`enqueue_for` finds them beside the core's. Nothing secret is logged: a log line holds the Message-ID, the kind and
 the recipient's domain, and ``last_error`` the exception class and SMTP code only.
 """
 
@@ -41,6 +43,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.models import OutboxMessage, utcnow
+from core.hookspecs import MailTemplate
+from core.plugins import get_modules
+from core.settings import ConfigurationError
 
 if TYPE_CHECKING:
     import transaction.interfaces
@@ -54,8 +59,8 @@ SERVICE_NAME = "ろうきん 賃金控除事務支援サービス"
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "mail"
 
-#: Every mail template and the context keys it needs (docs/emails.md documents them).
-TEMPLATES: Mapping[str, frozenset[str]] = {
+#: The context keys of each of the core's mail templates (docs/emails.md documents them).
+_CORE_KEYS: Mapping[str, frozenset[str]] = {
     "email_code": frozenset({"user_name", "code", "valid_minutes"}),
     "locked": frozenset({"user_name", "user_id", "locked_until", "lock_minutes"}),
     "blocked": frozenset({"user_name", "user_id", "is_master"}),
@@ -69,6 +74,10 @@ TEMPLATES: Mapping[str, frozenset[str]] = {
     "user_unlocked": frozenset({"user_name", "user_id"}),
     "user_deleted": frozenset({"user_name", "user_id"}),
     "password_reset_by_master": frozenset({"user_name", "user_id"}),
+}
+#: The core's mail templates, by name; the modules' come from ``cjs_mail_templates``.
+TEMPLATES: Mapping[str, MailTemplate] = {
+    name: MailTemplate(name, keys, TEMPLATE_DIR) for name, keys in _CORE_KEYS.items()
 }
 
 _SECRET_WORDS = frozenset({"password", "passwd", "passphrase", "secret", "pin", "p12", "pkcs12"})
@@ -203,18 +212,26 @@ class RenderedMail:
     body: str
 
 
-def render(template: str, context: Mapping[str, Any], settings: Mapping[str, Any]) -> RenderedMail:
-    """Render ``templates/mail/<template>.txt`` with ``context`` plus service_name and service_url.
+def render(
+    template: str,
+    context: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    *,
+    templates: Mapping[str, MailTemplate] = TEMPLATES,
+) -> RenderedMail:
+    """Render the template named ``template`` with ``context`` plus service_name and service_url.
 
+    ``templates`` are those known (default: the core's; :func:`enqueue_for` adds the modules').
     Raises ValueError for an unknown template, a context key that may hold a password, or a missing
     or unexpected context key (jinja2.UndefinedError when the template asks for one not given).
     """
-    if template not in TEMPLATES:
+    declared = templates.get(template)
+    if declared is None:
         raise ValueError(f"unknown mail template {template!r}")
     secret = [k for k in context if set(re.split(r"[_\-.]", k.lower())) & _SECRET_WORDS]
     if secret:
         raise ValueError(f"mail context may not hold {secret[0]!r}")
-    missing = TEMPLATES[template] - set(context)
+    missing = declared.context_keys - set(context)
     if missing:
         raise ValueError(f"mail template {template!r} needs {sorted(missing)[0]!r}")
     values = {
@@ -222,7 +239,7 @@ def render(template: str, context: Mapping[str, Any], settings: Mapping[str, Any
         "service_name": SERVICE_NAME,
         "service_url": str(settings.get("cjs.service_url", MailConfig.service_url)),
     }
-    text = _environment(TEMPLATE_DIR).get_template(f"{template}.txt").render(values)
+    text = _environment(declared.folder).get_template(f"{template}.txt").render(values)
     first, _, rest = text.partition("\n")
     blank, _, body = rest.partition("\n")
     if not first.startswith("Subject: ") or blank.strip():
@@ -243,8 +260,10 @@ def enqueue(
     template: str,
     context: Mapping[str, Any],
     settings: Mapping[str, Any],
+    templates: Mapping[str, MailTemplate] = TEMPLATES,
 ) -> OutboxMessage:
-    """Write the mail ``template`` to ``to`` into the outbox, in ``dbsession``'s transaction.
+    """Write the mail ``template`` (one of ``templates``) to ``to`` into the outbox, in
+    ``dbsession``'s transaction.
 
     It leaves only if that transaction commits. Call :func:`notify_sender` (in a request) so this
     process's sender sends it right after commit; otherwise the sender's poll picks it up.
@@ -252,7 +271,7 @@ def enqueue(
     to = to.strip()
     if not to or "@" not in to or any(c in to for c in "\r\n,<> ") or len(to) > 254:
         raise ValueError("mail recipient is not a plain address")
-    rendered = render(template, context, settings)
+    rendered = render(template, context, settings, templates=templates)
     now = utcnow()
     message = OutboxMessage(
         message_id=f"<{uuid.uuid4().hex}@cjs>",
@@ -305,13 +324,15 @@ def notify_sender(request: Request) -> None:
 def enqueue_for(
     request: Request, *, to: str, template: str, context: Mapping[str, Any]
 ) -> OutboxMessage:
-    """:func:`enqueue` in ``request.dbsession`` with the app's settings, then :func:`notify_sender`."""
+    """:func:`enqueue` in ``request.dbsession`` with the app's settings and every template (the
+    core's and the modules'), then :func:`notify_sender`."""
     message = enqueue(
         request.dbsession,
         to=to,
         template=template,
         context=context,
         settings=request.registry.settings,
+        templates=all_templates(request.registry),
     )
     notify_sender(request)
     return message
@@ -661,12 +682,21 @@ def stop_sender(registry: Registry) -> None:
         sender.stop()
 
 
+def all_templates(registry: Registry) -> dict[str, MailTemplate]:
+    """The core's mail templates and those the app's modules declare, by name."""
+    return {**TEMPLATES, **get_modules(registry).mail_templates}
+
+
 def includeme(config: Configurator) -> None:
     """Give the app its sender (``registry.cjs_mail_sender``); its thread starts on the first wake.
 
-    Needs ``core.db`` (``registry.cjs_session_factory``) included first.
+    A module's mail template named like one of the core's stops the start. Needs ``core.db``
+    (``registry.cjs_session_factory``) included first.
     """
     registry = config.registry
+    for name in get_modules(registry).mail_templates:
+        if name in TEMPLATES:
+            raise ConfigurationError(f"mail template {name!r}: the core has one of that name")
     registry.cjs_mail_sender = OutboxSender(
         lambda: registry.cjs_session_factory(), config.get_settings()
     )

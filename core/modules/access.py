@@ -9,6 +9,10 @@ deriver guards them all, before the module's own view runs:
 - the module not enabled for the selected group: 404, as if the screen did not exist;
 - 非表示 (hide) for this user: 403;
 - 閲覧のみ (view_only): only safe methods, and only views not declared ``changes_data=True``.
+
+``changes_data=True`` on a module's view is the one declaration: the deriver also notes it for the
+route (:meth:`core.plugins.ModuleRegistry.record_view`), and the menu hides from 閲覧のみ users the
+entries whose route's GET view declares it, so the menu and the guard cannot disagree.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPNotFound
+from pyramid.predicates import RequestMethodPredicate
 from pyramid.request import Request
 
 from core.db.models import User
@@ -47,11 +52,20 @@ def module_code_of(request: Request) -> str | None:
     return code if code in get_modules(request.registry).modules else None
 
 
+def _answers_get(predicates: Any) -> bool:
+    """Whether a view with these predicates answers GET (a menu link's method)."""
+    methods = [p.val for p in predicates if isinstance(p, RequestMethodPredicate)]
+    return all("GET" in val for val in methods)
+
+
 def module_access_deriver(view: Callable[..., Any], info: Any) -> Callable[..., Any]:
     """Guard every view of a module route (see the module docstring)."""
     if info.exception_only:
         return view  # the forbidden and not-found views answer for the guard itself
     changes_data = bool(info.options.get("changes_data"))
+    route_name = info.options.get("route_name")
+    if route_name and _answers_get(info.predicates):
+        get_modules(info.registry).record_view(route_name, changes_data)
 
     def guarded(context: Any, request: Request) -> Any:
         code = module_code_of(request)

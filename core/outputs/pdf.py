@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from pyramid.response import Response
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, landscape
@@ -51,6 +52,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from core.outputs.csvexport import content_disposition
+
 __all__ = [
     "A4",
     "GOTHIC",
@@ -65,6 +68,7 @@ __all__ = [
     "missing_glyphs",
     "mm",
     "para",
+    "pdf_response",
     "register_fonts",
     "style",
 ]
@@ -457,3 +461,22 @@ class PdfDocument:
         )
         template.build(list(self.story), canvasmaker=_numbered_canvas(self))
         return buffer.getvalue()
+
+
+PDF_CONTENT_TYPE = "application/pdf"
+
+
+def pdf_response(
+    data: bytes,
+    filename: str,
+    *,
+    disposition: str = "attachment",
+    fallback_stem: str = "document",
+) -> Response:
+    """A download response: the PDF bytes, ``application/pdf`` and an RFC 6266 file name."""
+    response = Response(body=data)
+    response.headers["Content-Type"] = PDF_CONTENT_TYPE
+    response.headers["Content-Disposition"] = content_disposition(
+        filename, disposition, fallback_stem
+    )
+    return response

@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from pyramid.httpexceptions import HTTPBadRequest, HTTPFound
@@ -32,6 +33,7 @@ from core import audit
 from core.db.models import AuditEvent, User
 from core.hours import JST
 from core.outputs import csvexport
+from core.plugins import get_modules
 from core.security.policy import Permission
 from core.web.forms import Form, StringField
 
@@ -49,8 +51,9 @@ BANK_ACTOR = "_bank"
 SYSTEM_ACTOR = "_system"
 ACTOR_KIND_LABELS = {"bank": "ろうきん", "system": "システム", "anonymous": "（ログイン前）"}
 
-#: The Japanese name of every audit action the code records (grep ``audit.record``); an action not
-#: here shows its raw name. Dynamic names are built below from the flow and outcome tables.
+#: The Japanese name of every audit action the core records (grep ``audit.record``); an action not
+#: here shows its raw name. Dynamic names are built below from the flow and outcome tables. The
+#: service modules add their own (``cjs_action_labels``; ``load.<kind>`` for their loaders).
 ACTION_LABELS: dict[str, str] = {
     # Login, logout, passwords (FLOW-4, FLOW-6, FLOW-7, AUTH-1)
     "login.success": "ログイン",
@@ -109,10 +112,12 @@ TO_BEFORE_FROM = "終了日には開始日以降の日付を入力してくだ�
 NOT_A_CHOICE = "選択肢から選択してください。"
 
 
-def action_label(action: str) -> str:
-    """The Japanese name of an audit action; the raw name when it has none."""
+def action_label(action: str, module_labels: Mapping[str, str] = MappingProxyType({})) -> str:
+    """The Japanese name of an audit action (the core's, else ``module_labels``); else its raw name."""
     if action in ACTION_LABELS:
         return ACTION_LABELS[action]
+    if action in module_labels:
+        return module_labels[action]
     prefix = "register.initial_password."
     if action.startswith(prefix) and action[len(prefix) :] in OUTCOME_LABELS:
         return ACTION_LABELS["register.initial_password"] + OUTCOME_LABELS[action[len(prefix) :]]
@@ -255,7 +260,8 @@ def _action_choices(request: Request, contract_no: str) -> list[tuple[str, str]]
     actions = request.dbsession.scalars(
         select(AuditEvent.action).where(AuditEvent.contract_no == contract_no).distinct()
     )
-    labelled = sorted(((action_label(a), a) for a in actions), key=lambda pair: pair)
+    module_labels = get_modules(request.registry).action_labels
+    labelled = sorted(((action_label(a, module_labels), a) for a in actions), key=lambda pair: pair)
     return [("", "すべて"), *((action, label) for label, action in labelled)]
 
 
@@ -275,11 +281,11 @@ def _filter_form(request: Request) -> tuple[OplogFilterForm, Filters | None]:
     )
 
 
-def _row(event: AuditEvent) -> dict[str, Any]:
+def _row(event: AuditEvent, module_labels: Mapping[str, str]) -> dict[str, Any]:
     return {
         "when": event.occurred_at.astimezone(JST).strftime("%Y/%m/%d %H:%M:%S"),
         "who": actor_label(event),
-        "what": action_label(event.action),
+        "what": action_label(event.action, module_labels),
         "target": event.target or "",
         "result": RESULT_LABELS.get(event.result, event.result),
         "result_code": event.result,
@@ -343,7 +349,7 @@ def oplog(request: Request) -> dict[str, Any]:
     events = db.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     params = filters.query_params()
     values.update(
-        rows=[_row(event) for event in events],
+        rows=[_row(event, get_modules(request.registry).action_labels) for event in events],
         total=total,
         page=page,
         pages=pages,
@@ -385,7 +391,7 @@ def oplog_csv(request: Request) -> Response:
     events = request.dbsession.scalars(events_query(contract_no, filters).limit(CSV_MAX_ROWS)).all()
     rows = [
         (r["when"], r["who"], r["what"], r["target"], r["result"], r["action"], r["client_addr"])
-        for r in map(_row, events)
+        for r in (_row(event, get_modules(request.registry).action_labels) for event in events)
     ]
     now = request.registry.cjs_clock().astimezone(JST)
     audit.record(

@@ -64,7 +64,7 @@ class MatrixModule:
     def cjs_menu_entries(self, request, deposit_group, module):
         return [
             MenuEntry("照会", "matrix:list"),
-            MenuEntry("登録", "matrix:new", changes_data=True),
+            MenuEntry("登録", "matrix:new"),  # changes_data: from its GET view
         ]
 
 

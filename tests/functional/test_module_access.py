@@ -53,7 +53,7 @@ class DummyModule:
     def cjs_menu_entries(self, request, deposit_group, module):
         return [
             MenuEntry("ダミー照会", "dummy:list"),
-            MenuEntry("ダミー新規登録", "dummy:new", changes_data=True),
+            MenuEntry("ダミー新規登録", "dummy:new"),  # changes_data: from its GET view
         ]
 
 

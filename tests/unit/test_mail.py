@@ -52,7 +52,7 @@ SETTINGS = {"cjs.service_url": "https://cjs.example.jp/"}
 
 
 def _context(template: str, **changes: Any) -> dict[str, Any]:
-    return {key: SAMPLE[key] for key in mail.TEMPLATES[template]} | changes
+    return {key: SAMPLE[key] for key in mail.TEMPLATES[template].context_keys} | changes
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_every_template_and_context_key_is_documented(template: str) -> None:
     text = (ROOT / "docs" / "emails.md").read_text(encoding="utf-8")
     section = re.search(rf"^## `{template}`\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
     assert section, f"{template} is not in docs/emails.md"
-    for key in mail.TEMPLATES[template]:
+    for key in mail.TEMPLATES[template].context_keys:
         assert f"`{key}`" in section.group(1), f"{template}: context key {key} is not documented"
 
 
@@ -478,6 +478,8 @@ def mail_app(db_url: str, mail_settings: dict[str, str]) -> Iterator[Any]:
     import webtest
     from pyramid.config import Configurator
 
+    from core.plugins import ModuleRegistry, make_plugin_manager
+
     settings = {
         "sqlalchemy.url": db_url,
         **mail_settings,
@@ -485,6 +487,7 @@ def mail_app(db_url: str, mail_settings: dict[str, str]) -> Iterator[Any]:
         "cjs.mail.poll_seconds": "3600",  # only a wake can make it send within the test
     }
     config = Configurator(settings=settings)
+    config.registry.cjs_modules = ModuleRegistry(make_plugin_manager())  # the modules' templates
     config.include("core.db")
     config.include("core.mail")
 

@@ -1,0 +1,122 @@
+"""The composition point of #11: one factory builds the customer app and the bank staff's app from the
+same plugins and settings, each with its own security policy, view derivers and routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pyramid.response import Response
+from webtest import TestApp
+
+from core.app import close_app, make_app
+from core.hookspecs import ServiceModule, StaffPermission, hookimpl
+from core.hours import JST
+from core.staff import STAFF_ENVIRON_KEY
+
+#: Saturday night, Japan time: the customer screens are closed (AUTH-7).
+CLOSED = dt.datetime(2026, 11, 28, 23, 0, tzinfo=JST)
+
+
+class StaffModule:
+    """A module with one customer screen and one staff screen."""
+
+    module = ServiceModule(
+        code="desk", name="窓口", menu_title="窓口事務", contract_kinds=("member",)
+    )
+
+    @hookimpl
+    def cjs_service_module(self):
+        return self.module
+
+    @hookimpl
+    def cjs_module_routes(self, config, module):
+        config.add_route("desk:list", "/list")
+        config.add_view(lambda request: Response("customer list"), route_name="desk:list")
+
+    @hookimpl
+    def cjs_staff_routes(self, config, module):
+        config.add_route("desk:staff", "/")
+        config.add_view(
+            lambda request: Response(f"staff screen for {request.identity.staff_id}"),
+            route_name="desk:staff",
+            permission=StaffPermission.USE,
+        )
+
+
+def _client(app: Any, staff_id: str | None = None) -> TestApp:
+    environ = {"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
+    if staff_id is not None:
+        environ[STAFF_ENVIRON_KEY] = staff_id
+    return TestApp(app, extra_environ=environ)
+
+
+@pytest.fixture
+def closed_apps(app_settings: dict[str, str]) -> Iterator[tuple[Any, Any]]:
+    """The customer app and the staff app, both with service hours on and the clock at CLOSED."""
+    settings = {**app_settings, "cjs.hours.always_open": "false"}
+    customer = make_app(settings, plugins=[StaffModule()])
+    staff = make_app(settings, plugins=[StaffModule()], kind="staff")
+    for app in (customer, staff):
+        app.registry.cjs_clock = lambda: CLOSED
+    try:
+        yield customer, staff
+    finally:
+        close_app(customer)
+        close_app(staff)
+
+
+def test_the_staff_home_answers_an_authenticated_staff_member(closed_apps):
+    _customer, staff = closed_apps
+    page = _client(staff, "staff01").get("/staff/")
+    assert "職員ID：staff01" in page.text
+    assert "窓口" in page.text  # the modules, from the same plugins as the customer app
+
+
+def test_the_staff_app_refuses_everyone_else(closed_apps):
+    """Fail closed: without the server-set staff identity every staff screen is 403; an HTTP header
+    cannot stand in for it."""
+    _customer, staff = closed_apps
+    _client(staff).get("/staff/", status=403)
+    _client(staff).get("/staff/m/desk/", status=403)
+    _client(staff).get("/staff/", headers={"cjs.staff_id": "staff01"}, status=403)
+    _client(staff).get("/staff/", headers={"X-Cjs-Staff-Id": "staff01"}, status=403)
+
+
+def test_staff_screens_are_not_subject_to_customer_service_hours(closed_apps):
+    customer, staff = closed_apps
+    assert "ただいまの時間はご利用いただけません。" in _client(customer).get("/", status=503).text
+    assert _client(staff, "staff01").get("/staff/").status_int == 200
+    assert _client(staff, "staff01").get("/staff/m/desk/").text == "staff screen for staff01"
+
+
+def test_a_module_staff_screen_has_no_module_guard(closed_apps):
+    """No deposit group, no customer login, no enablement: the customer guard is not there."""
+    _customer, staff = closed_apps
+    assert _client(staff, "staff01").get("/staff/m/desk/").status_int == 200
+
+
+def test_customer_routes_are_not_reachable_in_the_staff_app(closed_apps):
+    customer, staff = closed_apps
+    for path in ("/", "/login", "/register/master", "/m/desk/list", "/oplog"):
+        _client(staff, "staff01").get(path, status=404)
+    _client(customer, "staff01").get("/staff/", status=404)
+
+
+def test_staff_routes_must_carry_the_module_prefix(app_settings):
+    class Careless(StaffModule):
+        @hookimpl
+        def cjs_staff_routes(self, config, module):
+            config.add_route("desk_home", "/")
+
+    from core.settings import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="route 'desk_home' must be named 'desk:…'"):
+        make_app(app_settings, plugins=[Careless()], kind="staff")
+
+
+def test_an_unknown_kind_of_app_is_refused(app_settings):
+    with pytest.raises(ValueError, match="kind must be one of customer, staff"):
+        make_app(app_settings, kind="back-office")
