@@ -214,8 +214,13 @@ def _user(dbsession, contract, user_id, role, **fields):
 
 @pytest.fixture
 def world(app_settings, bank, dbsession):
-    """Two contracts, the matrix module enabled in 10000001's first group, and every visitor."""
-    app = make_app(app_settings, plugins=[MatrixModule()])
+    """Two contracts, the matrix module enabled in 10000001's first group, and every visitor.
+
+    The installed example module (examples/cjs_example_module) is left out: its routes are guarded
+    by the same module guard as the matrix module's, and its own tests drive them."""
+    app = make_app(
+        {**app_settings, "cjs.plugins.disabled": "example_notes"}, plugins=[MatrixModule()]
+    )
     contracts = {c.contract_no: c for c in dbsession.scalars(select(Contract))}
     member, employer = contracts["10000001"], contracts["20000001"]
     member.deposit_groups[0].module_enablements.append(
