@@ -35,7 +35,7 @@ from core.db import make_engine, make_session_factory
 from core.db.models import Certificate, CertificateStatus, utcnow
 from core.hookspecs import JobContext
 from core.plugins import ModuleRegistry, make_plugin_manager
-from core.settings import ConfigurationError
+from core.settings import ConfigurationError, words
 
 log = logging.getLogger(__name__)
 
@@ -158,14 +158,14 @@ def run_daily(
 
     now = now if now is not None else utcnow()
     if modules is None:
-        modules = ModuleRegistry(
-            make_plugin_manager(disabled=settings.get("cjs.plugins.disabled", ()))
-        )
+        disabled = settings.get("cjs.plugins.disabled", ())
+        names = words(disabled) if isinstance(disabled, str) else disabled
+        modules = ModuleRegistry(make_plugin_manager(disabled=names))
+    settings = modules.validate_settings(settings)
     counts = {"cert_expiring": 0, "cert_expired": 0, "sessions_deleted": 0}
     clashing = sorted(set(counts) & set(modules.daily_jobs))
     if clashing:
         raise ConfigurationError(f"daily job {clashing[0]!r}: the core has one of that name")
-    settings = modules.validate_settings(settings)
     engine = make_engine(settings["sqlalchemy.url"])
     factory = make_session_factory(engine)
     try:

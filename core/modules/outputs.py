@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from pyramid.config import Configurator
-from pyramid.httpexceptions import HTTPBadRequest
+from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden
 from pyramid.request import Request
 from pyramid.response import Response
 
@@ -47,7 +47,8 @@ def output_view(output: Output) -> Callable[[Request], Response]:
         except csvexport.UnknownEncodingError:
             raise HTTPBadRequest("encoding: cp932 or utf-8") from None
         group = selected_group(request)
-        assert group is not None  # the module guard sends a session without a group to DC590101
+        if group is None:  # the module guard sends a session without a group to DC590101 first
+            raise HTTPForbidden()
         now = request.registry.cjs_clock().astimezone(JST)
         context = OutputContext(request.dbsession, group, request.identity.user, now)
         filename = csvexport.dated_filename(output.title, now, output.format)

@@ -48,6 +48,8 @@ def settings(db_url: str) -> dict[str, str]:
         "cjs.service_url": "https://cjs.example.jp/",
         "cjs.session.idle_minutes": "60",
         "cjs.session.absolute_hours": "12",
+        # The core's job alone: the example module's job has its own tests.
+        "cjs.plugins.disabled": "example_notes",
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyramid.response import Response
@@ -440,3 +441,47 @@ def test_a_module_is_told_when_the_bank_enables_or_disables_it(app, bank, dbsess
     with dbsession.begin():
         bank_config.apply(dbsession, declare({}, {}), modules)
     assert plugin.told[1:] == [("disabled", "00000001", None)]
+
+
+# --- templates: found per module, never shadowing each other ------------------------------------
+
+
+def _module_package(root: Path, name: str, code: str, template: str) -> Any:
+    """A module plugin package ``name`` under ``root`` with ``templates/<template>``."""
+    import importlib
+
+    package = root / name
+    (package / "templates" / template).parent.mkdir(parents=True)
+    (package / "templates" / template).write_text("<p>{{ code }}</p>", encoding="utf-8")
+    (package / "__init__.py").write_text(
+        "from core.hookspecs import ServiceModule, hookimpl\n\n\n"
+        "@hookimpl\n"
+        "def cjs_service_module():\n"
+        f"    return ServiceModule(code={code!r}, name='x', menu_title='x', contract_kinds=('member',))\n",
+        encoding="utf-8",
+    )
+    return importlib.import_module(name)
+
+
+def test_a_modules_templates_folder_is_found_without_a_hook(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = _module_package(tmp_path, "cjs_tpl_first", "first", "first/list.html")
+    second = _module_package(tmp_path, "cjs_tpl_second", "second", "second/list.html")
+
+    modules = ModuleRegistry(make_plugin_manager([first, second]))
+
+    assert modules.template_folders["first"] == "cjs_tpl_first:templates"
+    assert modules.template_folders["second"] == "cjs_tpl_second:templates"
+
+
+def test_a_template_name_in_two_modules_stops_the_start(tmp_path, monkeypatch):
+    """Jinja2 would silently serve the first folder's file for both: refuse instead."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = _module_package(tmp_path, "cjs_tpl_one", "one", "list.html")
+    second = _module_package(tmp_path, "cjs_tpl_two", "two", "list.html")
+
+    with pytest.raises(
+        ConfigurationError,
+        match=r"template 'list\.html': in the folders of '(one|two)' and '(one|two)'",
+    ):
+        ModuleRegistry(make_plugin_manager([first, second]))
