@@ -35,6 +35,8 @@ def tree(tmp_path: Path) -> Path:
     """A copy of the project's packages and configuration to break on purpose."""
     for package in PACKAGES:
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("*.pyc"))
+    example = ROOT / "examples" / "cjs_example_module" / "cjs_example_module"
+    shutil.copytree(example, tmp_path / example.name, ignore=shutil.ignore_patterns("*.pyc"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     return tmp_path
 
@@ -63,6 +65,12 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ("plugins.zaikei", "from core.app import make_app  # noqa", "service modules use only"),
         # An authentication step reaching into the customer screens.
         ("auth_backends.password", "from core.web import login  # noqa", "authentication steps"),
+        # The example module outside the tree reaching past the plugin API, like a module would.
+        (
+            "cjs_example_module.notes",
+            "from core.plugins import get_modules  # noqa",
+            "the example module outside the tree",
+        ),
         # A CA signer reaching into revocation code.
         ("hsm.software", "from core.pki import crl  # noqa", "CA signers use only"),
     ],
