@@ -7,7 +7,7 @@ from typing import Any
 
 from pyramid.request import Request
 
-from core import audit
+from core import audit, clock
 from core.auth.flows import OK, Flow, StepResult
 from core.hookspecs import AuthStep, Screen, hookimpl
 from core.security.policy import certificate_for, certificate_problem
@@ -39,7 +39,7 @@ class ClientCertificateStep:
             certificate = None
         else:
             certificate = certificate_for(request)
-            problem = certificate_problem(certificate, request.registry.cjs_clock()) or ""
+            problem = certificate_problem(certificate, clock.now(request.registry)) or ""
         if problem:
             audit.record(
                 request.dbsession,

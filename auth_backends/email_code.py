@@ -15,11 +15,11 @@ from pyramid.request import Request
 from sqlalchemy import select, update
 from wtforms.validators import Regexp
 
-from core import audit
+from core import audit, clock
 from core.auth.flows import OK, Flow, StepResult
 from core.db.models import EmailCode, User
 from core.hookspecs import AuthStep, Screen, hookimpl
-from core.mail.notify import notify_user
+from core.mail.interfaces import IOutbox
 from core.web.forms import Form, StringField, formdata, required
 
 MAX_FAILURES = 5
@@ -64,7 +64,7 @@ class EmailCodeStep:
         user = db.get(User, flow.get("user_pk"))
         if user is None:
             return StepResult(restart=True)
-        now = request.registry.cjs_clock()
+        now = clock.now(request.registry)
         db.execute(
             update(EmailCode)
             .where(
@@ -85,7 +85,9 @@ class EmailCodeStep:
                 expires_at=now + dt.timedelta(minutes=minutes),
             )
         )
-        notify_user(request, user, "email_code", code=code, valid_minutes=minutes)
+        request.find_service(IOutbox).notify_user(
+            user, "email_code", code=code, valid_minutes=minutes
+        )
         audit.record(
             db,
             "code.send",
@@ -102,7 +104,7 @@ class EmailCodeStep:
 
     def check(self, request: Request, flow: Flow, form: Any) -> StepResult:
         db = request.dbsession
-        now = request.registry.cjs_clock()
+        now = clock.now(request.registry)
         record = db.scalars(
             select(EmailCode)
             .where(

@@ -8,7 +8,7 @@ from pyramid.request import Request
 from sqlalchemy import select
 
 from auth_backends import messages
-from core import audit, rules
+from core import audit, clock, rules
 from core.auth import lockout
 from core.auth.flows import OK, Flow, StepResult
 from core.db.models import Contract, Role
@@ -62,7 +62,7 @@ class InitialPasswordStep:
             return StepResult(message=WRONG)
         row = lockout.lock_row(request.dbsession, Contract, contract.id)
         outcome = lockout.check(
-            row, lockout.INITIAL_PASSWORD, form.initial_password.data, request.registry.cjs_clock()
+            row, lockout.INITIAL_PASSWORD, form.initial_password.data, clock.now(request.registry)
         )
         audit.record(
             request.dbsession,

@@ -15,7 +15,7 @@ from auth_backends import messages
 from core import audit
 from core.auth import lockout
 from core.auth.flows import OK, SEALED_PASSWORD, Flow, StepResult
-from core.auth.user_password import check_user_password
+from core.auth.user_password import IUserPasswordCheck
 from core.db.models import User
 from core.hookspecs import AuthStep, Screen, hookimpl
 from core.web.forms import Form, PasswordField, StringField, formdata, required
@@ -73,8 +73,8 @@ class PasswordStep:
                 request=request,
             )
             return StepResult(message=wrong)
-        row, outcome = check_user_password(
-            request, user, form.password.data, action=f"{flow.spec.name}.password"
+        row, outcome = request.find_service(IUserPasswordCheck).check(
+            user, form.password.data, action=f"{flow.spec.name}.password"
         )
         if outcome in {lockout.Outcome.LOCKED, lockout.Outcome.LOCKED_NOW}:
             return StepResult(message=messages.LOCKED)

@@ -49,7 +49,7 @@ from sqlalchemy import select
 from core.app import make_app
 from core.auth.passwords import hash_password
 from core.bank.config import apply_file_with_settings
-from core.db import make_engine, make_session_factory
+from core.db import get_engine, make_engine, make_session_factory
 from core.db import migrate as dbmigrate
 from core.db.models import Contract, ContractKind, Role, User, utcnow
 from core.pki.ca import init_ca
@@ -61,7 +61,8 @@ from core.pki.certificates import (
     issue_certificate,
     pkcs12_bytes,
 )
-from core.pki.signers import load_signer
+from core.pki.crl import get_publication_worker
+from core.pki.signers import get_signer, load_signer
 from core.pki.x509 import generate_key, random_serial
 from core.settings import validate
 
@@ -348,7 +349,7 @@ class HttpTarget:
         import webtest
 
         if self.replace:  # the previous iteration's CRL is written before this one starts
-            self.app_for(key_type).registry.cjs_crl_worker.wait()
+            get_publication_worker(self.app_for(key_type).registry).wait()
         user_id = MASTER["user_id"] if self.replace else self.new_user()
         client = webtest.TestApp(self.app_for(key_type), extra_environ=dict(HTTPS), lint=False)
         page = client.get("/cert").maybe_follow()
@@ -394,7 +395,7 @@ class HttpTarget:
     def bare_once(self, key_type: str, subject: Any) -> float:
         """Seconds for the same crypto alone, with the app's signer and PKCS#12 rounds."""
         return bare_issue(
-            self.app_for(key_type).registry.cjs_signer, key_type, subject, self.kdf_rounds
+            get_signer(self.app_for(key_type).registry), key_type, subject, self.kdf_rounds
         )
 
     def subject(self) -> Any:
@@ -404,7 +405,7 @@ class HttpTarget:
 
     def close(self) -> None:
         for app in self.apps.values():
-            app.registry.cjs_engine.dispose()
+            get_engine(app.registry).dispose()
         self.engine.dispose()
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from pyramid.config import Configurator
 
-from core.db.models import utcnow
+from core.clock import set_clock, utcnow
+from core.db import get_engine
 from core.modules import configure_module_routes
+from core.pki.crl import publication_worker_of
 from core.plugins import load_plugins
 from core.security.client_cert import ClientCertificateMiddleware
 from core.settings import ConfigurationError
@@ -55,8 +57,9 @@ def make_config(
     config.add_jinja2_search_path("templates:", name=".html")
     for folder in loaded.modules.template_folders.values():
         config.add_jinja2_search_path(folder, name=".html")
+    config.include("core.timefmt")
     config.add_translation_dirs("core:locale")
-    config.registry.cjs_clock = utcnow
+    set_clock(config.registry, utcnow)
     config.include("core.db")
     config.include("core.mail")
     if kind == "staff":
@@ -64,6 +67,8 @@ def make_config(
         return config
     config.include("core.hours")
     config.include("core.security")
+    config.include("core.auth")
+    config.include("core.accounts")
     config.include("core.modules")
     config.include("core.web")
     configure_module_routes(config)
@@ -90,10 +95,10 @@ def close_app(app: ClientCertificateMiddleware) -> None:
     from core import mail
 
     mail.stop_sender(app.registry)
-    crl_worker = getattr(app.registry, "cjs_crl_worker", None)  # the staff app has none
+    crl_worker = publication_worker_of(app.registry)  # the staff app has none
     if crl_worker is not None:
         crl_worker.stop()
-    app.registry.cjs_engine.dispose()
+    get_engine(app.registry).dispose()
 
 
 def main(global_config: Mapping[str, Any] | None, **settings: Any) -> ClientCertificateMiddleware:

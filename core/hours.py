@@ -15,12 +15,15 @@ from typing import Any
 
 import jpholiday
 from pyramid.config import Configurator
+from pyramid.registry import Registry
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.static import static_view
 
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
+from core import clock
+from core.timefmt import JST
+
 WEEKDAY_NAMES = ("月", "火", "水", "木", "金", "土", "日")
 
 
@@ -83,9 +86,23 @@ class ServiceHours:
         return "・".join(WEEKDAY_NAMES[d] for d in days) + "曜日"
 
 
+_SERVICE_HOURS = "cjs.hours"
+
+
+def set_service_hours(registry: Registry, hours: ServiceHours) -> None:
+    """Make ``hours`` the application's service-hours rules."""
+    registry[_SERVICE_HOURS] = hours
+
+
+def get_service_hours(registry: Registry) -> ServiceHours:
+    """The application's service-hours rules (read from the settings by :func:`includeme`)."""
+    hours: ServiceHours = registry[_SERVICE_HOURS]
+    return hours
+
+
 def closed_response(request: Request, reason: str) -> Response:
     """The hours notice, served with 503 instead of the screen asked for."""
-    hours: ServiceHours = request.registry.cjs_service_hours
+    hours = get_service_hours(request.registry)
     response = render_to_response(
         "closed.html",
         {"hours": hours, "reason": reason},
@@ -105,7 +122,7 @@ def service_hours_deriver(view: Callable[..., Any], info: Any) -> Callable[..., 
         return view
 
     def guarded(context: Any, request: Request) -> Any:
-        reason = request.registry.cjs_service_hours.closed_reason(request.registry.cjs_clock())
+        reason = get_service_hours(request.registry).closed_reason(clock.now(request.registry))
         if reason is not None:
             if "auth" in request.session:  # a session still open at closing time ends now
                 request.session.invalidate()
@@ -119,6 +136,10 @@ service_hours_deriver.options = ("service_hours_exempt",)  # type: ignore[attr-d
 
 
 def includeme(config: Configurator) -> None:
-    """Install the service-hours rules and the view deriver that enforces them."""
-    config.registry.cjs_service_hours = ServiceHours.from_settings(config.get_settings())
+    """Install the service-hours rules (``request.service_hours`` for templates) and the view
+    deriver that enforces them."""
+    set_service_hours(config.registry, ServiceHours.from_settings(config.get_settings()))
+    config.add_request_method(
+        lambda request: get_service_hours(request.registry), "service_hours", reify=True
+    )
     config.add_view_deriver(service_hours_deriver)

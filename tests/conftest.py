@@ -41,6 +41,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from core.clock import set_clock
+
 pytest_plugins = ["mailserver", "softhsm"]
 
 
@@ -416,7 +418,7 @@ def bank(app: Any, app_settings: dict[str, str]) -> None:
 
 
 class Clock:
-    """A clock the app reads (``registry.cjs_clock``) that tests move forward."""
+    """A clock the app reads (``core.clock.set_clock``) that tests move forward."""
 
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
@@ -432,7 +434,7 @@ class Clock:
 def clock(app: Any) -> Clock:
     """The app's clock, starting now; ``clock.advance(minutes=61)`` moves it."""
     moment = Clock(dt.datetime.now(dt.UTC))
-    app.registry.cjs_clock = moment
+    set_clock(app.registry, moment)
     return moment
 
 

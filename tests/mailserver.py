@@ -20,12 +20,14 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
 
 import pytest
+
+from core.settings import validate
 
 HOST = "127.0.0.1"
 
@@ -149,3 +151,10 @@ def mail_settings(smtp_server: SmtpServer) -> dict[str, str]:
         "cjs.mail.timeout_seconds": "5",
         "cjs.service_url": "https://cjs.example.jp/",
     }
+
+
+def parsed(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` validated as the app and the CLI validate theirs (``core.settings.validate``), in
+    development (the test CA's passphrase is in the settings); a database URL is added when none is
+    given (the sender's tests bring their own session)."""
+    return validate({"sqlalchemy.url": "sqlite://", "cjs.environment": "development", **settings})

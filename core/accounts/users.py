@@ -1,8 +1,10 @@
 """Contract user administration (FLOW-3, FLOW-5, ACC-6, ACC-7, AUTH-2): what the master may do to
 the users of its contract, and what a general user may do to itself.
 
-The screens (``core.web.users``) stay thin: they validate input and call these functions, which
-check who may do what again (a hand-crafted request must not get further than the screen would),
+The screens (``core.web.users``) stay thin: they validate input and call the
+:class:`IUserAdministration` service (``request.find_service(IUserAdministration)``; a job or a staff
+screen builds a :class:`UserAdministration` with its own session, clock and outbox), which checks who
+may do what again (a hand-crafted request must not get further than the screen would),
 change the rows in the request's transaction, audit the change and queue the user's mail. None of
 them commits.
 
@@ -28,14 +30,16 @@ import datetime as dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
+from zope.interface import Interface, implementer
 
 from core import audit
 from core.auth import lockout
 from core.auth.passwords import hash_password
+from core.clock import Clock, get_clock
 from core.db.models import (
     Certificate,
     CertificateStatus,
@@ -46,12 +50,14 @@ from core.db.models import (
     UserRestriction,
 )
 from core.hookspecs import RESTRICTION_LEVELS, ServiceModule
-from core.mail.notify import notify_user
+from core.mail.interfaces import IOutbox
+from core.mail.services import DatabaseOutbox
 from core.pki import certificates
-from core.plugins import get_modules
+from core.plugins import ModuleRegistry, get_modules
 from core.security.sessions import end_sessions_of
 
 if TYPE_CHECKING:
+    from pyramid.config import Configurator
     from pyramid.request import Request
     from sqlalchemy.orm import Session
 
@@ -196,13 +202,6 @@ def general_user_count(dbsession: Session, contract_id: int) -> int:
     )
 
 
-def restrictable_modules(request: Request, contract: Contract) -> list[ServiceModule]:
-    """The modules offered in ユーザー別機能制限: those enabled in any of the contract's groups."""
-    modules = get_modules(request.registry)
-    enabled = {code for group in contract.deposit_groups for code in modules.enabled_codes(group)}
-    return [module for code, module in modules.modules.items() if code in enabled]
-
-
 def levels_of(user: User) -> dict[str, str]:
     """The user's ACC-7 levels by module code, for the modules that have a row (others: 表示)."""
     return {r.module_code: r.level for r in user.restrictions}
@@ -214,18 +213,6 @@ def level_label(level: str) -> str:
 
 
 # --- Changing -----------------------------------------------------------------------------------
-
-
-def _audit(request: Request, action: str, actor: User, target: User, **details: object) -> None:
-    audit.record(
-        request.dbsession,
-        action,
-        actor=actor.user_id,
-        target=target.user_id,
-        contract_no=target.contract.contract_no,
-        request=request,
-        details=details,
-    )
 
 
 def _check_levels(modules: list[ServiceModule], levels: Mapping[str, str]) -> dict[str, str]:
@@ -273,45 +260,6 @@ class NewUser:
     levels: Mapping[str, str]
 
 
-def create_general_user(request: Request, master: User, new: NewUser) -> User:
-    """Register a general user of ``master``'s contract with a temporary password (FLOW-3).
-
-    Raises :class:`LimitReached` for an 11th user, :class:`UserIdTaken` for a user ID that exists
-    anywhere (deleted users included), :class:`NotAllowed` when ``master`` is not a master. Audited as
-    ``user.create``; the new user is mailed ``registered``.
-    """
-    if not is_master(master) or master.deleted_at is not None:
-        raise NotAllowed()
-    db = request.dbsession
-    contract = lockout.lock_row(db, Contract, master.contract_id)  # serialises the count
-    levels = _check_levels(restrictable_modules(request, contract), new.levels)
-    if general_user_count(db, contract.id) >= MAX_GENERAL_USERS:
-        raise LimitReached()
-    if db.scalars(select(User.id).where(User.user_id == new.user_id)).first() is not None:
-        raise UserIdTaken()
-    now = request.registry.cjs_clock()
-    user = User(
-        contract_id=contract.id,
-        user_id=new.user_id,
-        role=Role.GENERAL,
-        name=new.name,
-        email=new.email,
-        password_hash=hash_password(new.password),
-        password_is_temporary=True,
-        password_changed_at=now,
-    )
-    try:
-        with db.begin_nested():
-            db.add(user)
-            db.flush()
-    except IntegrityError:
-        raise UserIdTaken() from None  # registered meanwhile from elsewhere
-    stored = _apply_levels(db, user, levels)
-    _audit(request, "user.create", master, user, role=Role.GENERAL.value, restrictions=stored)
-    notify_user(request, user, "registered", is_master=False)
-    return user
-
-
 @dataclass(frozen=True)
 class Changes:
     """DM492101: what was entered; None (or empty) leaves a field as it is (「変更しない項目は入力不要」)."""
@@ -323,119 +271,235 @@ class Changes:
     levels: Mapping[str, str] | None = None
 
 
-def update_user(request: Request, actor: User, target: User, changes: Changes) -> list[str]:
-    """Apply ``changes`` to ``target`` as ``actor`` may (ACC-6, FLOW-5, AUTH-2); return what changed.
+class IUserAdministration(Interface):
+    """Contract user administration: what a master does to its contract's users (FLOW-3, FLOW-5)."""
 
-    The master: its own name, email and password (not temporary); a general user's name, email,
-    temporary password, state and restrictions. A general user: its own name and email only. Anything
-    else raises :class:`NotAllowed` and changes nothing. Audited as ``user.update`` with the names of
-    the fields changed (never a password); mails: ``password_reset_by_master``, ``user_unlocked``,
-    ``password_changed`` (the master's own password).
+    def restrictable_modules(contract):
+        """The modules offered in ユーザー別機能制限 for ``contract``."""
+
+    def create_general_user(master, new):
+        """Register a general user of ``master``'s contract."""
+
+    def update_user(actor, target, changes):
+        """Apply ``changes`` to ``target`` as ``actor`` may; return what changed."""
+
+    def delete_general_user(master, target):
+        """Delete a general user; return the serials revoked."""
+
+
+@implementer(IUserAdministration)
+class UserAdministration:
+    """The user administration rules over ``dbsession``, at ``clock``'s time.
+
+    ``outbox`` receives the users' mails, ``modules`` says which modules a contract has, and
+    ``origin`` goes into the audit log (None from a job or a loader). A request gets one with
+    ``request.find_service(IUserAdministration)``.
     """
-    db = request.dbsession
-    if actor.contract_id != target.contract_id:
-        raise NotAllowed()
-    own = actor.id == target.id
-    if not is_master(actor):
-        if not own or changes.password or changes.state or changes.levels:
+
+    def __init__(
+        self,
+        dbsession: Session,
+        *,
+        clock: Clock,
+        outbox: DatabaseOutbox,
+        modules: ModuleRegistry,
+        origin: audit.Origin | None = None,
+    ) -> None:
+        self.dbsession = dbsession
+        self.clock = clock
+        self.outbox = outbox
+        self.modules = modules
+        self.origin = origin
+
+    def restrictable_modules(self, contract: Contract) -> list[ServiceModule]:
+        """The modules offered in ユーザー別機能制限: those enabled in any of the contract's groups."""
+        modules = self.modules
+        enabled = {
+            code for group in contract.deposit_groups for code in modules.enabled_codes(group)
+        }
+        return [module for code, module in modules.modules.items() if code in enabled]
+
+    def _audit(self, action: str, actor: User, target: User, **details: object) -> None:
+        audit.record(
+            self.dbsession,
+            action,
+            actor=actor.user_id,
+            target=target.user_id,
+            contract_no=target.contract.contract_no,
+            request=self.origin,
+            details=details,
+        )
+
+    def create_general_user(self, master: User, new: NewUser) -> User:
+        """Register a general user of ``master``'s contract with a temporary password (FLOW-3).
+
+        Raises :class:`LimitReached` for an 11th user, :class:`UserIdTaken` for a user ID that exists
+        anywhere (deleted users included), :class:`NotAllowed` when ``master`` is not a master. Audited as
+        ``user.create``; the new user is mailed ``registered``.
+        """
+        if not is_master(master) or master.deleted_at is not None:
             raise NotAllowed()
-    elif own and (changes.state or changes.levels):
-        raise NotAllowed()
-    row: User = lockout.lock_row(db, User, target.id)
-    if row.deleted_at is not None:  # deleted meanwhile
-        raise NotAllowed()
-    now = request.registry.cjs_clock()
-    changed: list[str] = []
-    details: dict[str, object] = {}
+        db = self.dbsession
+        contract = lockout.lock_row(db, Contract, master.contract_id)  # serialises the count
+        levels = _check_levels(self.restrictable_modules(contract), new.levels)
+        if general_user_count(db, contract.id) >= MAX_GENERAL_USERS:
+            raise LimitReached()
+        if db.scalars(select(User.id).where(User.user_id == new.user_id)).first() is not None:
+            raise UserIdTaken()
+        now = self.clock()
+        user = User(
+            contract_id=contract.id,
+            user_id=new.user_id,
+            role=Role.GENERAL,
+            name=new.name,
+            email=new.email,
+            password_hash=hash_password(new.password),
+            password_is_temporary=True,
+            password_changed_at=now,
+        )
+        try:
+            with db.begin_nested():
+                db.add(user)
+                db.flush()
+        except IntegrityError:
+            raise UserIdTaken() from None  # registered meanwhile from elsewhere
+        stored = _apply_levels(db, user, levels)
+        self._audit("user.create", master, user, role=Role.GENERAL.value, restrictions=stored)
+        self.outbox.notify_user(user, "registered", is_master=False)
+        return user
 
-    new_state = UserState(changes.state) if changes.state else None
-    if new_state == UserState.LOCKED and state_of(row, now) != UserState.LOCKED:
-        raise UserAdminError(LOCK_NOT_SELECTABLE, "state")
-    levels = None
-    if changes.levels:
-        levels = _check_levels(restrictable_modules(request, row.contract), changes.levels)
+    def update_user(self, actor: User, target: User, changes: Changes) -> list[str]:
+        """Apply ``changes`` to ``target`` as ``actor`` may (ACC-6, FLOW-5, AUTH-2); return what changed.
 
-    if changes.name and changes.name != row.name:
-        row.name = changes.name
-        changed.append("user_name")
-    if changes.email and changes.email != row.email:
-        row.email = changes.email
-        changed.append("email")
-    if changes.password:
-        row.password_hash = hash_password(changes.password)
-        row.password_changed_at = now
-        row.password_is_temporary = not own  # FLOW-5: every password the master sets is temporary
-        row.failed_count = 0
-        changed.append("password")
-    if new_state is not None:
-        before = state_of(row, now)
-        if new_state != before:
-            if new_state == UserState.NORMAL:
-                lockout.reset(row, lockout.USER_PASSWORD)
-            else:  # 閉塞: suspend
-                row.blocked_at = now
-                row.locked_until = None
-            changed.append("state")
-            details["state"] = {"from": before.value, "to": new_state.value}
-    if levels:
-        changed_levels = _apply_levels(db, row, levels)
-        if changed_levels:
-            changed.append("restrictions")
-            details["restrictions"] = changed_levels
-    if not changed:
-        return []
+        The master: its own name, email and password (not temporary); a general user's name, email,
+        temporary password, state and restrictions. A general user: its own name and email only. Anything
+        else raises :class:`NotAllowed` and changes nothing. Audited as ``user.update`` with the names of
+        the fields changed (never a password); mails: ``password_reset_by_master``, ``user_unlocked``,
+        ``password_changed`` (the master's own password).
+        """
+        db = self.dbsession
+        if actor.contract_id != target.contract_id:
+            raise NotAllowed()
+        own = actor.id == target.id
+        if not is_master(actor):
+            if not own or changes.password or changes.state or changes.levels:
+                raise NotAllowed()
+        elif own and (changes.state or changes.levels):
+            raise NotAllowed()
+        row: User = lockout.lock_row(db, User, target.id)
+        if row.deleted_at is not None:  # deleted meanwhile
+            raise NotAllowed()
+        now = self.clock()
+        changed: list[str] = []
+        details: dict[str, object] = {}
 
-    db.flush()
-    _audit(request, "user.update", actor, row, fields=changed, **details)
-    if "password" in changed and not own:
-        notify_user(request, row, "password_reset_by_master")
-    elif "password" in changed:
-        notify_user(request, row, "password_changed", changed_at=now)
-    if "state" in changed and new_state == UserState.NORMAL:
-        notify_user(request, row, "user_unlocked")
-    if ("state" in changed and new_state == UserState.BLOCKED) or (
-        "password" in changed and not own
-    ):
-        end_sessions_of(db, row.id)  # suspended, or must log in again with the temporary password
-    return changed
+        new_state = UserState(changes.state) if changes.state else None
+        if new_state == UserState.LOCKED and state_of(row, now) != UserState.LOCKED:
+            raise UserAdminError(LOCK_NOT_SELECTABLE, "state")
+        levels = None
+        if changes.levels:
+            levels = _check_levels(self.restrictable_modules(row.contract), changes.levels)
 
+        if changes.name and changes.name != row.name:
+            row.name = changes.name
+            changed.append("user_name")
+        if changes.email and changes.email != row.email:
+            row.email = changes.email
+            changed.append("email")
+        if changes.password:
+            row.password_hash = hash_password(changes.password)
+            row.password_changed_at = now
+            row.password_is_temporary = (
+                not own
+            )  # FLOW-5: every password the master sets is temporary
+            row.failed_count = 0
+            changed.append("password")
+        if new_state is not None:
+            before = state_of(row, now)
+            if new_state != before:
+                if new_state == UserState.NORMAL:
+                    lockout.reset(row, lockout.USER_PASSWORD)
+                else:  # 閉塞: suspend
+                    row.blocked_at = now
+                    row.locked_until = None
+                changed.append("state")
+                details["state"] = {"from": before.value, "to": new_state.value}
+        if levels:
+            changed_levels = _apply_levels(db, row, levels)
+            if changed_levels:
+                changed.append("restrictions")
+                details["restrictions"] = changed_levels
+        if not changed:
+            return []
 
-def delete_general_user(request: Request, master: User, target: User) -> list[str]:
-    """Delete a general user of ``master``'s contract (FLOW-5); return the serials revoked.
-
-    The master cannot delete itself (BANK-4: the bank does): :class:`NotAllowed` with that message.
-    Every valid certificate is revoked through :func:`core.pki.certificates.revoke`, the sessions end at
-    once, the row and its history stay. Audited as ``user.delete``; the user is mailed
-    ``user_deleted``.
-    """
-    if not is_master(master) or master.contract_id != target.contract_id:
-        raise NotAllowed()
-    if target.id == master.id or is_master(target):
-        raise NotAllowed(MASTER_NOT_DELETABLE)
-    db = request.dbsession
-    row: User = lockout.lock_row(db, User, target.id)
-    if row.deleted_at is not None:
-        raise NotAllowed("このユーザーは既に削除されています。")
-    now = request.registry.cjs_clock()
-    row.deleted_at = now
-    revoked = []
-    for certificate in db.scalars(
-        select(Certificate)
-        .where(Certificate.user_pk == row.id, Certificate.status == CertificateStatus.VALID)
-        .order_by(Certificate.id)
-    ):
-        if certificates.revoke(
-            db,
-            certificate,
-            reason=DELETION_REVOCATION_REASON,
-            actor=master.user_id,
-            now=now,
-            request=request,
-            message="FLOW-5: the user was deleted by the master",
+        db.flush()
+        self._audit("user.update", actor, row, fields=changed, **details)
+        if "password" in changed and not own:
+            self.outbox.notify_user(row, "password_reset_by_master")
+        elif "password" in changed:
+            self.outbox.notify_user(row, "password_changed", changed_at=now)
+        if "state" in changed and new_state == UserState.NORMAL:
+            self.outbox.notify_user(row, "user_unlocked")
+        if ("state" in changed and new_state == UserState.BLOCKED) or (
+            "password" in changed and not own
         ):
-            revoked.append(certificate.serial)
-    end_sessions_of(db, row.id)
-    db.flush()
-    _audit(request, "user.delete", master, row, revoked=revoked)
-    notify_user(request, row, "user_deleted")
-    return revoked
+            end_sessions_of(
+                db, row.id
+            )  # suspended, or must log in again with the temporary password
+        return changed
+
+    def delete_general_user(self, master: User, target: User) -> list[str]:
+        """Delete a general user of ``master``'s contract (FLOW-5); return the serials revoked.
+
+        The master cannot delete itself (BANK-4: the bank does): :class:`NotAllowed` with that message.
+        Every valid certificate is revoked through :func:`core.pki.certificates.revoke`, the sessions end at
+        once, the row and its history stay. Audited as ``user.delete``; the user is mailed
+        ``user_deleted``.
+        """
+        if not is_master(master) or master.contract_id != target.contract_id:
+            raise NotAllowed()
+        if target.id == master.id or is_master(target):
+            raise NotAllowed(MASTER_NOT_DELETABLE)
+        db = self.dbsession
+        row: User = lockout.lock_row(db, User, target.id)
+        if row.deleted_at is not None:
+            raise NotAllowed("このユーザーは既に削除されています。")
+        now = self.clock()
+        row.deleted_at = now
+        revoked = []
+        for certificate in db.scalars(
+            select(Certificate)
+            .where(Certificate.user_pk == row.id, Certificate.status == CertificateStatus.VALID)
+            .order_by(Certificate.id)
+        ):
+            if certificates.revoke(
+                db,
+                certificate,
+                reason=DELETION_REVOCATION_REASON,
+                actor=master.user_id,
+                now=now,
+                request=self.origin,
+                message="FLOW-5: the user was deleted by the master",
+            ):
+                revoked.append(certificate.serial)
+        end_sessions_of(db, row.id)
+        db.flush()
+        self._audit("user.delete", master, row, revoked=revoked)
+        self.outbox.notify_user(row, "user_deleted")
+        return revoked
+
+
+def user_administration_for_request(_context: Any, request: Request) -> UserAdministration:
+    """The request's user administration: its session, the app's clock and modules, its outbox."""
+    return UserAdministration(
+        request.dbsession,
+        clock=get_clock(request.registry),
+        outbox=request.find_service(IOutbox),
+        modules=get_modules(request.registry),
+        origin=audit.Origin.of(request),
+    )
+
+
+def includeme(config: Configurator) -> None:
+    """Register :class:`IUserAdministration` for requests."""
+    config.register_service_factory(user_administration_for_request, IUserAdministration)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.db.models import AuditEvent
@@ -31,6 +32,23 @@ def _may_hold_secret(name: str) -> bool:
 RESULTS = ("success", "failure", "refused")
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a change came from, as the audit log keeps it: a request's id and client address.
+
+    A job or a loader records without one (both None); a service built for a request gets
+    :meth:`of` that request.
+    """
+
+    request_id: str | None = None
+    client_addr: str | None = None
+
+    @classmethod
+    def of(cls, request: Request) -> Origin:
+        """The origin of ``request``."""
+        return cls(getattr(request, "request_id", None), request.client_addr)
+
+
 class SecretInAuditError(ValueError):
     """A detail that may hold a secret was given to the audit log."""
 
@@ -44,15 +62,15 @@ def record(
     result: str = "success",
     target: str | None = None,
     contract_no: str | None = None,
-    request: Request | None = None,
+    request: Request | Origin | None = None,
     details: Mapping[str, Any] | None = None,
     message: str | None = None,
 ) -> AuditEvent:
     """Add an audit event to ``dbsession`` (same transaction as the change) and return it.
 
     ``actor`` is a user ID, a bank staff ID or ``system``; ``actor_kind`` says which (user, bank,
-    system, anonymous); ``result`` is success, failure or refused; ``request`` supplies the request
-    id and client address. ``details`` must not hold secrets: names like password, code or key are
+    system, anonymous); ``result`` is success, failure or refused; ``request`` (a request or an
+    :class:`Origin`) supplies the request id and client address. ``details`` must not hold secrets: names like password, code or key are
     refused.
     """
     if result not in RESULTS:

@@ -1,1 +1,8 @@
 """Authentication (AUTH-): flows and their pipelines of steps, passwords and lockout."""
+
+from pyramid.config import Configurator
+
+
+def includeme(config: Configurator) -> None:
+    """The user password check service (``IUserPasswordCheck``)."""
+    config.include("core.auth.user_password")

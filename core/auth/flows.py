@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyramid.httpexceptions import HTTPFound
+from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
@@ -184,9 +185,17 @@ def end(request: Request) -> None:
     request.session.discard_sealed(SEALED_PASSWORD)
 
 
-def get_flows(request: Request) -> FlowRegistry:
+_FLOWS = "cjs.auth.flows"
+
+
+def set_flows(registry: Registry, flows: FlowRegistry) -> None:
+    """Make ``flows`` the application's flows (``core.web.flows`` at configuration)."""
+    registry[_FLOWS] = flows
+
+
+def get_flows(registry: Registry) -> FlowRegistry:
     """The application's flows."""
-    flows: FlowRegistry = request.registry.cjs_flows
+    flows: FlowRegistry = registry[_FLOWS]
     return flows
 
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from reportlab.platypus import Flowable, Spacer, Table, TableStyle
 
 from core.db.models import ContractKind
-from core.hours import JST
 from core.outputs.pdf import GOTHIC, LINE, PdfDocument, mm, para
+from core.timefmt import JST
 
 SERVICE_NAME = "ろうきん賃金控除事務支援サービス"
 #: The printed version date of the generated documents (their PDF creation date too).

@@ -33,6 +33,7 @@ from core.cli.server import (
 )
 from core.db import migrate as dbmigrate
 from core.pki import ca
+from core.pki.signers import get_signer
 from core.pki.x509 import CA_CERT_FILE, ca_dir
 from core.settings import ConfigurationError
 
@@ -152,7 +153,7 @@ def demo_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
         if stop:
             return 0
         app = make_app(settings)
-        certfile, keyfile = ensure_server_certificate(settings, app.registry.cjs_signer)
+        certfile, keyfile = ensure_server_certificate(settings, get_signer(app.registry))
         server = make_server(app, args.host, args.port, certfile, keyfile, client_ca_path(settings))
         controller = start_smtp(Path(settings["cjs.demo.maildir"]), smtp_port)
         try:

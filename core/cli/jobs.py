@@ -36,10 +36,10 @@ from core.db.models import Certificate, CertificateStatus, utcnow
 from core.hookspecs import JobContext
 from core.plugins import ModuleRegistry, make_plugin_manager
 from core.settings import ConfigurationError, words
+from core.timefmt import JST
 
 log = logging.getLogger(__name__)
 
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
 #: CERT-5 / AUTH-4: the expiry notice goes out when expiry is at most this many days away.
 EXPIRY_NOTICE_DAYS = 30
 #: An expired notice is not sent for a certificate that expired longer ago than this (a job that

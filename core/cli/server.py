@@ -39,7 +39,7 @@ from pyramid.paster import setup_logging as paster_setup_logging
 from core import mail
 from core.app import close_app, make_app
 from core.pki.ca import client_ca_file, issue_server_certificate
-from core.pki.signers import load_signer
+from core.pki.signers import get_signer, load_signer
 from core.settings import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ def serve_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
         )
         address = f"http://{shown}:{args.port}/"
     else:
-        certfile, keyfile = ensure_server_certificate(settings, app.registry.cjs_signer)
+        certfile, keyfile = ensure_server_certificate(settings, get_signer(app.registry))
         server = make_server(app, args.host, args.port, certfile, keyfile, client_ca_path(settings))
         description = "TLS, optional client certificates"
         address = url_for(args.host, args.port)

@@ -10,6 +10,7 @@ from typing import Any
 
 import zope.sqlalchemy
 from pyramid.config import Configurator
+from pyramid.registry import Registry
 from pyramid.request import Request
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -49,8 +50,24 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+_ENGINE = "cjs.db.engine"
+_SESSION_FACTORY = "cjs.db.session_factory"
+
+
+def get_engine(registry: Registry) -> Engine:
+    """The application's engine (made by :func:`includeme`)."""
+    engine: Engine = registry[_ENGINE]
+    return engine
+
+
+def get_session_factory(registry: Registry) -> sessionmaker[Session]:
+    """The application's session factory: a session outside any request (jobs, workers, loaders)."""
+    factory: sessionmaker[Session] = registry[_SESSION_FACTORY]
+    return factory
+
+
 def _dbsession(request: Request) -> Session:
-    session = request.registry.cjs_session_factory()
+    session = get_session_factory(request.registry)()
     zope.sqlalchemy.register(session, transaction_manager=request.tm)
     return session
 
@@ -64,6 +81,6 @@ def includeme(config: Configurator) -> None:
     config.include("pyramid_tm")
     config.include("pyramid_retry")
     engine = make_engine(settings["sqlalchemy.url"])
-    config.registry.cjs_engine = engine
-    config.registry.cjs_session_factory = make_session_factory(engine)
+    config.registry[_ENGINE] = engine
+    config.registry[_SESSION_FACTORY] = make_session_factory(engine)
     config.add_request_method(_dbsession, "dbsession", reify=True)

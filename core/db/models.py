@@ -27,10 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> dt.datetime:
-    """The current time, timezone-aware UTC."""
-    return dt.datetime.now(dt.UTC)
+from core.clock import utcnow as utcnow  # the column default; re-exported for older imports
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -5,19 +5,19 @@ that caused it, so it exists only if that transaction commits, and it is *sent* 
 :class:`OutboxSender`, which claims each row with a conditional UPDATE committed before it talks to SMTP:
 two senders (threads or processes) never send the same row, and a row that could not be sent stays,
 with a growing delay, until it is. A request wakes its process's sender after commit
-(:func:`notify_sender`); the sender also polls, for retries.
+(the :class:`~core.mail.interfaces.IOutbox` service does it); the sender also polls, for retries.
 
-Views::
+Views, jobs and loaders use the outbox service (``core.mail.services``)::
 
-    mail.enqueue(request.dbsession, to=user.email, template="locked",
-                 context={...}, settings=request.registry.settings)
-    mail.notify_sender(request)      # or both at once: mail.enqueue_for(request, to=..., ...)
+    request.find_service(IOutbox).notify_user(user, "locked", locked_until=..., lock_minutes=...)
+    DatabaseOutbox(session, settings).send(to=..., template=..., context={...})   # a job
 
 Templates are ``templates/mail/<name>.txt`` (Jinja2, plain text, StrictUndefined): a first line
 ``Subject: …``, a blank line, the body. :data:`TEMPLATES` names each one's context keys; ``service_name``
 and ``service_url`` are added. The set is open: a service module declares its own
 (``cjs_mail_templates``, each a :class:`~core.hookspecs.MailTemplate` in its own folder), and
-:func:`enqueue_for` finds them beside the core's. Nothing secret is logged: a log line holds the Message-ID, the kind and
+the outbox service (``core.mail.services``) finds them beside the core's. Nothing secret is
+logged: a log line holds the Message-ID, the kind and
 the recipient's domain, and ``last_error`` the exception class and SMTP code only.
 """
 
@@ -42,7 +42,10 @@ import jinja2
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.models import OutboxMessage, utcnow
+from core import timefmt
+from core.clock import utcnow
+from core.db import get_session_factory
+from core.db.models import OutboxMessage
 from core.hookspecs import MailTemplate
 from core.plugins import get_modules
 from core.settings import ConfigurationError
@@ -51,12 +54,10 @@ if TYPE_CHECKING:
     import transaction.interfaces
     from pyramid.config import Configurator
     from pyramid.registry import Registry
-    from pyramid.request import Request
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "ろうきん 賃金控除事務支援サービス"
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "mail"
 
 #: The context keys of each of the core's mail templates (docs/emails.md documents them).
@@ -83,36 +84,15 @@ TEMPLATES: Mapping[str, MailTemplate] = {
 _SECRET_WORDS = frozenset({"password", "passwd", "passphrase", "secret", "pin", "p12", "pkcs12"})
 _BACKOFF_FIRST = dt.timedelta(seconds=10)
 _BACKOFF_CAP = dt.timedelta(minutes=15)
+_SENDER = "cjs.mail.sender"
 
 
 # --- settings ----------------------------------------------------------------------------------
 
 
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    lowered = str(value).strip().lower()
-    if lowered in {"true", "yes", "on", "1"}:
-        return True
-    if lowered in {"false", "no", "off", "0", ""}:
-        return False
-    raise ValueError(f"expected true or false, got {value!r}")
-
-
-def _secret(name: str, value: Any, settings: Mapping[str, Any]) -> str:
-    text = str(value)
-    if text.startswith(("env:", "file:")):
-        from core.settings import resolve_secret
-
-        return resolve_secret(
-            name, text, environment=str(settings.get("cjs.environment", "production"))
-        )
-    return text
-
-
 @dataclass(frozen=True)
 class MailConfig:
-    """The ``cjs.mail.*`` settings (raw strings or already parsed values are both accepted)."""
+    """The ``cjs.mail.*`` settings the sender uses, taken from the validated settings."""
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
@@ -128,42 +108,20 @@ class MailConfig:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> MailConfig:
-        """Read the mail settings; a malformed value raises ConfigurationError naming it."""
-        from core.settings import ConfigurationError
-
-        def get(name: str, default: Any, parse: Callable[[Any], Any]) -> Any:
-            value = settings.get(name, default)
-            try:
-                return parse(value)
-            except ValueError as exc:
-                raise ConfigurationError(f"{name}: {exc}") from None
-
-        def mode(value: Any) -> str:
-            text = str(value).strip()
-            if text not in {"thread", "off"}:
-                raise ValueError(f"expected thread or off, got {value!r}")
-            return text
-
-        def positive(value: Any) -> float:
-            number = float(value)
-            if number <= 0:
-                raise ValueError(f"expected a positive number, got {value!r}")
-            return number
-
+        """Read the validated mail settings (``core.settings.validate``: parsed once, secrets
+        resolved); raises ConfigurationError when the lease is not more than twice the timeout."""
         config = cls(
-            smtp_host=get("cjs.mail.smtp_host", cls.smtp_host, lambda v: str(v).strip()),
-            smtp_port=get("cjs.mail.smtp_port", cls.smtp_port, int),
-            starttls=get("cjs.mail.starttls", cls.starttls, _as_bool),
-            smtp_user=get("cjs.mail.smtp_user", "", lambda v: str(v).strip()),
-            smtp_password=_secret(
-                "cjs.mail.smtp_password", settings.get("cjs.mail.smtp_password", ""), settings
-            ),
-            sender_from=get("cjs.mail.from", cls.sender_from, lambda v: str(v).strip()),
-            mode=get("cjs.mail.sender", cls.mode, mode),
-            poll_seconds=get("cjs.mail.poll_seconds", cls.poll_seconds, positive),
-            timeout_seconds=get("cjs.mail.timeout_seconds", cls.timeout_seconds, positive),
-            lease_seconds=get("cjs.mail.lease_seconds", cls.lease_seconds, positive),
-            service_url=get("cjs.service_url", cls.service_url, lambda v: str(v).strip()),
+            smtp_host=settings["cjs.mail.smtp_host"].strip(),
+            smtp_port=settings["cjs.mail.smtp_port"],
+            starttls=settings["cjs.mail.starttls"],
+            smtp_user=settings["cjs.mail.smtp_user"].strip(),
+            smtp_password=settings["cjs.mail.smtp_password"],
+            sender_from=settings["cjs.mail.from"].strip(),
+            mode=settings["cjs.mail.sender"],
+            poll_seconds=settings["cjs.mail.poll_seconds"],
+            timeout_seconds=settings["cjs.mail.timeout_seconds"],
+            lease_seconds=settings["cjs.mail.lease_seconds"],
+            service_url=settings["cjs.service_url"].strip(),
         )
         if config.lease_seconds <= 2 * config.timeout_seconds:
             raise ConfigurationError(
@@ -173,19 +131,6 @@ class MailConfig:
 
 
 # --- rendering ---------------------------------------------------------------------------------
-
-
-def _jst(value: dt.datetime) -> str:
-    """``2026年11月24日 23:59`` in Japan time."""
-    local = value.astimezone(JST)
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
-
-
-def _jdate(value: dt.datetime | dt.date) -> str:
-    """``2026年11月24日`` (a datetime is taken in Japan time)."""
-    if isinstance(value, dt.datetime):
-        value = value.astimezone(JST).date()
-    return f"{value.year}年{value.month}月{value.day}日"
 
 
 @functools.cache
@@ -199,8 +144,7 @@ def _environment(folder: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         auto_reload=False,  # read once per process, like the page templates in production
     )
-    env.filters["jst"] = _jst
-    env.filters["jdate"] = _jdate
+    timefmt.register_filters(env.filters)
     return env
 
 
@@ -221,7 +165,7 @@ def render(
 ) -> RenderedMail:
     """Render the template named ``template`` with ``context`` plus service_name and service_url.
 
-    ``templates`` are those known (default: the core's; :func:`enqueue_for` adds the modules').
+    ``templates`` are those known (default: the core's; the outbox service adds the modules').
     Raises ValueError for an unknown template, a context key that may hold a password, or a missing
     or unexpected context key (jinja2.UndefinedError when the template asks for one not given).
     """
@@ -265,8 +209,8 @@ def enqueue(
     """Write the mail ``template`` (one of ``templates``) to ``to`` into the outbox, in
     ``dbsession``'s transaction.
 
-    It leaves only if that transaction commits. Call :func:`notify_sender` (in a request) so this
-    process's sender sends it right after commit; otherwise the sender's poll picks it up.
+    It leaves only if that transaction commits; the sender's poll picks it up. The
+    :class:`~core.mail.interfaces.IOutbox` service also wakes the sender after commit.
     """
     to = to.strip()
     if not to or "@" not in to or any(c in to for c in "\r\n,<> ") or len(to) > 254:
@@ -289,7 +233,8 @@ def enqueue(
 
 def sender_for(registry: Registry) -> OutboxSender | None:
     """The application's sender (set by :func:`includeme`), or None."""
-    return getattr(registry, "cjs_mail_sender", None)
+    sender: OutboxSender | None = registry.get(_SENDER)
+    return sender
 
 
 def _wake_hook(status: bool, sender: OutboxSender) -> None:
@@ -314,28 +259,6 @@ def wake_after_commit(
     if any(hook is _wake_hook and args == (sender,) for hook, args, _ in txn.getAfterCommitHooks()):
         return
     txn.addAfterCommitHook(_wake_hook, args=(sender,))
-
-
-def notify_sender(request: Request) -> None:
-    """Wake this process's sender when the request's transaction commits (pyramid_tm)."""
-    wake_after_commit(sender_for(request.registry), request.tm.get())
-
-
-def enqueue_for(
-    request: Request, *, to: str, template: str, context: Mapping[str, Any]
-) -> OutboxMessage:
-    """:func:`enqueue` in ``request.dbsession`` with the app's settings and every template (the
-    core's and the modules'), then :func:`notify_sender`."""
-    message = enqueue(
-        request.dbsession,
-        to=to,
-        template=template,
-        context=context,
-        settings=request.registry.settings,
-        templates=all_templates(request.registry),
-    )
-    notify_sender(request)
-    return message
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -526,7 +449,7 @@ class OutboxSender:
         message["Subject"] = row.subject
         message["From"] = self.config.sender_from
         message["To"] = row.to_addr
-        message["Date"] = email.utils.format_datetime(now.astimezone(JST))
+        message["Date"] = email.utils.format_datetime(timefmt.to_jst(now))
         message["Message-ID"] = row.message_id
         message.set_content(row.body, charset="utf-8")
         envelope_from = email.utils.parseaddr(self.config.sender_from)[1]
@@ -688,15 +611,15 @@ def all_templates(registry: Registry) -> dict[str, MailTemplate]:
 
 
 def includeme(config: Configurator) -> None:
-    """Give the app its sender (``registry.cjs_mail_sender``); its thread starts on the first wake.
+    """Give the app its sender (:func:`sender_for`), whose thread starts on the first wake, and
+    the :class:`~core.mail.interfaces.IOutbox` service (``core.mail.services``).
 
     A module's mail template named like one of the core's stops the start. Needs ``core.db``
-    (``registry.cjs_session_factory``) included first.
+    included first.
     """
     registry = config.registry
     for name in get_modules(registry).mail_templates:
         if name in TEMPLATES:
             raise ConfigurationError(f"mail template {name!r}: the core has one of that name")
-    registry.cjs_mail_sender = OutboxSender(
-        lambda: registry.cjs_session_factory(), config.get_settings()
-    )
+    registry[_SENDER] = OutboxSender(get_session_factory(registry), config.get_settings())
+    config.include("core.mail.services")

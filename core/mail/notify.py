@@ -1,4 +1,4 @@
-"""Emails to users (SPEC section 7), written to the outbox in the current transaction."""
+"""Emails to users from a screen (SPEC section 7): the plugin API's shortcut to the outbox service."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ from typing import Any
 
 from pyramid.request import Request
 
-from core import mail
 from core.db.models import User
+from core.mail.interfaces import IOutbox
 
 
 def notify_user(request: Request, user: User, template: str, **context: Any) -> None:
-    """Queue the mail ``template`` to ``user``'s registered address; it leaves after commit."""
-    mail.enqueue_for(
-        request,
-        to=user.email,
-        template=template,
-        context={"user_id": user.user_id, "user_name": user.name, **context},
-    )
+    """Queue the mail ``template`` to ``user``'s registered address through the request's
+    :class:`~core.mail.interfaces.IOutbox` service; it leaves after commit.
+
+    Code outside a request uses an outbox of its own (``core.mail.services.DatabaseOutbox``).
+    """
+    request.find_service(IOutbox).notify_user(user, template, **context)

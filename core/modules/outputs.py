@@ -15,12 +15,13 @@ from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden
 from pyramid.request import Request
 from pyramid.response import Response
 
+from core import clock
 from core.hookspecs import CsvTable, Output, OutputContext
-from core.hours import JST
 from core.outputs import csvexport, pdf
 from core.security.policy import Permission
 from core.security.tenancy import selected_group
 from core.settings import ConfigurationError
+from core.timefmt import JST
 
 
 def output_response(
@@ -49,7 +50,7 @@ def output_view(output: Output) -> Callable[[Request], Response]:
         group = selected_group(request)
         if group is None:  # the module guard sends a session without a group to DC590101 first
             raise HTTPForbidden()
-        now = request.registry.cjs_clock().astimezone(JST)
+        now = clock.now(request.registry).astimezone(JST)
         context = OutputContext(request.dbsession, group, request.identity.user, now)
         filename = csvexport.dated_filename(output.title, now, output.format)
         return output_response(output, output.build(context), filename, encoding)

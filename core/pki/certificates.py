@@ -38,7 +38,6 @@ from sqlalchemy.orm import attributes
 
 from core import audit
 from core.db.models import Certificate, CertificateStatus, User
-from core.hours import JST
 from core.pki.crl import note_revocation
 from core.pki.x509 import (
     REVOCATION_REASONS,
@@ -52,6 +51,7 @@ from core.pki.x509 import (
     require_aware,
     validity,
 )
+from core.timefmt import JST
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -64,10 +64,11 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from core.db import make_engine, make_session_factory
+from core import clock
+from core.db import get_session_factory, make_engine, make_session_factory
 from core.db.models import Certificate, CertificateStatus, utcnow
 from core.pki.files import folder_lock, write_atomically
-from core.pki.signers import load_signer
+from core.pki.signers import get_signer, load_signer
 from core.pki.x509 import authority_key_identifier, common_name, key_identifier, reason_flag
 
 log = logging.getLogger(__name__)
@@ -537,29 +538,47 @@ def reader_factory(url: str, session_factory: sessionmaker[Session]) -> Callable
     return make_session_factory(make_engine(url, sqlite_begin_immediate=False, poolclass=NullPool))
 
 
+_PUBLISHER = "cjs.pki.crl_publisher"
+_WORKER = "cjs.pki.crl_worker"
+
+
 def get_publisher(registry: Any) -> CRLPublisher:
     """The application's publisher."""
-    publisher: CRLPublisher = registry.cjs_crl
+    publisher: CRLPublisher = registry[_PUBLISHER]
     return publisher
 
 
-def includeme(config: Any) -> None:
-    """``registry.cjs_crl`` and its worker, the publication after commit, a refresh at start if due.
+def get_publication_worker(registry: Any) -> PublicationWorker:
+    """The application's publication worker (the CRL after a revocation's commit)."""
+    worker: PublicationWorker = registry[_WORKER]
+    return worker
 
-    Needs ``core.db`` and the signer (``registry.cjs_signer``) first. A failure of the start refresh
+
+def publication_worker_of(registry: Any) -> PublicationWorker | None:
+    """The application's publication worker, or None in an application without one (staff)."""
+    worker: PublicationWorker | None = registry.get(_WORKER)
+    return worker
+
+
+def includeme(config: Any) -> None:
+    """The publisher and its worker (:func:`get_publisher`, :func:`get_publication_worker`), the
+    publication after commit, a refresh at start if due.
+
+    Needs ``core.db`` and the signer (``core.pki.signers.get_signer``) first. A failure of the start refresh
     is logged: the service still starts, and the endpoint or the daily job retries.
     """
     registry = config.registry
     settings = config.get_settings()
     publisher = CRLPublisher(
         settings,
-        lambda: registry.cjs_signer,
-        reader_factory(str(settings["sqlalchemy.url"]), registry.cjs_session_factory),
-        lambda: registry.cjs_clock(),
+        lambda: get_signer(registry),
+        reader_factory(str(settings["sqlalchemy.url"]), get_session_factory(registry)),
+        lambda: clock.now(registry),
     )
-    registry.cjs_crl = publisher
-    registry.cjs_crl_worker = PublicationWorker(publisher)
-    watch(registry.cjs_session_factory, registry.cjs_crl_worker.request)
+    worker = PublicationWorker(publisher)
+    registry[_PUBLISHER] = publisher
+    registry[_WORKER] = worker
+    watch(get_session_factory(registry), worker.request)
     try:
         publisher.refresh()
     except Exception as exc:

@@ -43,8 +43,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import clock
 from core.db.models import Certificate, CertificateStatus, utcnow
 from core.pki.files import folder_lock, write_atomically
+from core.pki.signers import get_signer
 from core.pki.x509 import (
     CLOCK_SKEW,
     authority_key_identifier,
@@ -281,23 +283,26 @@ class OCSPResponder:
         return ocsp.OCSPCertStatus.REVOKED, revoked_at, reason_flag(row.revocation_reason)
 
 
+_RESPONDER = "cjs.pki.ocsp_responder"
+
+
 def get_responder(registry: Any) -> OCSPResponder:
     """The application's responder."""
-    responder: OCSPResponder = registry.cjs_ocsp
+    responder: OCSPResponder = registry[_RESPONDER]
     return responder
 
 
 def includeme(config: Any) -> None:
-    """``registry.cjs_ocsp``; the responder certificate is made (if needed) at start.
+    """The responder (:func:`get_responder`); its certificate is made (if needed) at start.
 
     A failure to make it is logged; the first OCSP request tries again (and answers internalError
     while it cannot).
     """
     registry = config.registry
     responder = OCSPResponder(
-        config.get_settings(), lambda: registry.cjs_signer, lambda: registry.cjs_clock()
+        config.get_settings(), lambda: get_signer(registry), lambda: clock.now(registry)
     )
-    registry.cjs_ocsp = responder
+    registry[_RESPONDER] = responder
     try:
         responder.responder()
     except Exception as exc:

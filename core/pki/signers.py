@@ -8,6 +8,7 @@ from typing import Any
 
 import pluggy
 from pyramid.config import Configurator
+from pyramid.registry import Registry
 from zope.interface.verify import verifyObject
 
 from core.plugins import make_plugin_manager
@@ -43,6 +44,14 @@ def load_signer(settings: Mapping[str, Any], pm: pluggy.PluginManager | None = N
     return signer
 
 
+_SIGNER = "cjs.pki.signer"
+
+
+def get_signer(registry: Registry) -> Any:
+    """The application's signer (an ``ISigner`` provider), created at start."""
+    return registry[_SIGNER]
+
+
 def configure_signer(config: Configurator) -> None:
-    """Create the configured signer at start and keep it on the registry (``registry.cjs_signer``)."""
-    config.registry.cjs_signer = load_signer(config.get_settings(), config.registry.cjs_plugins)
+    """Create the configured signer at start and keep it on the registry (:func:`get_signer`)."""
+    config.registry[_SIGNER] = load_signer(config.get_settings(), config.registry.cjs_plugins)

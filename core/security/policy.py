@@ -21,6 +21,7 @@ from pyramid.security import Allowed, Denied
 from pyramid.view import forbidden_view_config
 from sqlalchemy import select
 
+from core import clock
 from core.db.models import Certificate, CertificateStatus, Role, User
 
 AUTH_KEY = "auth"
@@ -91,7 +92,7 @@ class SessionSecurityPolicy:
         if not auth:
             return None
         certificate = certificate_for(request)
-        now = request.registry.cjs_clock()
+        now = clock.now(request.registry)
         if (
             certificate is None
             or certificate.id != auth.get("certificate_id")

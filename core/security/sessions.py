@@ -30,7 +30,10 @@ from pyramid.response import Response
 from sqlalchemy import delete, inspect, select
 from zope.interface import implementer
 
-from core.db.models import WebSession, utcnow
+from core import clock
+from core.clock import utcnow
+from core.db import get_session_factory
+from core.db.models import WebSession
 
 COOKIE_NAME = "__Host-cjs_session"
 _SEALED = "_sealed"
@@ -73,7 +76,7 @@ class DatabaseSession(dict[str, Any]):
         """Write the data to the session row (created on first change), in this transaction."""
         if self._row is None:
             self._token = secrets.token_urlsafe(32)
-            now = self._request.registry.cjs_clock()
+            now = clock.now(self._request.registry)
             self._row = WebSession(
                 token_hash=_token_hash(self._token), data={}, created_at=now, last_seen_at=now
             )
@@ -236,7 +239,7 @@ class DatabaseSession(dict[str, Any]):
 
 def _delete_row(request: Request, token_hash: str) -> None:
     """Delete a session row in a transaction of its own (after the request's has ended)."""
-    session = request.registry.cjs_session_factory()
+    session = get_session_factory(request.registry)()
     try:
         with session.begin():
             session.execute(delete(WebSession).where(WebSession.token_hash == token_hash))
@@ -318,7 +321,7 @@ def includeme(config: Configurator) -> None:
         session_factory_for(
             dt.timedelta(minutes=settings["cjs.session.idle_minutes"]),
             dt.timedelta(hours=settings["cjs.session.absolute_hours"]),
-            lambda: config.registry.cjs_clock(),
+            lambda: clock.now(config.registry),
         )
     )
     config.set_default_csrf_options(require_csrf=True)

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pyramid.request import Request
 
-from core.db.models import DepositGroup
+from core.db.models import DepositGroup, User
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 GROUP_KEY = "group_id"
+
+
+def group_of_contract(dbsession: Session, user: User, group_id: int) -> DepositGroup | None:
+    """The deposit group ``group_id`` if it belongs to ``user``'s contract, else None (the tenancy
+    rule, for a request, a job or a staff screen alike)."""
+    group = dbsession.get(DepositGroup, group_id)
+    if group is None or group.contract_id != user.contract_id:
+        return None
+    return group
 
 
 def selected_group(request: Request) -> DepositGroup | None:
@@ -15,7 +29,4 @@ def selected_group(request: Request) -> DepositGroup | None:
     group_id = request.session.get(GROUP_KEY)
     if identity is None or group_id is None:
         return None
-    group = request.dbsession.get(DepositGroup, group_id)
-    if group is None or group.contract_id != identity.user.contract_id:
-        return None
-    return group
+    return group_of_contract(request.dbsession, identity.user, group_id)

@@ -18,11 +18,12 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy.orm import joinedload
 
+from core import clock, timefmt
 from core.auth.flows import SEALED_PASSWORD, SEALED_PKCS12, Flow, FlowSpec, end, get_flows
 from core.db.models import User
-from core.hours import JST
-from core.mail.notify import notify_user
+from core.mail.interfaces import IOutbox
 from core.pki import certificates
+from core.pki.signers import get_signer
 
 RESULT_KEY = "issue_result"
 
@@ -34,7 +35,7 @@ def _complete(request: Request, flow: Flow) -> Response:
 def _refusal(request: Request, user: User) -> str | None:
     return certificates.issuance_refusal(
         user,
-        request.registry.cjs_clock(),
+        clock.now(request.registry),
         allow_unused_replacement=request.registry.settings["cjs.cert.allow_unused_replacement"],
     )
 
@@ -51,7 +52,7 @@ FLOW = FlowSpec(
 
 
 def _completed_flow(request: Request) -> tuple[Flow | None, User | None]:
-    flow = get_flows(request).current(request, FLOW.name)
+    flow = get_flows(request.registry).current(request, FLOW.name)
     if flow is None or not flow.complete:
         return None, None
     # With its contract: the certificate's subject and the audit event name it.
@@ -79,11 +80,11 @@ def cert_issue(request: Request) -> Response:
     try:
         issued = certificates.issue_certificate(
             request.dbsession,
-            request.registry.cjs_signer,
+            get_signer(request.registry),
             user,
             password,
             key_type=settings["cjs.cert.key_type"],
-            now=request.registry.cjs_clock(),
+            now=clock.now(request.registry),
             actor=user.user_id,
             request=request,
             allow_unused_replacement=settings["cjs.cert.allow_unused_replacement"],
@@ -94,23 +95,20 @@ def cert_issue(request: Request) -> Response:
         return HTTPFound(request.route_url("issue.password"))
     end(request)
     request.session.seal(SEALED_PKCS12, base64.b64encode(issued.pkcs12).decode())
-    not_after = issued.certificate.not_after.astimezone(JST)
     request.session[RESULT_KEY] = {
         "user_id": user.user_id,
         "filename": issued.filename,
         "serial": issued.certificate.serial,
-        "not_after": not_after.strftime("%Y年%m月%d日 %H:%M"),
+        "not_after": timefmt.kanji(issued.certificate.not_after),
     }
-    notify_user(
-        request,
+    request.find_service(IOutbox).notify_user(
         user,
         "cert_issued",
         not_after=issued.certificate.not_after,
         serial=issued.certificate.serial,
     )
     for old in issued.replaced:
-        notify_user(
-            request,
+        request.find_service(IOutbox).notify_user(
             user,
             "cert_replaced",
             old_serial=old.serial,

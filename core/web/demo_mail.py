@@ -19,6 +19,8 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.request import Request
 
+from core import timefmt
+
 MAX_MESSAGES = 200
 
 
@@ -61,7 +63,7 @@ def _date(message: EmailMessage, received: dt.datetime) -> str:
     parsed = getattr(header, "datetime", None)
     if isinstance(parsed, dt.datetime) and parsed.tzinfo is not None:
         when = parsed
-    return when.astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m-%d %H:%M:%S")
+    return timefmt.dashed(when)
 
 
 def read_messages(folder: Path, limit: int = MAX_MESSAGES) -> list[ShownMessage]:

@@ -10,7 +10,16 @@ from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.response import Response
 
-from core.auth.flows import FlowRegistry, FlowSpec, StepResult, get_flows, leave, route_name, run
+from core.auth.flows import (
+    FlowRegistry,
+    FlowSpec,
+    StepResult,
+    get_flows,
+    leave,
+    route_name,
+    run,
+    set_flows,
+)
 from core.auth.pipelines import build_pipelines
 from core.hookspecs import AuthStep
 
@@ -26,7 +35,7 @@ class StepView:
         self.first_screen = first_screen
 
     def __call__(self, request: Request) -> Response:
-        flows = get_flows(request)
+        flows = get_flows(request.registry)
         flow = flows.current(request, self.spec.name)
         if request.method == "GET":
             if flow is None or "restart" in request.GET:
@@ -83,7 +92,7 @@ def register_flows(config: Configurator, specs: list[FlowSpec]) -> None:
         {spec.name: spec.default_pipeline for spec in specs},
     )
     flows = FlowRegistry(specs, pipelines)
-    config.registry.cjs_flows = flows
+    set_flows(config.registry, flows)
     for spec in specs:
         steps = flows.pipelines[spec.name]
         screens = [step for step in steps if step.slug is not None]

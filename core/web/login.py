@@ -9,14 +9,13 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from core import audit
+from core import audit, clock, timefmt
 from core.auth import lockout
 from core.auth.flows import Flow, FlowSpec, end
 from core.auth.passwords import hash_password, verify_password
-from core.auth.user_password import check_user_password
+from core.auth.user_password import IUserPasswordCheck
 from core.db.models import ContractKind, User
-from core.hours import JST
-from core.mail.notify import notify_user
+from core.mail.interfaces import IOutbox
 from core.pki import certificates
 from core.plugins import get_modules
 from core.security.policy import AUTH_KEY, Permission, certificate_for, certificate_problem
@@ -31,7 +30,7 @@ CHANGED = "パスワードを変更しました。"
 def _login(request: Request, flow: Flow) -> Response:
     """The last step passed: bind a fresh session to the user and its certificate."""
     db = request.dbsession
-    now = request.registry.cjs_clock()
+    now = clock.now(request.registry)
     user = db.get(User, flow.get("user_pk"))
     flow_certificate_id = flow.get("certificate_id")
     presented = certificate_for(request)
@@ -91,8 +90,8 @@ def _change_password(request: Request, *, initial: bool) -> Any:
     if request.method != "POST" or not form.validate():
         return values
     db = request.dbsession
-    row, outcome = check_user_password(
-        request, user, form.current_password.data, action="password.check"
+    row, outcome = request.find_service(IUserPasswordCheck).check(
+        user, form.current_password.data, action="password.check"
     )
     if outcome in {lockout.Outcome.LOCKED_NOW, lockout.Outcome.BLOCKED_NOW}:
         request.session.invalidate()
@@ -105,7 +104,7 @@ def _change_password(request: Request, *, initial: bool) -> Any:
         return values
     row.password_hash = hash_password(form.new_password.data)
     row.password_is_temporary = False
-    row.password_changed_at = request.registry.cjs_clock()
+    row.password_changed_at = clock.now(request.registry)
     audit.record(
         db,
         "password.change",
@@ -115,7 +114,9 @@ def _change_password(request: Request, *, initial: bool) -> Any:
         request=request,
         details={"initial": initial},
     )
-    notify_user(request, row, "password_changed", changed_at=row.password_changed_at)
+    request.find_service(IOutbox).notify_user(
+        row, "password_changed", changed_at=row.password_changed_at
+    )
     request.session.flash(CHANGED, "info")
     if initial:
         return HTTPFound(_after_login_url(request, row))
@@ -199,9 +200,7 @@ def info(request: Request) -> Any:
     user: User = request.identity.user
     previous = user.previous_login_at
     return {
-        "previous_login": previous.astimezone(JST).strftime("%Y年%m月%d日 %H:%M:%S")
-        if previous
-        else None,
+        "previous_login": timefmt.kanji(previous, seconds=True) if previous else None,
         "panels": get_modules(request.registry).info_panels(request, group),
         "notices": request.session.pop_flash("info"),
     }

@@ -29,12 +29,12 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from wtforms import SelectField
 from wtforms.validators import ValidationError
 
-from core import audit
+from core import audit, clock, timefmt
 from core.db.models import AuditEvent, User
-from core.hours import JST
 from core.outputs import csvexport
 from core.plugins import get_modules
 from core.security.policy import Permission
+from core.timefmt import JST
 from core.web.forms import Form, StringField
 
 PAGE_SIZE = 50
@@ -283,7 +283,7 @@ def _filter_form(request: Request) -> tuple[OplogFilterForm, Filters | None]:
 
 def _row(event: AuditEvent, module_labels: Mapping[str, str]) -> dict[str, Any]:
     return {
-        "when": event.occurred_at.astimezone(JST).strftime("%Y/%m/%d %H:%M:%S"),
+        "when": timefmt.slashed(event.occurred_at),
         "who": actor_label(event),
         "what": action_label(event.action, module_labels),
         "target": event.target or "",
@@ -393,7 +393,7 @@ def oplog_csv(request: Request) -> Response:
         (r["when"], r["who"], r["what"], r["target"], r["result"], r["action"], r["client_addr"])
         for r in (_row(event, get_modules(request.registry).action_labels) for event in events)
     ]
-    now = request.registry.cjs_clock().astimezone(JST)
+    now = clock.now(request.registry).astimezone(JST)
     audit.record(
         request.dbsession,
         "oplog.export",

@@ -24,6 +24,7 @@ from pyramid.httpexceptions import HTTPNotFound, HTTPServiceUnavailable
 from pyramid.request import Request
 from pyramid.response import Response
 
+from core import clock
 from core.pki.crl import crl_number, get_publisher
 from core.pki.ocsp import (
     CONTENT_TYPE_RESPONSE,
@@ -58,7 +59,7 @@ def crl_view(request: Request) -> Response:
     response = Response(body=data, content_type=CONTENT_TYPE_CRL, conditional_response=True)
     next_update = crl.next_update_utc
     if next_update is not None:
-        max_age = max(0, int((next_update - request.registry.cjs_clock()).total_seconds()))
+        max_age = max(0, int((next_update - clock.now(request.registry)).total_seconds()))
         response.cache_control.public = True  # core.web.headers keeps a public response's caching
         response.cache_control.max_age = max_age
         response.expires = next_update

@@ -14,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from core import audit
 from core.auth.flows import Flow, FlowSpec, end, get_flows
 from core.auth.passwords import hash_password
-from core.db.models import Contract, Role, User, utcnow
-from core.mail.notify import notify_user
+from core.clock import utcnow
+from core.db.models import Contract, Role, User
+from core.mail.interfaces import IOutbox
 from core.web.forms import UserRegistrationForm, formdata
 
 RESULT_KEY = "registration_result"
@@ -40,7 +41,7 @@ FLOW = FlowSpec(
 
 
 def _flow_contract(request: Request) -> tuple[Flow | None, Contract | None]:
-    flow = get_flows(request).current(request, FLOW.name)
+    flow = get_flows(request.registry).current(request, FLOW.name)
     if flow is None or not flow.complete:
         return None, None
     return flow, request.dbsession.get(Contract, flow.get("contract_pk"))
@@ -89,7 +90,7 @@ def register_master_user(request: Request) -> Any:
         contract_no=contract.contract_no,
         request=request,
     )
-    notify_user(request, user, "registered", is_master=True)
+    request.find_service(IOutbox).notify_user(user, "registered", is_master=True)
     end(request)
     request.session[RESULT_KEY] = {
         "contract_no": contract.contract_no,

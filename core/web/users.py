@@ -19,11 +19,10 @@ from pyramid.view import view_config
 from wtforms import RadioField, SelectChoice
 from wtforms.validators import ValidationError
 
-from core import rules
+from core import clock, rules, timefmt
 from core.accounts import users
 from core.db.models import User
 from core.hookspecs import ServiceModule
-from core.hours import JST
 from core.security.policy import Permission
 from core.web.forms import Form, PasswordField, StringField, UserRegistrationForm, formdata
 
@@ -42,7 +41,7 @@ FormT = TypeVar("FormT", bound=Form)
 
 def _time(value: Any) -> str:
     """A time as DM493101 shows it: Japan time, 2012/10/25 13:23:30."""
-    return value.astimezone(JST).strftime("%Y/%m/%d %H:%M:%S") if value is not None else ""
+    return timefmt.slashed(value)
 
 
 # --- Forms ----------------------------------------------------------------------------------------
@@ -189,7 +188,7 @@ def _with_error(values: dict[str, Any], exc: users.UserAdminError) -> dict[str, 
 def users_list(request: Request) -> dict[str, Any]:
     """DM493101: the master sees the contract's users, a general user its own row (ACC-6)."""
     viewer: User = request.identity.user
-    now = request.registry.cjs_clock()
+    now = clock.now(request.registry)
     rows = [
         {
             "user": user,
@@ -218,7 +217,7 @@ def users_list(request: Request) -> dict[str, Any]:
 def users_new(request: Request) -> Any:
     """Contract user registration (登録へ): a general user with a temporary password (FLOW-3)."""
     master: User = request.identity.user
-    modules = users.restrictable_modules(request, master.contract)
+    modules = request.find_service(users.IUserAdministration).restrictable_modules(master.contract)
     form_class = _with_restrictions(UserRegistrationForm, modules, {})
     form: Any = form_class(formdata(request), denied_domains=_denied_domains(request))
     at_limit = (
@@ -240,7 +239,7 @@ def users_new(request: Request) -> Any:
         levels=_levels(form, modules),
     )
     try:
-        users.create_general_user(request, master, new)
+        request.find_service(users.IUserAdministration).create_general_user(master, new)
     except users.UserAdminError as exc:
         return _with_error(values, exc)
     request.session.flash(CREATED.format(user_id=new.user_id), "info")
@@ -257,9 +256,13 @@ def user_edit(request: Request) -> Any:
     """DM492101: only the fields entered change (「変更しない項目は入力不要です」)."""
     viewer: User = request.identity.user
     target = _target(request)
-    now = request.registry.cjs_clock()
+    now = clock.now(request.registry)
     manages_general = users.is_master(viewer) and not users.is_master(target)
-    modules = users.restrictable_modules(request, target.contract) if manages_general else []
+    modules = (
+        request.find_service(users.IUserAdministration).restrictable_modules(target.contract)
+        if manages_general
+        else []
+    )
     form_class = _edit_form_class(viewer, target, modules)
     current_state = users.state_of(target, now)
     form: Any = form_class(
@@ -290,7 +293,9 @@ def user_edit(request: Request) -> Any:
         levels=_levels(form, modules) if modules else None,
     )
     try:
-        changed = users.update_user(request, viewer, target, changes)
+        changed = request.find_service(users.IUserAdministration).update_user(
+            viewer, target, changes
+        )
     except users.NotAllowed:
         raise HTTPForbidden() from None
     except users.UserAdminError as exc:
@@ -317,7 +322,7 @@ def user_delete(request: Request) -> Any:
         return HTTPFound(request.route_url("users"))
     if request.method == "POST":
         try:
-            users.delete_general_user(request, master, target)
+            request.find_service(users.IUserAdministration).delete_general_user(master, target)
         except users.UserAdminError as exc:  # e.g. deleted meanwhile from another browser
             request.session.flash(exc.message, "error")
         else:

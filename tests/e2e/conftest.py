@@ -12,8 +12,8 @@
   test CA for ``localhost`` and ``127.0.0.1``.
 - ``ca_file``: the test CA's PEM (``Path``): it signed the server certificate and signs the customers'
   client certificates. Trust it in a client (``NODE_EXTRA_CA_CERTS`` for Playwright).
-- ``settings``: the app's raw settings (strings); ``app``: the WSGI app (``app.registry``: engine,
-  signer, ``cjs_clock`` — replace it to move the app's time); ``db_url``: its database (a fresh
+- ``settings``: the app's raw settings (strings); ``app``: the WSGI app (``core.db.get_engine``,
+  ``core.clock.set_clock(app.registry, …)`` to move the app's time); ``db_url``: its database (a fresh
   SQLite file by default; ``CJS_E2E_DB=postgresql`` runs on the PostgreSQL test server instead).
 - ``smtp``: the ``smtp_server`` fixture's :class:`mailserver.SmtpServer`. The app's mail really goes
   there: outbox + sender thread (``cjs.mail.sender = thread``, poll 1 s).
@@ -84,6 +84,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from core.db import get_session_factory
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
@@ -787,7 +789,7 @@ class Deployment:
     @contextlib.contextmanager
     def db(self) -> Iterator[Any]:
         """A SQLAlchemy session on the app's database; commit it yourself."""
-        session = self.app.registry.cjs_session_factory()
+        session = get_session_factory(self.app.registry)()
         try:
             yield session
         finally:

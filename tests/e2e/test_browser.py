@@ -53,9 +53,10 @@ from browser import (
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from core.timefmt import JST
+
 pytestmark = [pytest.mark.e2e]
 
-JST = dt.timezone(dt.timedelta(hours=9))
 
 CONTRACT_NO = "10000001"
 INITIAL_PASSWORD = "Demo#001"

@@ -22,6 +22,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import select
 
+from core.db import get_session_factory
+from core.pki.crl import get_publisher
+from core.pki.signers import get_signer
+
 pytestmark = pytest.mark.e2e
 
 NGINX_ONLY = pytest.mark.parametrize("e2e_servers", ["nginx"], indirect=True)
@@ -33,7 +37,7 @@ def _issue(app: Any, user_id: str, folder: Path) -> tuple[str, Path, Path]:
     from core.db.models import Contract, User
     from core.pki.certificates import issue_certificate
 
-    with app.registry.cjs_session_factory() as session:
+    with get_session_factory(app.registry)() as session:
         contract = session.scalars(select(Contract).where(Contract.contract_no == "10000001")).one()
         user = User(
             contract=contract,
@@ -47,7 +51,7 @@ def _issue(app: Any, user_id: str, folder: Path) -> tuple[str, Path, Path]:
         session.flush()
         issued = issue_certificate(
             session,
-            app.registry.cjs_signer,
+            get_signer(app.registry),
             user,
             PASSWORD,
             key_type="ec-p256",
@@ -102,8 +106,8 @@ def test_nginx_refuses_a_revoked_certificate_after_the_reload_the_service_trigge
     assert binary is not None
     reload_command = [binary, "-p", str(nginx.prefix), "-c", str(nginx.conf)]
     reload_command += ["-e", str(nginx.error_log), "-s", "reload"]
-    app.registry.cjs_crl.reload_command = reload_command  # = cjs.crl.reload_command
-    app.registry.cjs_crl.publish()  # the CRL as it is, and nginx reloaded with ssl_crl
+    get_publisher(app.registry).reload_command = reload_command  # = cjs.crl.reload_command
+    get_publisher(app.registry).publish()  # the CRL as it is, and nginx reloaded with ssl_crl
     # nginx ignores a reload signal while it is still carrying out the previous one: let this one
     # finish, as a real deployment (one reload per revocation, far apart) always does.
     time.sleep(1.0)
@@ -116,7 +120,7 @@ def test_nginx_refuses_a_revoked_certificate_after_the_reload_the_service_trigge
 
     workers_before = nginx.workers()
     assert workers_before
-    with app.registry.cjs_session_factory() as back_office:
+    with get_session_factory(app.registry)() as back_office:
         row = back_office.scalars(
             select(Certificate).where(Certificate.serial == revoked_serial)
         ).one()

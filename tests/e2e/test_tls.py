@@ -27,6 +27,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from core.clock import set_clock
+from core.pki.signers import get_signer
+
 pytestmark = pytest.mark.e2e
 
 PASSWORD = MASTER["password"]
@@ -197,7 +200,7 @@ def _expired_certificate(deployment: Any) -> tuple[Path, Any]:
     from core.pki.certificates import build_client_certificate, client_subject
     from core.pki.x509 import random_serial
 
-    signer = deployment.app.registry.cjs_signer
+    signer = get_signer(deployment.app.registry)
     issued_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
     key = ec.generate_private_key(ec.SECP256R1())
     with deployment.db() as db:
@@ -260,7 +263,7 @@ def test_a_certificate_the_app_finds_expired_never_reaches_dc582101(deployment, 
     """AUTH-5, the application's own check: the TLS layer accepts the certificate (its time is the
     real time) but the app's clock is past its notAfter: the top page says it has expired."""
     now = dt.datetime.now(dt.UTC)
-    deployment.app.registry.cjs_clock = lambda: now + dt.timedelta(days=367)
+    set_clock(deployment.app.registry, lambda: now + dt.timedelta(days=367))
     page = deployment.client(issued.cert_file, issued.key_file).get("/login")
     assert page.path == "/" and "DC581101" in page.text and "DC582101" not in page.text
     assert EXPIRED in page.text

@@ -15,57 +15,18 @@ from dataclasses import dataclass
 import pytest
 import webtest
 from conftest import Customer
+from dummy_module import DummyModule
 from pyramid.interfaces import IRoutesMapper
-from pyramid.response import Response
 from sqlalchemy import select
 
 from core.app import make_app
 from core.auth.passwords import hash_password
+from core.db import get_engine
 from core.db.models import Contract, Manual, ModuleEnablement, Role, User, UserRestriction
-from core.hookspecs import MenuEntry, ServiceModule, hookimpl
 from core.pki import certificates
+from core.pki.signers import get_signer
 
 PASSWORD = "Passw0rd!"
-
-
-class MatrixModule:
-    """A service module with an inquiry screen and a changing screen (ACC-7)."""
-
-    module = ServiceModule(
-        code="matrix",
-        name="マトリクス",
-        menu_title="マトリクス事務",
-        contract_kinds=("member",),
-        restriction_levels=("show", "hide", "view_only"),
-    )
-
-    @hookimpl
-    def cjs_service_module(self):
-        return self.module
-
-    @hookimpl
-    def cjs_module_routes(self, config, module):
-        config.add_route("matrix:list", "/list")
-        config.add_view(
-            lambda request: Response("list"), route_name="matrix:list", request_method="GET"
-        )
-        config.add_route("matrix:new", "/new")
-        config.add_view(
-            lambda request: Response("form"),
-            route_name="matrix:new",
-            request_method="GET",
-            changes_data=True,
-        )
-        config.add_view(
-            lambda request: Response("saved"), route_name="matrix:new", request_method="POST"
-        )
-
-    @hookimpl
-    def cjs_menu_entries(self, request, deposit_group, module):
-        return [
-            MenuEntry("照会", "matrix:list"),
-            MenuEntry("登録", "matrix:new"),  # changes_data: from its GET view
-        ]
 
 
 @dataclass(frozen=True)
@@ -113,8 +74,9 @@ ROUTES: dict[str, Route] = {
     "manuals": Route("use", "/manuals"),
     "manual_view": Route("use", "/manuals/{manual}"),
     "manual_download": Route("use", "/manuals/{manual}/download"),
-    "matrix:list": Route("module", "/m/matrix/list"),
-    "matrix:new": Route("module_change", "/m/matrix/new", ("GET", "POST")),
+    "dummy:list": Route("module", "/m/dummy/list"),
+    "dummy:export": Route("module", "/m/dummy/export"),
+    "dummy:new": Route("module_change", "/m/dummy/new", ("GET", "POST")),
     "logout": Route("logout", "/logout", ("POST",), order=2),
 }
 
@@ -214,17 +176,17 @@ def _user(dbsession, contract, user_id, role, **fields):
 
 @pytest.fixture
 def world(app_settings, bank, dbsession):
-    """Two contracts, the matrix module enabled in 10000001's first group, and every visitor.
+    """Two contracts, the dummy module enabled in 10000001's first group, and every visitor.
 
     The installed example module (examples/cjs_example_module) is left out: its routes are guarded
-    by the same module guard as the matrix module's, and its own tests drive them."""
+    by the same module guard as the dummy module's, and its own tests drive them."""
     app = make_app(
-        {**app_settings, "cjs.plugins.disabled": "example_notes"}, plugins=[MatrixModule()]
+        {**app_settings, "cjs.plugins.disabled": "example_notes"}, plugins=[DummyModule()]
     )
     contracts = {c.contract_no: c for c in dbsession.scalars(select(Contract))}
     member, employer = contracts["10000001"], contracts["20000001"]
     member.deposit_groups[0].module_enablements.append(
-        ModuleEnablement(module_code="matrix", options={})
+        ModuleEnablement(module_code="dummy", options={})
     )
     users = {
         "master": _user(dbsession, member, "master01", Role.MASTER),
@@ -239,12 +201,12 @@ def world(app_settings, bank, dbsession):
     }
     _user(dbsession, member, "victim01", Role.GENERAL)
     users["general_view_only"].restrictions.append(
-        UserRestriction(module_code="matrix", level="view_only")
+        UserRestriction(module_code="dummy", level="view_only")
     )
-    users["general_hide"].restrictions.append(UserRestriction(module_code="matrix", level="hide"))
+    users["general_hide"].restrictions.append(UserRestriction(module_code="dummy", level="hide"))
     dbsession.commit()
     browsers = {"anonymous": Customer.of(app, dbsession)}
-    signer = app.registry.cjs_signer
+    signer = get_signer(app.registry)
     for visitor, user in users.items():
         issued = certificates.issue_certificate(
             dbsession,
@@ -274,7 +236,7 @@ def world(app_settings, bank, dbsession):
     dbsession.add(manual)
     dbsession.commit()
     yield app, browsers, manual.id
-    app.registry.cjs_engine.dispose()
+    get_engine(app.registry).dispose()
 
 
 def test_every_route_is_in_the_matrix_and_protected_ones_declare_a_permission(world):

@@ -27,6 +27,7 @@ from types import ModuleType
 import pytest
 
 from core.cli import load_settings
+from core.db import get_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0
@@ -245,7 +246,7 @@ def test_the_mailbox_page_exists_only_in_demo_mode(ca_settings, sqlite_url, tmp_
             if expected == 200:
                 assert "まだメールはありません" in response.text
         finally:
-            app.registry.cjs_engine.dispose()
+            get_engine(app.registry).dispose()
 
 
 def test_the_apps_own_mail_goes_to_the_smtp_port_the_demo_was_given(demo):

@@ -7,6 +7,7 @@ import logging
 import webtest
 
 from core.app import make_config
+from core.db import get_engine
 from core.security.client_cert import ClientCertificateMiddleware
 from hsm.interfaces import SignerUnavailable
 
@@ -55,4 +56,4 @@ def test_a_system_error_shows_the_request_id_and_no_detail(app_settings, caplog)
     assert any(request_id in r.getMessage() for r in caplog.records)
     page = client.get("/sign", status=503)
     assert "ただいま電子証明書を発行できません" in page.text
-    router.registry.cjs_engine.dispose()
+    get_engine(router.registry).dispose()

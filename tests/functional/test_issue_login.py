@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import event, func, select
 
 from core.app import make_app
+from core.db import get_engine
 from core.db.models import AuditEvent, Certificate, EmailCode, OutboxMessage, User, WebSession
 
 PASSWORD = "Passw0rd!"
@@ -116,11 +117,11 @@ def test_the_download_writes_nothing(master, app):
         if statement.split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
             writes.append(statement)
 
-    event.listen(app.registry.cjs_engine, "before_cursor_execute", record)
+    event.listen(get_engine(app.registry), "before_cursor_execute", record)
     try:
         assert master.app.get("/cert/download").content_type == "application/x-pkcs12"
     finally:
-        event.remove(app.registry.cjs_engine, "before_cursor_execute", record)
+        event.remove(get_engine(app.registry), "before_cursor_execute", record)
     assert writes == []
 
 
@@ -198,7 +199,7 @@ def test_issuance_without_the_email_code_when_the_bank_configures_it(app_setting
     data, _ = customer.issue("master01", PASSWORD)
     assert pkcs12.load_key_and_certificates(data, PASSWORD.encode())[1] is not None
     assert dbsession.scalar(select(func.count()).select_from(EmailCode)) == 0
-    app.registry.cjs_engine.dispose()
+    get_engine(app.registry).dispose()
 
 
 def test_issuance_is_refused_while_a_valid_certificate_is_held(master):
@@ -442,11 +443,11 @@ def test_a_session_open_at_closing_time_ends_with_the_hours_notice(master, app, 
     """AUTH-7: outside hours every screen shows the notice, and the open session ends with it."""
     import dataclasses
 
-    from core.hours import JST
+    from core.hours import get_service_hours, set_service_hours
+    from core.timefmt import JST
 
-    app.registry.cjs_service_hours = dataclasses.replace(
-        app.registry.cjs_service_hours, always_open=False
-    )
+    hours = get_service_hours(app.registry)
+    set_service_hours(app.registry, dataclasses.replace(hours, always_open=False))
     clock.now = dt.datetime(2026, 11, 24, 19, 30, tzinfo=JST)  # a Tuesday, open
     data, _ = issued(master)
     master.app.reset()

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
@@ -18,9 +17,11 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from factories import ContractFactory, UserFactory
 from sqlalchemy import func, select
 
 from core.app import make_app
+from core.pki.signers import get_signer
 from core.settings import ConfigurationError
 
 CJS = Path(sys.executable).with_name("cjs")
@@ -40,13 +41,10 @@ def db_url(sqlite_url: str) -> str:
 
 
 def test_the_app_signs_with_the_token(app):
-    assert app.registry.cjs_signer.name == "pkcs11"
+    assert get_signer(app.registry).name == "pkcs11"
 
 
 # --- 50 concurrent issuances -------------------------------------------------------------------------
-
-
-_users = itertools.count(1)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -55,7 +53,7 @@ def test_fifty_concurrent_issuances_all_succeed_and_verify(
 ):
     """Threads each issue on their own database session and user; the token signs them all."""
     from core.db import make_engine, make_session_factory
-    from core.db.models import Certificate, Contract, ContractKind, Role, User, utcnow
+    from core.db.models import Certificate, Role, User, utcnow
     from core.pki.certificates import issue_certificate
     from core.pki.signers import load_signer
     from core.settings import validate
@@ -67,28 +65,11 @@ def test_fifty_concurrent_issuances_all_succeed_and_verify(
     engine = make_engine(url, pool_size=55, max_overflow=0)
     sessions = make_session_factory(engine)
     with sessions() as session:
-        contract = Contract(
-            contract_no="90000001",
-            kind=ContractKind.MEMBER,
-            organisation_name="ろうきん並行労働組合",
-            initial_password_hash="$argon2id$placeholder",
-        )
-        session.add(contract)
-        session.flush()
-        user_pks = []
-        for _ in range(50):
-            user = User(
-                contract_id=contract.id,
-                user_id=f"conc{next(_users):06d}",
-                role=Role.GENERAL,
-                name="労金　並行",
-                email="conc@example.jp",
-                password_hash="$argon2id$placeholder",
-            )
-            session.add(user)
-            session.flush()
-            user_pks.append(user.id)
+        contract = ContractFactory(contract_no="90000001")
+        users = [UserFactory(contract=contract, role=Role.GENERAL) for _ in range(50)]
+        session.add_all(users)
         session.commit()
+        user_pks = [user.id for user in users]
 
     barrier = threading.Barrier(len(user_pks))
     issued: list[bytes] = []

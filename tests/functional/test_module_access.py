@@ -5,56 +5,15 @@ from __future__ import annotations
 
 import pytest
 from conftest import Customer
-from pyramid.response import Response
+from dummy_module import DummyModule
 from sqlalchemy import select
 
 from core.app import make_app
 from core.auth.passwords import hash_password
+from core.db import get_engine
 from core.db.models import Contract, ModuleEnablement, User, UserRestriction
-from core.hookspecs import MenuEntry, ServiceModule, hookimpl
 
 PASSWORD = "Passw0rd!"
-
-
-class DummyModule:
-    """A module with an inquiry, an export and two changing screens."""
-
-    module = ServiceModule(
-        code="dummy",
-        name="ダミー",
-        menu_title="ダミー事務",
-        contract_kinds=("member",),
-        restriction_levels=("show", "hide", "view_only"),
-    )
-
-    @hookimpl
-    def cjs_service_module(self):
-        return self.module
-
-    @hookimpl
-    def cjs_module_routes(self, config, module):
-        def answer(text):
-            return lambda request: Response(text)
-
-        config.add_route("dummy:list", "/list")
-        config.add_view(answer("ダミー照会画面"), route_name="dummy:list", request_method="GET")
-        config.add_route("dummy:export", "/export")
-        config.add_view(answer("export"), route_name="dummy:export", request_method="GET")
-        config.add_route("dummy:new", "/new")
-        config.add_view(
-            answer("ダミー新規登録画面"),
-            route_name="dummy:new",
-            request_method="GET",
-            changes_data=True,
-        )
-        config.add_view(answer("登録しました"), route_name="dummy:new", request_method="POST")
-
-    @hookimpl
-    def cjs_menu_entries(self, request, deposit_group, module):
-        return [
-            MenuEntry("ダミー照会", "dummy:list"),
-            MenuEntry("ダミー新規登録", "dummy:new"),  # changes_data: from its GET view
-        ]
 
 
 @pytest.fixture
@@ -67,7 +26,7 @@ def app_with_dummy(app_settings, bank, dbsession):
     )
     dbsession.commit()
     yield app
-    app.registry.cjs_engine.dispose()
+    get_engine(app.registry).dispose()
 
 
 def add_general(dbsession, user_id, level):

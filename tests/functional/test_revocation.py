@@ -23,9 +23,11 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
 from core.app import make_app
+from core.db import get_engine, get_session_factory
 from core.db.models import AuditEvent, Certificate
 from core.pki.certificates import revoke
-from core.pki.crl import NGINX_CRL_FILE, der_path, issuer_slug
+from core.pki.crl import NGINX_CRL_FILE, der_path, get_publication_worker, issuer_slug
+from core.pki.signers import get_signer
 from core.pki.x509 import CA_CERT_FILE
 from hsm.software import CA_KEY_FILE
 
@@ -66,13 +68,15 @@ def master(customer: Any) -> Any:
 
 
 def _slug(app: Any) -> str:
-    return issuer_slug(app.registry.cjs_signer.ca_certificate)
+    return issuer_slug(get_signer(app.registry).ca_certificate)
 
 
 def _crl_file(app: Any, folder: Path) -> x509.CertificateRevocationList:
-    assert app.registry.cjs_crl_worker.wait()  # published by the worker, moments after the commit
+    assert get_publication_worker(
+        app.registry
+    ).wait()  # published by the worker, moments after the commit
     return x509.load_der_x509_crl(
-        der_path(folder, app.registry.cjs_signer.ca_certificate).read_bytes()
+        der_path(folder, get_signer(app.registry).ca_certificate).read_bytes()
     )
 
 
@@ -110,7 +114,7 @@ def test_revocation_by_the_bank_ends_the_open_session_at_the_next_request_and_re
     assert "DC671101" in master.app.get("/info").text
     token = master.app.cookies["__Host-cjs_session"]
 
-    with app.registry.cjs_session_factory() as back_office:  # BANK-5, as the staff screen will
+    with get_session_factory(app.registry)() as back_office:  # BANK-5, as the staff screen will
         row = back_office.scalars(
             select(Certificate).where(Certificate.serial == format(certificate.serial_number, "x"))
         ).one()
@@ -125,7 +129,9 @@ def test_revocation_by_the_bank_ends_the_open_session_at_the_next_request_and_re
         )
         back_office.commit()
 
-    assert app.registry.cjs_crl_worker.wait()  # the worker publishes moments after the commit
+    assert get_publication_worker(
+        app.registry
+    ).wait()  # the worker publishes moments after the commit
     pem = x509.load_pem_x509_crl((folder / NGINX_CRL_FILE).read_bytes())
     assert _reason(pem, certificate) == x509.ReasonFlags.key_compromise
 
@@ -159,7 +165,7 @@ def test_a_cert8_replacement_reaches_the_served_crl_and_openssl_refuses_only_the
 
     served = master.app.get(f"/crl/{_slug(app)}.crl")
     assert served.content_type == "application/pkix-crl"
-    assert served.body == der_path(folder, app.registry.cjs_signer.ca_certificate).read_bytes()
+    assert served.body == der_path(folder, get_signer(app.registry).ca_certificate).read_bytes()
     crl_der = tmp_path / "served.crl"
     crl_der.write_bytes(served.body)
     text = _openssl("crl", "-inform", "DER", "-noout", "-text", "-in", crl_der)
@@ -223,7 +229,7 @@ def test_the_crl_and_ocsp_are_served_outside_service_hours(app_settings: dict[st
         answer = client.post("/ocsp", b"\x30\x00", content_type="application/ocsp-request")
         assert answer.content_type == "application/ocsp-response"  # malformedRequest, not 503
     finally:
-        app.registry.cjs_engine.dispose()
+        get_engine(app.registry).dispose()
 
 
 def test_a_revocation_in_a_failed_request_never_reaches_the_crl(
@@ -233,7 +239,7 @@ def test_a_revocation_in_a_failed_request_never_reaches_the_crl(
     published; the file is written from committed data only."""
     data, _ = master.issue("master01", PASSWORD)
     certificate = _certificate(data)
-    before = der_path(folder, app.registry.cjs_signer.ca_certificate).read_bytes()
+    before = der_path(folder, get_signer(app.registry).ca_certificate).read_bytes()
 
     import transaction
 
@@ -241,7 +247,7 @@ def test_a_revocation_in_a_failed_request_never_reaches_the_crl(
     with pytest.raises(RuntimeError), manager:  # as pyramid_tm does for a failing request
         import zope.sqlalchemy
 
-        session = app.registry.cjs_session_factory()
+        session = get_session_factory(app.registry)()
         zope.sqlalchemy.register(session, transaction_manager=manager)
         row = session.scalars(
             select(Certificate).where(Certificate.serial == format(certificate.serial_number, "x"))
@@ -251,7 +257,7 @@ def test_a_revocation_in_a_failed_request_never_reaches_the_crl(
         raise RuntimeError("the view failed after revoking")
     session.close()
 
-    assert der_path(folder, app.registry.cjs_signer.ca_certificate).read_bytes() == before
+    assert der_path(folder, get_signer(app.registry).ca_certificate).read_bytes() == before
     dbsession.rollback()
     assert dbsession.scalars(select(Certificate.status)).one() == "valid"
 

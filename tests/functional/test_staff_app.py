@@ -12,9 +12,10 @@ from pyramid.response import Response
 from webtest import TestApp
 
 from core.app import close_app, make_app
+from core.clock import set_clock
 from core.hookspecs import ServiceModule, StaffPermission, hookimpl
-from core.hours import JST
 from core.staff import STAFF_ENVIRON_KEY
+from core.timefmt import JST
 
 #: Saturday night, Japan time: the customer screens are closed (AUTH-7).
 CLOSED = dt.datetime(2026, 11, 28, 23, 0, tzinfo=JST)
@@ -60,7 +61,7 @@ def closed_apps(app_settings: dict[str, str]) -> Iterator[tuple[Any, Any]]:
     customer = make_app(settings, plugins=[StaffModule()])
     staff = make_app(settings, plugins=[StaffModule()], kind="staff")
     for app in (customer, staff):
-        app.registry.cjs_clock = lambda: CLOSED
+        set_clock(app.registry, lambda: CLOSED)
     try:
         yield customer, staff
     finally:

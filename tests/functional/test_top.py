@@ -8,7 +8,8 @@ import pytest
 from webtest import TestApp
 
 from core.app import make_app
-from core.hours import JST
+from core.clock import set_clock
+from core.timefmt import JST
 
 BUTTONS = ["ログイン", "マスターユーザーの初期登録", "一般ユーザーの初期登録", "電子証明書発行"]
 
@@ -69,7 +70,7 @@ def test_the_stylesheet_is_served(testapp):
 def test_outside_service_hours_the_top_page_shows_the_hours_notice(app_settings, moment, message):
     """AUTH-7: Saturday, after 20:00 and before 08:00 Japan time the screens are closed."""
     app = make_app({**app_settings, "cjs.hours.always_open": "false"})
-    app.registry.cjs_clock = lambda: moment
+    set_clock(app.registry, lambda: moment)
     response = TestApp(app).get("/", status=503)
     assert message in response.text
     assert "8:00～20:00" in response.text
@@ -78,7 +79,7 @@ def test_outside_service_hours_the_top_page_shows_the_hours_notice(app_settings,
 
 def test_within_service_hours_the_top_page_is_served(app_settings):
     app = make_app({**app_settings, "cjs.hours.always_open": "false"})
-    app.registry.cjs_clock = lambda: dt.datetime(2026, 11, 24, 10, 0, tzinfo=JST)
+    set_clock(app.registry, lambda: dt.datetime(2026, 11, 24, 10, 0, tzinfo=JST))
     assert "マスターユーザーの初期登録" in TestApp(app).get("/").text
 
 
@@ -90,7 +91,7 @@ def test_maintenance_window_shows_the_maintenance_notice(app_settings):
             "cjs.hours.maintenance": "2026-11-24T09:00/2026-11-24T11:00",
         }
     )
-    app.registry.cjs_clock = lambda: dt.datetime(2026, 11, 24, 10, 0, tzinfo=JST)
+    set_clock(app.registry, lambda: dt.datetime(2026, 11, 24, 10, 0, tzinfo=JST))
     assert "メンテナンス中" in TestApp(app).get("/", status=503).text
 
 

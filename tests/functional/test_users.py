@@ -11,19 +11,21 @@ import pytest
 import webtest
 from conftest import Customer
 from cryptography.hazmat.primitives.serialization import pkcs12
+from factories import UserFactory
 from sqlalchemy import func, select
 
-from core.auth.passwords import hash_password, verify_password
+from core.auth.passwords import verify_password
 from core.db.models import (
     AuditEvent,
     Certificate,
     Contract,
     OutboxMessage,
+    Role,
     User,
     UserRestriction,
     WebSession,
 )
-from core.hours import JST
+from core.timefmt import JST
 
 PASSWORD = "Passw0rd!"
 TEMPORARY = "Temp#1234"
@@ -308,19 +310,10 @@ def test_the_eleventh_general_user_is_refused(master, dbsession):
     """FLOW-5: at most ten general users per contract; deleted ones do not count."""
     dbsession.rollback()
     contract = dbsession.scalars(select(Contract).where(Contract.contract_no == "10000001")).one()
-    password_hash = hash_password(TEMPORARY)
-    for n in range(10):
-        dbsession.add(
-            User(
-                contract_id=contract.id,
-                user_id=f"user{n:02d}x",
-                role="general",
-                name="労金　一郎",
-                email=f"u{n}@example.com",
-                password_hash=password_hash,
-                password_is_temporary=True,
-            )
-        )
+    dbsession.add_all(
+        UserFactory(contract=contract, role=Role.GENERAL, password_is_temporary=True)
+        for _ in range(10)
+    )
     dbsession.commit()
     assert "10名まで登録できます" in master.app.get("/users/new").text  # told before typing
     page = register_general(master)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from factories import ContractFactory
 from sqlalchemy import select
 
 from core import audit
 from core.db import make_engine, make_session_factory
-from core.db.models import AuditEvent, Contract
+from core.db.models import AuditEvent
 
 
 def test_an_event_commits_with_its_change_and_rolls_back_with_it(db_url, dbsession):
     engine = make_engine(db_url)
     session = make_session_factory(engine)()
-    contract = Contract(
-        contract_no="12345678", kind="member", organisation_name="x", initial_password_hash="h"
-    )
+    contract = ContractFactory(contract_no="12345678")
     session.add(contract)
     audit.record(
         session,
@@ -29,11 +28,7 @@ def test_an_event_commits_with_its_change_and_rolls_back_with_it(db_url, dbsessi
     assert dbsession.scalars(select(AuditEvent)).all() == []
     dbsession.rollback()  # end the read snapshot (SQLite keeps one per transaction)
 
-    session.add(
-        Contract(
-            contract_no="12345678", kind="member", organisation_name="x", initial_password_hash="h"
-        )
-    )
+    session.add(ContractFactory(contract_no="12345678"))
     audit.record(
         session,
         "bank.contract.create",

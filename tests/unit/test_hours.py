@@ -7,8 +7,9 @@ import datetime as dt
 
 import pytest
 
-from core.hours import JST, ServiceHours
+from core.hours import ServiceHours
 from core.settings import validate
+from core.timefmt import JST
 
 
 def hours(**overrides: str) -> ServiceHours:

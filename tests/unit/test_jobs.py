@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from factories import CertificateFactory, ContractFactory, UserFactory
+from mailserver import parsed
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,19 +21,17 @@ from core.db import make_engine, make_session_factory
 from core.db.models import (
     Certificate,
     CertificateStatus,
-    Contract,
-    ContractKind,
     OutboxMessage,
     Role,
     User,
     WebSession,
     utcnow,
 )
+from core.timefmt import JST
 
 if TYPE_CHECKING:
     from tests.mailserver import SmtpServer
 
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
 NOW = dt.datetime(2026, 11, 24, 3, 0, tzinfo=JST)  # the job runs at 03:00 Japan time
 _serials = itertools.count(1)
 
@@ -63,28 +63,17 @@ def session(db_url: str) -> Iterator[Session]:
 
 
 class World:
-    """Users and certificates inserted directly with the models."""
+    """Users and certificates of one contract, built by the factories and added to ``session``."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.contract = Contract(
-            contract_no="00000001",
-            kind=ContractKind.MEMBER,
-            organisation_name="ろうきん労働組合",
-            initial_password_hash="$argon2id$placeholder",
-        )
+        self.contract = ContractFactory(contract_no="00000001")
         session.add(self.contract)
         self._users = itertools.count(1)
 
     def user(self, role: Role = Role.GENERAL) -> User:
-        number = next(self._users)
-        user = User(
-            contract=self.contract,
-            user_id=f"user{number:02d}",
-            role=role,
-            name="労金　五郎",
-            email=f"user{number:02d}@example.jp",
-            password_hash="$argon2id$placeholder",
+        user = UserFactory(
+            contract=self.contract, user_id=f"user{next(self._users):02d}", role=role
         )
         self.session.add(user)
         return user
@@ -95,17 +84,11 @@ class World:
         not_after: dt.datetime,
         status: CertificateStatus = CertificateStatus.VALID,
     ) -> Certificate:
-        serial = f"{next(_serials):08X}{id(self):08X}"
-        cert = Certificate(
-            serial=serial,
+        cert = CertificateFactory(
+            serial=f"{next(_serials):08X}{id(self):08X}",
             user=user,
-            issuer="CN=Rokin-KW CA",
-            subject=f"CN={user.user_id}",
-            fingerprint_sha256=serial.rjust(64, "0"),
-            not_before=not_after - dt.timedelta(days=366),
             not_after=not_after,
             status=status,
-            revoked_at=utcnow() if status == CertificateStatus.REVOKED else None,
         )
         self.session.add(cert)
         return cert
@@ -308,7 +291,7 @@ def test_send_mail_once_and_until_stopped(
     mail_settings: dict[str, str],
 ) -> None:
     """``cjs jobs send-mail``: one pass with --once; otherwise passes until stopped."""
-    settings = {**settings, **mail_settings, "cjs.mail.poll_seconds": "0.05"}
+    settings = {**parsed({**settings, **mail_settings}), "cjs.mail.poll_seconds": 0.05}  # fast
 
     def queue() -> None:
         mail.enqueue(
@@ -348,16 +331,18 @@ def test_jobs_command_daily_prints_counts_and_sends(
     settings: dict[str, str],
     smtp_server: SmtpServer,
     mail_settings: dict[str, str],
+    ca_settings: dict[str, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """``cjs jobs daily``: the notices are written and sent in one run."""
+    """``cjs jobs daily``: the notices are written and sent in one run (with the validated settings
+    the command gets, so the CRL of ``ca_settings`` is published too)."""
     import argparse
 
     world.cert(world.user(), utcnow() + dt.timedelta(days=3))
     session.commit()
     args = argparse.Namespace(config="", action="daily", once=False)
 
-    assert jobs.jobs_command(args, {**settings, **mail_settings}) == 0
+    assert jobs.jobs_command(args, parsed({**settings, **mail_settings, **ca_settings})) == 0
 
     out = capsys.readouterr().out
     assert "cert_expiring: 1" in out and "mail_sent: 1" in out

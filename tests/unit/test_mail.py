@@ -20,12 +20,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import transaction
 import zope.sqlalchemy
+from mailserver import parsed
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import mail
-from core.db import make_engine, make_session_factory
-from core.db.models import OutboxMessage, utcnow
+from core.clock import utcnow
+from core.db import get_engine, get_session_factory, make_engine, make_session_factory
+from core.db.models import OutboxMessage
+from core.mail.interfaces import IOutbox
 
 if TYPE_CHECKING:
     from tests.mailserver import SmtpServer
@@ -187,7 +190,7 @@ def test_committed_mail_is_delivered_once_with_japanese_intact(
 ) -> None:
     """Section 7, AUTH-3: a committed mail arrives once, subject and body in Japanese, as written."""
     queued = _queue(factory, mail_settings)
-    sender = mail.OutboxSender(factory, mail_settings)
+    sender = mail.OutboxSender(factory, parsed(mail_settings))
 
     assert sender.send_due() == 1
     assert sender.send_due() == 0
@@ -234,7 +237,7 @@ def test_rolled_back_mail_is_never_sent(
         session.flush()
         session.rollback()
 
-    assert mail.OutboxSender(factory, mail_settings).send_due() == 0
+    assert mail.OutboxSender(factory, parsed(mail_settings)).send_due() == 0
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     assert smtp_server.messages == []
@@ -244,7 +247,7 @@ def test_wake_after_commit_only_on_commit(
     factory: sessionmaker[Session], smtp_server: SmtpServer, mail_settings: dict[str, str]
 ) -> None:
     """Section 7: through the transaction package (as in requests), abort neither writes nor wakes."""
-    sender = mail.OutboxSender(factory, {**mail_settings, "cjs.mail.sender": "thread"})
+    sender = mail.OutboxSender(factory, parsed({**mail_settings, "cjs.mail.sender": "thread"}))
     manager = transaction.TransactionManager(explicit=True)
     try:
         manager.begin()
@@ -295,7 +298,7 @@ def test_mail_survives_an_smtp_outage_and_arrives_exactly_once(
     comes back, the mail arrives exactly once, however often the sender runs."""
     smtp_server.stop()
     queued = _queue(factory, mail_settings)
-    sender = mail.OutboxSender(factory, mail_settings)
+    sender = mail.OutboxSender(factory, parsed(mail_settings))
     start = utcnow()
 
     assert sender.send_due(now=start) == 0
@@ -311,7 +314,7 @@ def test_mail_survives_an_smtp_outage_and_arrives_exactly_once(
     assert sender.send_due(now=start + dt.timedelta(seconds=11)) == 1
     for minutes in (1, 5, 60):
         assert sender.send_due(now=start + dt.timedelta(minutes=minutes)) == 0
-    assert mail.OutboxSender(factory, mail_settings).send_due() == 0  # another sender too
+    assert mail.OutboxSender(factory, parsed(mail_settings)).send_due() == 0  # another sender too
 
     assert smtp_server.message_ids() == [queued.message_id]
     row = _row(factory, queued.message_id)
@@ -324,7 +327,7 @@ def test_refused_mail_is_retried_with_doubling_delay_capped_at_15_minutes(
     """Section 7: a temporary refusal keeps the mail; delays 10 s, 20 s, 40 s … at most 15 min."""
     smtp_server.fail_with = "451 4.3.0 Try again later"
     queued = _queue(factory, mail_settings)
-    sender = mail.OutboxSender(factory, mail_settings)
+    sender = mail.OutboxSender(factory, parsed(mail_settings))
     moment = utcnow()
     delays = []
     for _ in range(9):
@@ -347,7 +350,7 @@ def test_a_refused_message_does_not_hold_back_the_others(
     """A message-level refusal (5xx on DATA) fails that message only; the rest of the pass goes on."""
     first = _queue(factory, mail_settings, to="a@example.jp")
     second = _queue(factory, mail_settings, to="b@example.jp")
-    sender = mail.OutboxSender(factory, mail_settings)
+    sender = mail.OutboxSender(factory, parsed(mail_settings))
 
     class FlakySMTP(smtplib.SMTP):
         def send_message(self, msg: Any, *args: Any, **kwargs: Any) -> Any:
@@ -392,7 +395,7 @@ def test_logs_and_last_error_hold_no_code_no_body_no_address(
     caplog.set_level(logging.DEBUG, logger="core")
     smtp_server.fail_with = f"554 5.6.0 rejected {CODE}"
     queued = _queue(factory, mail_settings, to="goro.private@example.jp")
-    sender = mail.OutboxSender(factory, mail_settings)
+    sender = mail.OutboxSender(factory, parsed(mail_settings))
     moment = utcnow()
     assert sender.send_due(now=moment) == 0
     smtp_server.fail_with = None
@@ -435,7 +438,7 @@ def test_two_senders_in_parallel_deliver_each_of_50_mails_once(
         queued = {
             _queue(factories[0], mail_settings, to=f"u{i}@example.jp").message_id for i in range(50)
         }
-        senders = [mail.OutboxSender(f, mail_settings, batch_size=10) for f in factories]
+        senders = [mail.OutboxSender(f, parsed(mail_settings), batch_size=10) for f in factories]
         barrier = threading.Barrier(2)
         errors: list[BaseException] = []
 
@@ -474,7 +477,8 @@ def test_two_senders_in_parallel_deliver_each_of_50_mails_once(
 
 @pytest.fixture
 def mail_app(db_url: str, mail_settings: dict[str, str]) -> Iterator[Any]:
-    """A small Pyramid app with core.db and core.mail (sender thread) and two views that mail."""
+    """A small Pyramid app with core.db and core.mail (sender thread) and two views that mail
+    through the outbox service."""
     import webtest
     from pyramid.config import Configurator
 
@@ -486,14 +490,14 @@ def mail_app(db_url: str, mail_settings: dict[str, str]) -> Iterator[Any]:
         "cjs.mail.sender": "thread",
         "cjs.mail.poll_seconds": "3600",  # only a wake can make it send within the test
     }
-    config = Configurator(settings=settings)
+    config = Configurator(settings=parsed(settings))
     config.registry.cjs_modules = ModuleRegistry(make_plugin_manager())  # the modules' templates
+    config.include("pyramid_services")
     config.include("core.db")
     config.include("core.mail")
 
     def send(request: Any) -> Any:
-        mail.enqueue_for(
-            request,
+        request.find_service(IOutbox).send(
             to="goro@example.jp",
             template="password_changed",
             context=_context("password_changed"),
@@ -501,8 +505,7 @@ def mail_app(db_url: str, mail_settings: dict[str, str]) -> Iterator[Any]:
         return request.response
 
     def fail(request: Any) -> Any:
-        mail.enqueue_for(
-            request,
+        request.find_service(IOutbox).send(
             to="goro@example.jp",
             template="password_changed",
             context=_context("password_changed"),
@@ -518,7 +521,7 @@ def mail_app(db_url: str, mail_settings: dict[str, str]) -> Iterator[Any]:
         yield webtest.TestApp(app)
     finally:
         mail.stop_sender(app.registry)
-        app.registry.cjs_engine.dispose()
+        get_engine(app.registry).dispose()
 
 
 def test_background_thread_delivers_after_commit(mail_app: Any, smtp_server: SmtpServer) -> None:
@@ -543,7 +546,7 @@ def test_failed_request_sends_nothing(mail_app: Any, smtp_server: SmtpServer) ->
     sender = mail.sender_for(mail_app.app.registry)
     assert sender is not None and sender.flush()
     assert len(smtp_server.messages) == 1
-    with mail_app.app.registry.cjs_session_factory() as session:
+    with get_session_factory(mail_app.app.registry)() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
 
 
@@ -552,7 +555,8 @@ def test_flush_waits_for_a_pass_and_stop_ends_the_thread(
 ) -> None:
     """Tests and shutdown: flush() returns after a whole pass; stop() ends the thread for good."""
     sender = mail.OutboxSender(
-        factory, {**mail_settings, "cjs.mail.sender": "thread", "cjs.mail.poll_seconds": "3600"}
+        factory,
+        parsed({**mail_settings, "cjs.mail.sender": "thread", "cjs.mail.poll_seconds": "3600"}),
     )
     try:
         queued = _queue(factory, mail_settings)  # written elsewhere: no wake
@@ -568,7 +572,7 @@ def test_flush_waits_for_a_pass_and_stop_ends_the_thread(
 def test_sender_off_has_no_thread(
     factory: sessionmaker[Session], mail_settings: dict[str, str]
 ) -> None:
-    sender = mail.OutboxSender(factory, mail_settings)
+    sender = mail.OutboxSender(factory, parsed(mail_settings))
     sender.wake()
     assert not sender.running
     with pytest.raises(RuntimeError, match="no background thread"):
@@ -580,7 +584,7 @@ def test_a_burst_larger_than_a_batch_is_drained_in_one_pass(
 ) -> None:
     """Section 7: a woken sender keeps going while batches come back full."""
     queued = {_queue(factory, mail_settings, to=f"u{i}@example.jp").message_id for i in range(12)}
-    sender = mail.OutboxSender(factory, mail_settings, batch_size=5)
+    sender = mail.OutboxSender(factory, parsed(mail_settings), batch_size=5)
 
     assert sender.send_backlog() == 12
     assert set(smtp_server.message_ids()) == queued

@@ -10,8 +10,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from core.db.models import AuditEvent, Contract, ContractKind, Role, User
-
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
+from core.timefmt import JST
 
 
 def _contract(contract_no: str = "00000001", **values: object) -> Contract:

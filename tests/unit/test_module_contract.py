@@ -16,6 +16,7 @@ from core.app import close_app, make_app
 from core.bank import config as bank_config
 from core.bank import loaders
 from core.cli.jobs import run_daily
+from core.db import get_session_factory
 from core.db.models import AuditEvent, Contract, DepositGroup
 from core.hookspecs import (
     Command,
@@ -323,7 +324,7 @@ def test_a_file_is_loaded_entirely_with_its_audit_event(app, bank, dbsession, tm
     loader = ModuleRegistry(make_plugin_manager([ContractModule()])).loaders["group_names"]
 
     report = loaders.load_file(
-        app.registry.cjs_session_factory, loader, data, now=dt.datetime.now(dt.UTC)
+        get_session_factory(app.registry), loader, data, now=dt.datetime.now(dt.UTC)
     )
 
     assert (report.kind, report.rows) == ("group_names", 2)
@@ -349,7 +350,7 @@ def test_a_file_with_a_bad_row_is_refused_entirely(app, bank, dbsession, tmp_pat
 
     with pytest.raises(loaders.LoadRefused) as refused:
         loaders.load_file(
-            app.registry.cjs_session_factory, loader, data, now=dt.datetime.now(dt.UTC)
+            get_session_factory(app.registry), loader, data, now=dt.datetime.now(dt.UTC)
         )
 
     assert refused.value.errors == [

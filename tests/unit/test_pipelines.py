@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pytest
 
 from core.app import make_app
+from core.auth.flows import get_flows
+from core.db import get_engine
 from core.hookspecs import hookimpl
 from core.settings import ConfigurationError
 
@@ -29,7 +31,7 @@ class StepPlugin:
 
 
 def test_default_pipelines_follow_the_manuals(app):
-    pipelines = app.registry.cjs_flows.pipelines
+    pipelines = get_flows(app.registry).pipelines
     assert [s.name for s in pipelines["register_master"]] == ["initial_password"]
     assert [s.name for s in pipelines["issue"]] == ["password", "email_code"]
     assert [s.name for s in pipelines["login"]] == ["client_cert", "password"]
@@ -38,8 +40,8 @@ def test_default_pipelines_follow_the_manuals(app):
 def test_a_flow_runs_the_steps_its_setting_names_in_order(app_settings):
     """AUTH-8: e.g. a bank that runs issuance without the email code."""
     app = make_app({**app_settings, "cjs.pipeline.issue": "password"})
-    assert [s.name for s in app.registry.cjs_flows.pipelines["issue"]] == ["password"]
-    app.registry.cjs_engine.dispose()
+    assert [s.name for s in get_flows(app.registry).pipelines["issue"]] == ["password"]
+    get_engine(app.registry).dispose()
 
 
 def test_an_unknown_step_stops_the_start_naming_the_setting(app_settings):
@@ -57,8 +59,8 @@ def test_a_step_from_a_plugin_can_be_named(app_settings):
         {**app_settings, "cjs.pipeline.login": "client_cert password sms_code"},
         plugins=[StepPlugin("sms_code")],
     )
-    assert [s.name for s in app.registry.cjs_flows.pipelines["login"]][-1] == "sms_code"
-    app.registry.cjs_engine.dispose()
+    assert [s.name for s in get_flows(app.registry).pipelines["login"]][-1] == "sms_code"
+    get_engine(app.registry).dispose()
 
 
 @pytest.mark.parametrize(

@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from dummy_module import DummyModule
+from factories import ContractFactory, DepositGroupFactory
 from pyramid.request import Request
-from pyramid.response import Response
 from sqlalchemy import select
 
 from core.app import make_app
-from core.db.models import Contract, DepositGroup, ModuleEnablement
-from core.hookspecs import InfoPanel, MenuEntry, ServiceModule, hookimpl
+from core.db.models import DepositGroup, ModuleEnablement
+from core.hookspecs import InfoPanel, ServiceModule, hookimpl
 from core.plugins import get_modules, make_plugin_manager
 from core.settings import ConfigurationError
 
 
-class DummyModule:
-    """A third-party module plugin, registered without installing anything."""
-
-    module = ServiceModule(
-        code="dummy",
-        name="ダミー",
-        menu_title="ダミー事務",
-        contract_kinds=("member",),
-    )
-
-    @hookimpl
-    def cjs_service_module(self):
-        return self.module
-
-    @hookimpl
-    def cjs_module_routes(self, config, module):
-        config.add_route("dummy:hello", "/hello")
-        config.add_view(lambda request: Response("hello"), route_name="dummy:hello")
-
-    @hookimpl
-    def cjs_menu_entries(self, request, deposit_group, module):
-        return [MenuEntry(title="ダミー照会", route_name="dummy:hello")]
+class DummyWithPanel(DummyModule):
+    """The tests' dummy module with an information panel (DC671101)."""
 
     @hookimpl
     def cjs_info_panels(self, request, deposit_group, module):
@@ -43,23 +24,17 @@ class DummyModule:
 
 
 def _contract_with_two_groups(dbsession):
-    contract = Contract(
-        contract_no="10000009",
-        kind="member",
-        organisation_name="テスト労組",
-        initial_password_hash="$argon2id$x",
-    )
-    enabled = DepositGroup(group_no="00000001", name_kanji="本部", name_kana="ﾎﾝﾌﾞ")
+    contract = ContractFactory(contract_no="10000009")
+    enabled = DepositGroupFactory(contract=contract, group_no="00000001")
     enabled.module_enablements.append(ModuleEnablement(module_code="dummy", options={}))
-    disabled = DepositGroup(group_no="00000002", name_kanji="支部", name_kana="ｼﾌﾞ")
-    contract.deposit_groups += [enabled, disabled]
+    DepositGroupFactory(contract=contract, group_no="00000002")
     dbsession.add(contract)
     dbsession.commit()
 
 
 def test_a_registered_module_shows_its_menu_only_where_enabled(app_settings, dbsession):
     """SPEC 6: modules are plugins enabled per deposit group; the menu follows the enablement."""
-    app = make_app(app_settings, plugins=[DummyModule()])
+    app = make_app(app_settings, plugins=[DummyWithPanel()])
     _contract_with_two_groups(dbsession)
     modules = get_modules(app.registry)
     request = Request.blank("/", base_url="https://localhost")
@@ -71,13 +46,13 @@ def test_a_registered_module_shows_its_menu_only_where_enabled(app_settings, dbs
 
     menu_enabled = modules.menu(request, groups["00000001"])
     assert [(m.code, [e.title for e in entries]) for m, entries in menu_enabled] == [
-        ("dummy", ["ダミー照会"])
+        ("dummy", ["ダミー照会", "ダミー新規登録"])
     ]
     assert modules.menu(request, groups["00000002"]) == []
     panels = modules.info_panels(request, groups["00000001"])
     assert [(p.template, p.context["group"]) for p in panels] == [("dummy.html", "00000001")]
     assert modules.info_panels(request, groups["00000002"]) == []
-    assert request.route_path("dummy:hello") == "/m/dummy/hello"
+    assert request.route_path("dummy:list") == "/m/dummy/list"
 
 
 def test_builtin_plugins_come_from_the_entry_points():

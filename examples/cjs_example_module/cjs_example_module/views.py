@@ -11,7 +11,7 @@ from wtforms.validators import Length, Regexp
 
 from cjs_example_module import notes
 from cjs_example_module.loader import TITLE_MAX
-from core import audit
+from core import audit, clock
 from core.db.models import DepositGroup
 from core.hookspecs import StaffPermission
 from core.mail.notify import notify_user
@@ -66,7 +66,7 @@ def note_create(request: Request) -> Any:
         title=form.title.data,
         amount=int(form.amount.data),
         created_by=user.user_id,
-        now=request.registry.cjs_clock(),
+        now=clock.now(request.registry),
     )
     audit.record(
         request.dbsession,

@@ -24,7 +24,6 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from core.db.models import AuditEvent, Certificate, CertificateStatus, Contract, ContractKind, User
-from core.hours import JST
 from core.pki import certificates
 from core.pki.certificates import (
     ISSUANCE_REFUSED_MESSAGE,
@@ -38,6 +37,7 @@ from core.pki.certificates import (
 from core.pki.signers import load_signer
 from core.pki.x509 import REVOCATION_REASONS, validity
 from core.settings import validate
+from core.timefmt import JST
 
 PASSWORD = "Passw0rd!x"
 ORGANISATION = "ろうきん労働組合"

@@ -29,6 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.db import get_engine, get_session_factory
 from core.db.models import Certificate, Contract, ContractKind, User
 from core.pki.certificates import issue_certificate, revoke
 from core.pki.ocsp import (
@@ -40,7 +41,7 @@ from core.pki.ocsp import (
     decode_get_path,
     issuer_hashes,
 )
-from core.pki.signers import load_signer
+from core.pki.signers import get_signer, load_signer
 from core.pki.x509 import CA_CERT_FILE, build_ca_certificate
 from core.settings import validate
 from hsm.software import CA_KEY_FILE
@@ -365,7 +366,7 @@ def served(db_url: str, ca_settings: dict[str, str], tmp_path: Path) -> Iterator
     finally:
         server.stop()
         thread.join(timeout=10)
-        app.registry.cjs_engine.dispose()
+        get_engine(app.registry).dispose()
 
 
 def _openssl_ocsp(served: Served, leaf: Path, *extra: Any) -> subprocess.CompletedProcess[str]:
@@ -389,8 +390,8 @@ def test_openssl_ocsp_gets_good_and_revoked_from_the_served_responder(
     through the service; the response verifies and echoes openssl's nonce. Trusting the CA alone
     (``-CAfile``) verifies it too (the delegated responder certificate is in the response)."""
     registry = served.app.registry
-    with registry.cjs_session_factory() as session:
-        leaf = issue(session, registry.cjs_signer, "user0001")
+    with get_session_factory(registry)() as session:
+        leaf = issue(session, get_signer(registry), "user0001")
     pem = tmp_path / "leaf.pem"
     pem.write_bytes(leaf.certificate.public_bytes(serialization.Encoding.PEM))
     va_file = served.folder / RESPONDER_CERT_FILE
@@ -403,7 +404,7 @@ def test_openssl_ocsp_gets_good_and_revoked_from_the_served_responder(
     assert "WARNING" not in output  # a missing nonce or bad times would warn
     assert "OCSP Nonce" in output
 
-    with registry.cjs_session_factory() as session:
+    with get_session_factory(registry)() as session:
         revoke_serial(session, leaf.serial, "keyCompromise")
 
     result = _openssl_ocsp(served, pem, "-VAfile", va_file)
@@ -425,9 +426,9 @@ def test_the_get_form_and_the_post_form_answer_alike(served: Served) -> None:
     import urllib.request
 
     registry = served.app.registry
-    with registry.cjs_session_factory() as session:
-        leaf = issue(session, registry.cjs_signer, "user0001")
-    der = ocsp_request(leaf.certificate, registry.cjs_signer.ca_certificate, nonce=b"x" * 16)
+    with get_session_factory(registry)() as session:
+        leaf = issue(session, get_signer(registry), "user0001")
+    der = ocsp_request(leaf.certificate, get_signer(registry).ca_certificate, nonce=b"x" * 16)
 
     quoted = urllib.parse.quote(base64.b64encode(der).decode(), safe="")
     with urllib.request.urlopen(f"{served.url}/ocsp/{quoted}", timeout=30) as reply:

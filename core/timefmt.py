@@ -1,0 +1,99 @@
+"""Japan time and the date/time formats of the service: the one place that defines them.
+
+Every screen, mail, PDF and job shows times in Japan time (JST, UTC+9, no daylight saving); the
+database keeps UTC. The formats, each used where the SPEC's screens and mails show it:
+
+======================  ==========================  ================================================
+function                example                     where
+======================  ==========================  ================================================
+:func:`slashed`         ``2026/01/05 09:05:00``     lists: ユーザー一覧, 操作ログ
+:func:`kanji`           ``2026年01月05日 09:05``     screens and PDFs (``seconds=True`` adds ``:00``)
+:func:`kanji_short`     ``2026年1月5日 09:05``       mails (filter ``jst``)
+:func:`kanji_date`      ``2026年1月5日``             mails (filter ``jdate``)
+:func:`dashed`          ``2026-01-05 09:05:00``     the demo mailbox
+:func:`hours_minutes`   ``9:05``                    service hours (filter ``hm``)
+:func:`compact`         ``20260105090500``          file names
+======================  ==========================  ================================================
+
+:data:`FILTERS` are the Jinja2 filters, given once to the page templates (:func:`includeme`) and to
+the mail templates (``core.mail``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+
+
+def to_jst(value: dt.datetime) -> dt.datetime:
+    """``value`` (aware) in Japan time."""
+    return value.astimezone(JST)
+
+
+def slashed(value: dt.datetime | None) -> str:
+    """``2026/01/05 09:05:00`` in Japan time; the empty string for None."""
+    return to_jst(value).strftime("%Y/%m/%d %H:%M:%S") if value is not None else ""
+
+
+def kanji(value: dt.datetime, *, seconds: bool = False) -> str:
+    """``2026年01月05日 09:05`` (``:00`` added with ``seconds``) in Japan time."""
+    return to_jst(value).strftime("%Y年%m月%d日 %H:%M:%S" if seconds else "%Y年%m月%d日 %H:%M")
+
+
+def kanji_short(value: dt.datetime) -> str:
+    """``2026年1月5日 09:05`` in Japan time: month and day without a leading zero (mails)."""
+    local = to_jst(value)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def kanji_date(value: dt.datetime | dt.date) -> str:
+    """``2026年1月5日``; a datetime is taken in Japan time."""
+    if isinstance(value, dt.datetime):
+        value = to_jst(value).date()
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def dashed(value: dt.datetime) -> str:
+    """``2026-01-05 09:05:00`` in Japan time."""
+    return to_jst(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def compact(value: dt.datetime) -> str:
+    """``20260105090500`` in Japan time (file names)."""
+    return to_jst(value).strftime("%Y%m%d%H%M%S")
+
+
+def hours_minutes(value: dt.time) -> str:
+    """``9:05``: a time of day without a leading zero on the hour (service hours)."""
+    return f"{value.hour}:{value.minute:02d}"
+
+
+#: The Jinja2 filters of the formats, for page and mail templates alike.
+FILTERS: Mapping[str, Callable[..., str]] = {
+    "jst": kanji_short,
+    "jdate": kanji_date,
+    "jst_slashed": slashed,
+    "jst_kanji": kanji,
+    "hm": hours_minutes,
+}
+
+
+def register_filters(filters: dict[str, Any]) -> None:
+    """Add :data:`FILTERS` to a Jinja2 environment's ``filters``."""
+    filters.update(FILTERS)
+
+
+def includeme(config: Configurator) -> None:
+    """Give the page templates (``.html``, pyramid_jinja2) the format filters."""
+
+    def register() -> None:
+        register_filters(config.get_jinja2_environment(".html").filters)
+
+    # pyramid_jinja2 creates the environment in an action: run after it, as its docs show.
+    config.action(None, register, order=999)
