@@ -311,8 +311,13 @@ def test_the_eleventh_general_user_is_refused(master, dbsession):
     dbsession.rollback()
     contract = dbsession.scalars(select(Contract).where(Contract.contract_no == "10000001")).one()
     dbsession.add_all(
-        UserFactory(contract=contract, role=Role.GENERAL, password_is_temporary=True)
-        for _ in range(10)
+        UserFactory(
+            contract=contract,
+            user_id=f"user{n:02d}x",
+            role=Role.GENERAL,
+            password_is_temporary=True,
+        )
+        for n in range(10)
     )
     dbsession.commit()
     assert "10名まで登録できます" in master.app.get("/users/new").text  # told before typing

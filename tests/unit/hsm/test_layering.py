@@ -7,7 +7,14 @@ import sys
 
 #: What a signer may load of core: the X.509 profile and the leaves it stands on, the hooks, the
 #: settings (docs/hooks.md, "The plugin API").
-SIGNER_API = {"core", "core.hookspecs", "core.settings", "core.hours", "core.pki", "core.pki.x509"}
+SIGNER_API = {
+    "core",
+    "core.hookspecs",
+    "core.settings",
+    "core.timefmt",
+    "core.pki",
+    "core.pki.x509",
+}
 
 
 def test_importing_the_signers_loads_no_certificate_crl_or_ocsp_code():
