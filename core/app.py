@@ -11,7 +11,7 @@ from core.clock import set_clock, utcnow
 from core.db import get_engine
 from core.modules import configure_module_routes
 from core.pki.crl import publication_worker_of
-from core.plugins import load_plugins
+from core.plugins import install_plugins, load_plugins
 from core.security.client_cert import ClientCertificateMiddleware
 from core.settings import ConfigurationError
 
@@ -44,8 +44,7 @@ def make_config(
     parsed.setdefault("jinja2.i18n.domain", "cjs")
     parsed.setdefault("jinja2.undefined", "strict")
     config = Configurator(settings=parsed)
-    config.registry.cjs_plugins = loaded.manager
-    config.registry.cjs_modules = loaded.modules
+    install_plugins(config.registry, loaded.manager, loaded.modules)
 
     from core.pki.signers import configure_signer
 

@@ -335,7 +335,25 @@ def load_plugins(raw: Mapping[str, Any], extra_plugins: Iterable[object] = ()) -
     return Plugins(modules.validate_settings(settings), manager, modules)
 
 
+_MANAGER = "cjs.plugins.manager"
+_MODULES = "cjs.plugins.modules"
+
+
+def install_plugins(
+    registry: Registry, manager: pluggy.PluginManager, modules: ModuleRegistry
+) -> None:
+    """Give the application its plugin manager and module registry (the app factory, tests)."""
+    registry[_MANAGER] = manager
+    registry[_MODULES] = modules
+
+
+def get_plugin_manager(registry: Registry) -> pluggy.PluginManager:
+    """The application's plugin manager (one per application)."""
+    manager: pluggy.PluginManager = registry[_MANAGER]
+    return manager
+
+
 def get_modules(registry: Registry) -> ModuleRegistry:
     """The application's :class:`ModuleRegistry`."""
-    modules: ModuleRegistry = registry.cjs_modules
+    modules: ModuleRegistry = registry[_MODULES]
     return modules

@@ -11,7 +11,7 @@ from pyramid.config import Configurator
 from pyramid.registry import Registry
 from zope.interface.verify import verifyObject
 
-from core.plugins import make_plugin_manager
+from core.plugins import get_plugin_manager, make_plugin_manager
 from core.settings import ConfigurationError
 from hsm.interfaces import ISigner
 
@@ -54,4 +54,6 @@ def get_signer(registry: Registry) -> Any:
 
 def configure_signer(config: Configurator) -> None:
     """Create the configured signer at start and keep it on the registry (:func:`get_signer`)."""
-    config.registry[_SIGNER] = load_signer(config.get_settings(), config.registry.cjs_plugins)
+    config.registry[_SIGNER] = load_signer(
+        config.get_settings(), get_plugin_manager(config.registry)
+    )

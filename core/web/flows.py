@@ -22,6 +22,7 @@ from core.auth.flows import (
 )
 from core.auth.pipelines import build_pipelines
 from core.hookspecs import AuthStep
+from core.plugins import get_plugin_manager
 
 RESTART_MESSAGE = "お手数ですが、はじめから操作してください。"
 
@@ -87,7 +88,7 @@ class StepView:
 def register_flows(config: Configurator, specs: list[FlowSpec]) -> None:
     """Resolve the flows' pipelines from the settings, and add a route and view per step screen."""
     pipelines = build_pipelines(
-        config.registry.cjs_plugins,
+        get_plugin_manager(config.registry),
         config.get_settings(),
         {spec.name: spec.default_pipeline for spec in specs},
     )

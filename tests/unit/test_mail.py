@@ -482,7 +482,7 @@ def mail_app(db_url: str, mail_settings: dict[str, str]) -> Iterator[Any]:
     import webtest
     from pyramid.config import Configurator
 
-    from core.plugins import ModuleRegistry, make_plugin_manager
+    from core.plugins import ModuleRegistry, install_plugins, make_plugin_manager
 
     settings = {
         "sqlalchemy.url": db_url,
@@ -491,7 +491,8 @@ def mail_app(db_url: str, mail_settings: dict[str, str]) -> Iterator[Any]:
         "cjs.mail.poll_seconds": "3600",  # only a wake can make it send within the test
     }
     config = Configurator(settings=parsed(settings))
-    config.registry.cjs_modules = ModuleRegistry(make_plugin_manager())  # the modules' templates
+    manager = make_plugin_manager()
+    install_plugins(config.registry, manager, ModuleRegistry(manager))  # the modules' templates
     config.include("pyramid_services")
     config.include("core.db")
     config.include("core.mail")
