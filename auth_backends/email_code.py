@@ -57,7 +57,7 @@ class EmailCodeStep:
     slug: str | None = "code"
 
     def screen(self, flow: Flow) -> Screen:
-        return Screen("", "認証コード入力", "flow_email_code.html")
+        return Screen("", "認証コード入力", "auth/flow_email_code.html")
 
     def enter(self, request: Request, flow: Flow) -> StepResult | None:
         db = request.dbsession

@@ -34,7 +34,9 @@ class InitialPasswordStep:
     slug: str | None = ""
 
     def screen(self, flow: Flow) -> Screen:
-        return Screen("DC583101", "マスターユーザー初期登録ログイン", "flow_initial_password.html")
+        return Screen(
+            "DC583101", "マスターユーザー初期登録ログイン", "auth/flow_initial_password.html"
+        )
 
     def enter(self, request: Request, flow: Flow) -> StepResult | None:
         return None

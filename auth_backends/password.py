@@ -40,8 +40,8 @@ class PasswordStep:
 
     def screen(self, flow: Flow) -> Screen:
         if flow.spec.name == "login":
-            return Screen("DC582101", "ログイン", "flow_password.html")
-        return Screen("DC586101", "電子証明書発行 ユーザー認証", "flow_password.html")
+            return Screen("DC582101", "ログイン", "auth/flow_password.html")
+        return Screen("DC586101", "電子証明書発行 ユーザー認証", "auth/flow_password.html")
 
     def enter(self, request: Request, flow: Flow) -> StepResult | None:
         return None

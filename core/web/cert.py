@@ -60,7 +60,7 @@ def _completed_flow(request: Request) -> tuple[Flow | None, User | None]:
     return flow, user
 
 
-@view_config(route_name="cert_issue", renderer="cert_issue.html", request_method="GET")
+@view_config(route_name="cert_issue", renderer="pki/cert_issue.html", request_method="GET")
 def cert_issue_confirm(request: Request) -> Any:
     """電子証明書発行: the user confirms with 発行 (キャンセル goes back to the top page)."""
     flow, user = _completed_flow(request)
@@ -125,7 +125,7 @@ def _issued_file(request: Request) -> tuple[dict[str, Any] | None, str | None]:
     return (result, sealed) if sealed is not None else (None, None)
 
 
-@view_config(route_name="cert_result", renderer="cert_result.html", request_method="GET")
+@view_config(route_name="cert_result", renderer="pki/cert_result.html", request_method="GET")
 def cert_result(request: Request) -> Any:
     """電子証明書発行結果: starts the download by itself (no script: a refresh), once.
 

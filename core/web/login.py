@@ -125,7 +125,7 @@ def _change_password(request: Request, *, initial: bool) -> Any:
 
 @view_config(
     route_name="password_initial",
-    renderer="password_change.html",
+    renderer="auth/password_change.html",
     permission=Permission.CHANGE_INITIAL_PASSWORD,
     request_method=("GET", "POST"),
 )
@@ -138,7 +138,7 @@ def password_initial(request: Request) -> Any:
 
 @view_config(
     route_name="password",
-    renderer="password_change.html",
+    renderer="auth/password_change.html",
     permission=Permission.USE,
     request_method=("GET", "POST"),
 )

@@ -23,7 +23,10 @@ from core.security.policy import Permission
 
 
 @view_config(
-    route_name="manuals", renderer="manuals.html", permission=Permission.USE, request_method="GET"
+    route_name="manuals",
+    renderer="bank/manuals.html",
+    permission=Permission.USE,
+    request_method="GET",
 )
 def manual_list(request: Request) -> dict[str, Any]:
     """マニュアル照会: the manuals for the user's contract kind, in the bank's order."""

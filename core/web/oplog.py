@@ -317,7 +317,7 @@ def _page_param(request: Request) -> int:
 
 @view_config(
     route_name="oplog",
-    renderer="oplog.html",
+    renderer="audit/oplog.html",
     permission=Permission.ADMINISTER,
     request_method="GET",
 )

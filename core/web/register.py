@@ -48,7 +48,9 @@ def _flow_contract(request: Request) -> tuple[Flow | None, Contract | None]:
 
 
 @view_config(
-    route_name="register_master_user", renderer="register_user.html", request_method=("GET", "POST")
+    route_name="register_master_user",
+    renderer="accounts/register_user.html",
+    request_method=("GET", "POST"),
 )
 def register_master_user(request: Request) -> Any:
     """DC584101: the master's ID, password, name and email; nothing stored on any error (ACC-8)."""
@@ -101,7 +103,9 @@ def register_master_user(request: Request) -> Any:
     return HTTPFound(request.route_url("register_master_done"))
 
 
-@view_config(route_name="register_master_done", renderer="register_done.html", request_method="GET")
+@view_config(
+    route_name="register_master_done", renderer="accounts/register_done.html", request_method="GET"
+)
 def register_master_done(request: Request) -> Any:
     """The registration result: the values entered, the password masked; on to issuance."""
     result = request.session.get(RESULT_KEY)

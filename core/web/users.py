@@ -183,7 +183,10 @@ def _with_error(values: dict[str, Any], exc: users.UserAdminError) -> dict[str, 
 
 
 @view_config(
-    route_name="users", renderer="users_list.html", permission=Permission.USE, request_method="GET"
+    route_name="users",
+    renderer="accounts/users_list.html",
+    permission=Permission.USE,
+    request_method="GET",
 )
 def users_list(request: Request) -> dict[str, Any]:
     """DM493101: the master sees the contract's users, a general user its own row (ACC-6)."""
@@ -210,7 +213,7 @@ def users_list(request: Request) -> dict[str, Any]:
 
 @view_config(
     route_name="users_new",
-    renderer="users_new.html",
+    renderer="accounts/users_new.html",
     permission=Permission.ADMINISTER,
     request_method=("GET", "POST"),
 )
@@ -248,7 +251,7 @@ def users_new(request: Request) -> Any:
 
 @view_config(
     route_name="user_edit",
-    renderer="users_edit.html",
+    renderer="accounts/users_edit.html",
     permission=Permission.USE,
     request_method=("GET", "POST"),
 )
@@ -309,7 +312,7 @@ def user_edit(request: Request) -> Any:
 
 @view_config(
     route_name="user_delete",
-    renderer="users_delete.html",
+    renderer="accounts/users_delete.html",
     permission=Permission.ADMINISTER,
     request_method=("GET", "POST"),
 )
