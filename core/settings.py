@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+#: The service's name as the bank's manuals write it (「ろうきん賃金控除事務支援サービス」): the mails
+#: and the paper forms use it. The page header shows the system's name instead (``cjs.system_name``,
+#: 「…システム」 as on the manuals' screens).
+SERVICE_NAME = "ろうきん賃金控除事務支援サービス"
+
 
 class ConfigurationError(Exception):
     """A setting is missing or malformed; the message is one line naming it."""

@@ -145,7 +145,7 @@ def mail_settings(smtp_server: SmtpServer) -> dict[str, str]:
     return {
         "cjs.mail.smtp_host": smtp_server.host,
         "cjs.mail.smtp_port": str(smtp_server.port),
-        "cjs.mail.from": "ろうきん 賃金控除事務支援サービス <noreply@cjs.example.jp>",
+        "cjs.mail.from": "ろうきん賃金控除事務支援サービス <noreply@cjs.example.jp>",
         "cjs.mail.sender": "off",
         "cjs.mail.poll_seconds": "30",
         "cjs.mail.timeout_seconds": "5",

@@ -23,9 +23,9 @@ from reportlab.platypus import Flowable, Spacer, Table, TableStyle
 
 from core.db.models import ContractKind
 from core.outputs.pdf import GOTHIC, LINE, PdfDocument, mm, para
+from core.settings import SERVICE_NAME
 from core.timefmt import JST
 
-SERVICE_NAME = "ろうきん賃金控除事務支援サービス"
 #: The printed version date of the generated documents (their PDF creation date too).
 EDITION = dt.datetime(2026, 4, 1, tzinfo=JST)
 EDITION_LABEL = "2026年4月版"

@@ -48,7 +48,7 @@ from core.db import get_session_factory
 from core.db.models import OutboxMessage
 from core.hookspecs import MailTemplate
 from core.plugins import get_modules
-from core.settings import ConfigurationError
+from core.settings import SERVICE_NAME, ConfigurationError
 
 if TYPE_CHECKING:
     import transaction.interfaces
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = "ろうきん 賃金控除事務支援サービス"
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "mail"
 
 #: The context keys of each of the core's mail templates (docs/emails.md documents them).

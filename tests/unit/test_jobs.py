@@ -348,5 +348,5 @@ def test_jobs_command_daily_prints_counts_and_sends(
     assert "cert_expiring: 1" in out and "mail_sent: 1" in out
     [received] = smtp_server.wait_for(1)
     assert (
-        received["Subject"] == "【ろうきん 賃金控除事務支援サービス】電子証明書の有効期限のお知らせ"
+        received["Subject"] == "【ろうきん賃金控除事務支援サービス】電子証明書の有効期限のお知らせ"
     )

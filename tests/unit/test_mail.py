@@ -101,9 +101,9 @@ def test_every_template_renders_in_japanese_naming_the_service(template: str) ->
     """Section 7, AUTH-2, AUTH-3, CERT-5: each mail names the service and its URL, in Japanese."""
     rendered = mail.render(template, _context(template), SETTINGS)
 
-    assert rendered.subject.startswith("【ろうきん 賃金控除事務支援サービス】")
+    assert rendered.subject.startswith("【ろうきん賃金控除事務支援サービス】")
     assert "\n" not in rendered.subject
-    assert "ろうきん 賃金控除事務支援サービス" in rendered.body
+    assert "ろうきん賃金控除事務支援サービス" in rendered.body
     assert "https://cjs.example.jp/" in rendered.body
     assert "労金　五郎 様" in rendered.body.splitlines()[0]
     assert "Subject:" not in rendered.body
@@ -200,7 +200,7 @@ def test_committed_mail_is_delivered_once_with_japanese_intact(
     assert (
         received["Subject"]
         == rendered.subject
-        == "【ろうきん 賃金控除事務支援サービス】認証コードのお知らせ"
+        == "【ろうきん賃金控除事務支援サービス】認証コードのお知らせ"
     )
     assert received["To"] == "goro@example.jp"
     assert received["From"].addresses[0].addr_spec == "noreply@cjs.example.jp"
@@ -208,7 +208,7 @@ def test_committed_mail_is_delivered_once_with_japanese_intact(
     # adjacent encoded words of a display name, which the RFC and mail clients drop).
     raw_from = dict(received.raw_items())["From"]
     assert str(make_header(decode_header(raw_from))) == (
-        "ろうきん 賃金控除事務支援サービス <noreply@cjs.example.jp>"
+        "ろうきん賃金控除事務支援サービス <noreply@cjs.example.jp>"
     )
     assert received["Message-ID"] == queued.message_id
     assert re.fullmatch(r"<[0-9a-f]{32}@cjs>", queued.message_id)
@@ -534,7 +534,7 @@ def test_background_thread_delivers_after_commit(mail_app: Any, smtp_server: Smt
     mail_app.get("/send")
 
     [received] = smtp_server.wait_for(1)
-    assert received["Subject"] == "【ろうきん 賃金控除事務支援サービス】パスワード変更のお知らせ"
+    assert received["Subject"] == "【ろうきん賃金控除事務支援サービス】パスワード変更のお知らせ"
     assert sender.running
 
 

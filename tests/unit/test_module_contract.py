@@ -217,7 +217,7 @@ def test_a_module_mail_template_renders_beside_the_cores(app_settings):
             app.registry.settings,
             templates=templates,
         )
-        assert rendered.subject == "【ろうきん 賃金控除事務支援サービス】契約テストのお知らせ"
+        assert rendered.subject == "【ろうきん賃金控除事務支援サービス】契約テストのお知らせ"
         assert "労金　太郎 様" in rendered.body
         with pytest.raises(ValueError, match="unknown mail template 'contract_notice'"):
             mail.render("contract_notice", {"user_name": "x"}, app.registry.settings)
