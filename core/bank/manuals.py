@@ -23,6 +23,7 @@ from core import audit
 from core.bank.paper_forms import DEMO_BANK, DEMO_DOCUMENTS, BankInfo
 from core.db import make_engine, make_session_factory
 from core.db.models import ContractKind, Manual
+from core.outputs.pdf import PDF_CONTENT_TYPE
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 #: The actor of the demo seed in the audit log.
 SEED_ACTOR = "demo-seed"
-PDF_CONTENT_TYPE = "application/pdf"
 #: Content types a manual may have (BANK-7 registers PDFs).
 CONTENT_TYPES = frozenset({PDF_CONTENT_TYPE})
 MAX_SIZE = 20 * 1024 * 1024
