@@ -7,10 +7,12 @@ from typing import Any
 
 from pyramid.config import Configurator
 
+from core import mail
 from core.clock import set_clock, utcnow
 from core.db import get_engine
 from core.modules import configure_module_routes
 from core.pki.crl import publication_worker_of
+from core.pki.signers import configure_signer
 from core.plugins import install_plugins, load_plugins
 from core.security.client_cert import ClientCertificateMiddleware
 from core.settings import ConfigurationError
@@ -45,8 +47,6 @@ def make_config(
     parsed.setdefault("jinja2.undefined", "strict")
     config = Configurator(settings=parsed)
     install_plugins(config.registry, loaded.manager, loaded.modules)
-
-    from core.pki.signers import configure_signer
 
     configure_signer(config)
 
@@ -91,8 +91,6 @@ def close_app(app: ClientCertificateMiddleware) -> None:
     The CRL worker first writes what it was asked for; the mail sender stops (what it had not sent
     stays in the outbox for the next sender).
     """
-    from core import mail
-
     mail.stop_sender(app.registry)
     crl_worker = publication_worker_of(app.registry)  # the staff app has none
     if crl_worker is not None:

@@ -31,10 +31,13 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from core import mail
+from core.cli.server import setup_logging, stop_signals
 from core.db import make_engine, make_session_factory
 from core.db.models import Certificate, CertificateStatus, utcnow
 from core.hookspecs import JobContext
+from core.pki.crl import publish_daily
 from core.plugins import ModuleRegistry, make_plugin_manager
+from core.security.sessions import delete_expired
 from core.settings import ConfigurationError, words
 from core.timefmt import JST
 
@@ -154,8 +157,6 @@ def run_daily(
     Keys: ``cert_expiring`` and ``cert_expired`` (mails written by this run), ``sessions_deleted``,
     then one per module job. ``modules`` defaults to the installed ones not disabled.
     """
-    from core.security.sessions import delete_expired
-
     now = now if now is not None else utcnow()
     if modules is None:
         disabled = settings.get("cjs.plugins.disabled", ())
@@ -177,8 +178,6 @@ def run_daily(
         with factory() as session:
             counts["sessions_deleted"] = delete_expired(session, idle, absolute)
             session.commit()
-        from core.pki.crl import publish_daily
-
         publish_daily(settings, factory, now)
         context = JobContext(session_factory=factory, settings=settings, now=now)
         for name, job in modules.daily_jobs.items():
@@ -203,8 +202,6 @@ def send_mail(
             return sender.send_due()
         if stop is not None:
             return _loop(sender, stop)
-        from core.cli.server import stop_signals
-
         with stop_signals() as request:
             return _loop(sender, lambda: bool(request))
     finally:
@@ -227,8 +224,6 @@ def _loop(sender: mail.OutboxSender, stop: Callable[[], bool]) -> int:
 
 def jobs_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
     """``cjs jobs daily`` / ``cjs jobs send-mail [--once]``."""
-    from core.cli.server import setup_logging
-
     setup_logging(args)
     if args.action == "daily":
         counts = run_daily(settings)

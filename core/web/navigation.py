@@ -9,6 +9,11 @@ from pyramid.csrf import get_csrf_token
 from pyramid.events import BeforeRender
 
 from core.db.models import ContractKind
+from core.modules.access import restriction_level
+from core.plugins import get_modules
+from core.security.tenancy import selected_group
+from core.web import cert, login, register
+from core.web.flows import register_flows
 
 
 def _template_globals(event: BeforeRender) -> None:
@@ -25,9 +30,6 @@ def navigation(request: Any) -> dict[str, Any] | None:
     identity = request.identity
     if identity is None or identity.user.password_is_temporary:
         return None
-    from core.modules.access import restriction_level
-    from core.plugins import get_modules
-    from core.security.tenancy import selected_group
 
     user = identity.user
     group = selected_group(request)
@@ -52,8 +54,6 @@ def navigation(request: Any) -> dict[str, Any] | None:
 
 def includeme(config: Configurator) -> None:
     """Add the core routes and views."""
-    from core.web import cert, login, register
-    from core.web.flows import register_flows
 
     config.add_subscriber(_template_globals, BeforeRender)
     config.add_route("top", "/")
