@@ -74,11 +74,16 @@ class MenuEntry:
 
 @dataclass(frozen=True)
 class InfoPanel:
-    """A part of the information screen (DC671101) contributed by a module."""
+    """A part of the information screen (DC671101) contributed by a module.
+
+    ``key`` names a part that several modules contribute alike (the deduction schedule of 労金控除
+    and 賃控元帳): of the panels sharing a non-empty key only the first by ``order`` is shown.
+    """
 
     template: str
     context: Mapping[str, Any]
     order: int = 100
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,10 +185,13 @@ class Command:
 
 @dataclass(frozen=True)
 class RowError:
-    """Why one row of a bank data file was refused: its line number (1 = first line) and a message."""
+    """Why one row of a bank data file was refused: its line number (1 = first line), a Japanese
+    message and, when one cell is at fault, its column name and value as written in the file."""
 
     line: int
     message: str
+    column: str = ""
+    value: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,13 @@ database keeps UTC. The formats, each used where the SPEC's screens and mails sh
 ======================  ==========================  ================================================
 function                example                     where
 ======================  ==========================  ================================================
-:func:`slashed`         ``2026/01/05 09:05:00``     lists: ユーザー一覧, 操作ログ
+:func:`slashed`         ``2026/01/05 09:05:00``     lists: ユーザー一覧, 操作ログ; without seconds
+                                                    (``2026/01/05 09:05``): 前回ログイン日時
 :func:`kanji`           ``2026年01月05日 09:05``     screens and PDFs (``seconds=True`` adds ``:00``)
 :func:`kanji_short`     ``2026年1月5日 09:05``       mails (filter ``jst``)
 :func:`kanji_date`      ``2026年1月5日``             mails (filter ``jdate``)
+:func:`kanji_day`       ``2026年01月05日``           dates on the information screens (``jday``)
+:func:`kanji_month`     ``2026年01月``               控除年月 (filter ``jmonth``)
 :func:`dashed`          ``2026-01-05 09:05:00``     the demo mailbox
 :func:`hours_minutes`   ``9:05``                    service hours (filter ``hm``)
 :func:`compact`         ``20260105090500``          file names
@@ -36,9 +39,12 @@ def to_jst(value: dt.datetime) -> dt.datetime:
     return value.astimezone(JST)
 
 
-def slashed(value: dt.datetime | None) -> str:
-    """``2026/01/05 09:05:00`` in Japan time; the empty string for None."""
-    return to_jst(value).strftime("%Y/%m/%d %H:%M:%S") if value is not None else ""
+def slashed(value: dt.datetime | None, *, seconds: bool = True) -> str:
+    """``2026/01/05 09:05:00`` (``2026/01/05 09:05`` without ``seconds``) in Japan time; the empty
+    string for None."""
+    if value is None:
+        return ""
+    return to_jst(value).strftime("%Y/%m/%d %H:%M:%S" if seconds else "%Y/%m/%d %H:%M")
 
 
 def kanji(value: dt.datetime, *, seconds: bool = False) -> str:
@@ -57,6 +63,16 @@ def kanji_date(value: dt.datetime | dt.date) -> str:
     if isinstance(value, dt.datetime):
         value = to_jst(value).date()
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+def kanji_day(value: dt.date) -> str:
+    """``2026年01月05日``: a calendar date (the bank's dates on the information screens)."""
+    return f"{value.year}年{value.month:02d}月{value.day:02d}日"
+
+
+def kanji_month(value: dt.date) -> str:
+    """``2026年01月``: the month of a date (控除年月)."""
+    return f"{value.year}年{value.month:02d}月"
 
 
 def dashed(value: dt.datetime) -> str:
@@ -80,6 +96,8 @@ FILTERS: Mapping[str, Callable[..., str]] = {
     "jdate": kanji_date,
     "jst_slashed": slashed,
     "jst_kanji": kanji,
+    "jday": kanji_day,
+    "jmonth": kanji_month,
     "hm": hours_minutes,
 }
 

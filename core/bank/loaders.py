@@ -1,6 +1,7 @@
-"""Bank data files of the service modules (``cjs load KIND FILE``): all or nothing, audited.
+"""Bank data files (``cjs load KIND FILE``): all or nothing, audited.
 
-A module declares the kinds of file it accepts (``cjs_loaders``, a :class:`core.hookspecs.Loader` each).
+The core loads the information screens' お知らせ and スケジュール (BANK-6, :func:`core_loaders`); a
+module declares the kinds of file it accepts (``cjs_loaders``, a :class:`core.hookspecs.Loader` each).
 :func:`load_file` parses the whole file first, in the transaction that will store it; a single refused
 row refuses the file (nothing is written), and every refused row is reported with its line. Otherwise
 the rows are stored and an audit event ``load.<kind>`` (actor ろうきん) recorded, and the transaction
@@ -10,16 +11,42 @@ commits: the file is in the database entirely, or not at all.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.bank.messages import MessagesLoader
+from core.bank.schedules import SchedulesLoader
 from core.hookspecs import Loader, RowError
+from core.settings import ConfigurationError
 
 ACTOR = "bank-load"
+
+
+def core_loaders() -> dict[str, Loader]:
+    """The kinds of file the core loads itself: お知らせ (messages) and スケジュール (schedules)."""
+    return {loader.kind: loader for loader in (MessagesLoader(), SchedulesLoader())}
+
+
+def all_loaders(module_loaders: Mapping[str, Loader]) -> dict[str, Loader]:
+    """The core's kinds and the modules' (``ModuleRegistry.loaders``); a module may not take a
+    kind of the core's."""
+    loaders = core_loaders()
+    for kind, loader in module_loaders.items():
+        if kind in loaders:
+            raise ConfigurationError(f"loader {kind!r}: a kind of the core's")
+        loaders[kind] = loader
+    return loaders
+
+
+def describe(error: RowError) -> str:
+    """A refused row as one report line: ``LINE: message`` or ``LINE: [column] 「value」 message``."""
+    if not error.column:
+        return f"{error.line}: {error.message}"
+    return f"{error.line}: [{error.column}] 「{error.value}」 {error.message}"
 
 
 class LoadRefused(Exception):

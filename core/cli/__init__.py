@@ -99,16 +99,17 @@ def _load(args: argparse.Namespace) -> int:
     from core.db.models import utcnow
 
     loaded = load_configuration(args.config)
-    loader = loaded.modules.loaders.get(args.kind)
+    kinds = loaders.all_loaders(loaded.modules.loaders)
+    loader = kinds.get(args.kind)
     if loader is None:
-        known = ", ".join(sorted(loaded.modules.loaders)) or "none"
-        raise ConfigurationError(f"{args.kind}: no module loads this kind of file (known: {known})")
+        known = ", ".join(sorted(kinds))
+        raise ConfigurationError(f"{args.kind}: no loader for this kind of file (known: {known})")
     engine = make_engine(loaded.settings["sqlalchemy.url"])
     try:
         report = loaders.load_file(make_session_factory(engine), loader, args.file, now=utcnow())
     except loaders.LoadRefused as refused:
         for error in refused.errors:
-            print(f"{args.file}:{error.line}: {error.message}", file=sys.stderr)
+            print(f"{args.file}:{loaders.describe(error)}", file=sys.stderr)
         print(f"cjs: {refused}", file=sys.stderr)
         return 1
     except OSError as exc:
@@ -185,9 +186,9 @@ def build_parser(module_commands: Sequence[Command] = ()) -> argparse.ArgumentPa
     bank.set_defaults(func=_bank)
 
     load = commands.add_parser(
-        "load", help="load a bank data file of a service module (all rows or none)"
+        "load", help="load a bank data file: messages, schedules, a module's (all rows or none)"
     )
-    load.add_argument("kind", help="the kind of file (a module's loader)")
+    load.add_argument("kind", help="the kind of file (messages, schedules or a module's loader)")
     load.add_argument("file")
     load.set_defaults(func=_load)
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -260,6 +262,79 @@ class Manual(Base):
     size: Mapped[int] = mapped_column(Integer)
     sort_order: Mapped[int] = mapped_column(Integer, default=100)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MessageAudience(enum.StrEnum):
+    """Who an information-screen message (お知らせ) is for: everyone, a contract kind, one contract,
+    or one deposit group."""
+
+    ALL = "all"
+    MEMBER = "member"
+    EMPLOYER = "employer"
+    CONTRACT = "contract"
+    GROUP = "group"
+
+
+class Message(Base):
+    """An お知らせ the bank publishes on the information screens (BANK-6): 掲載日, 件名, メッセージ,
+    its audience, and when it is published and withdrawn.
+
+    ``message_no`` is the bank's own number: loading a file again updates the message, never adds
+    a second one. ``contract_id`` is set for the audiences contract and group, ``deposit_group_id``
+    for group only.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(
+            "audience IN ('all', 'member', 'employer', 'contract', 'group')", name="audience"
+        ),
+        CheckConstraint(
+            "(audience IN ('contract', 'group')) = (contract_id IS NOT NULL)"
+            " AND (audience = 'group') = (deposit_group_id IS NOT NULL)",
+            name="audience_target",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_no: Mapped[str] = mapped_column(String(10), unique=True)
+    posted_on: Mapped[dt.date] = mapped_column(Date)
+    subject: Mapped[str] = mapped_column(String(50))
+    body: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(16))
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"), index=True)
+    deposit_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deposit_groups.id"), index=True
+    )
+    publish_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    withdraw_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DeductionSchedule(Base):
+    """One row of the deduction schedule (【スケジュール】, SPEC 6.1 and 6.5) of a deposit group: a
+    cycle's 控除年月 with its 締切日, the dates the request and result data came in, and the 支給日.
+
+    Shared by the deduction modules (労金控除, 賃控元帳): ``core.modules.schedules`` reads it, the
+    bank loads it. ``deduction_month`` is the first day of the month.
+    """
+
+    __tablename__ = "deduction_schedules"
+    __table_args__ = (
+        UniqueConstraint("deposit_group_id", "cycle", "deduction_month"),
+        CheckConstraint("cycle IN ('monthly', 'summer', 'winter')", name="cycle"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deposit_group_id: Mapped[int] = mapped_column(ForeignKey("deposit_groups.id"), index=True)
+    cycle: Mapped[str] = mapped_column(String(16))
+    deduction_month: Mapped[dt.date] = mapped_column(Date)
+    deadline: Mapped[dt.date] = mapped_column(Date)
+    request_received_on: Mapped[dt.date | None] = mapped_column(Date)
+    result_received_on: Mapped[dt.date | None] = mapped_column(Date)
+    payment_on: Mapped[dt.date] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class WebSession(Base):

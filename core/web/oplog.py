@@ -89,6 +89,9 @@ ACTION_LABELS: dict[str, str] = {
     "bank.module.options": "サービス内容変更（ろうきん）",
     "bank.module.disable": "サービス利用終了（ろうきん）",
     "bank.manual.register": "マニュアル登録（ろうきん）",
+    # The core's bank data files (BANK-6, core.bank.loaders)
+    "load.messages": "データ取込（お知らせ）",
+    "load.schedules": "データ取込（スケジュール）",
 }
 #: ``<flow>.password`` and ``<flow>.password.unknown_user`` (auth_backends.password).
 FLOW_LABELS = {

@@ -366,7 +366,7 @@ def test_cjs_load_names_the_kinds_it_knows(tmp_path, db_url, capsys):
     ini = tmp_path / "cjs.ini"
     ini.write_text(f"[app:main]\nuse = egg:cjs\nsqlalchemy.url = {db_url}\n")
     assert cli.main(["-c", str(ini), "load", "no_such_kind", str(ini)]) == 2
-    assert "no_such_kind: no module loads this kind of file" in capsys.readouterr().err
+    assert "no_such_kind: no loader for this kind of file" in capsys.readouterr().err
 
 
 # --- outputs ------------------------------------------------------------------------------------

@@ -22,11 +22,14 @@ def test_jst_is_utc_plus_nine_without_daylight_saving() -> None:
 def test_each_format_shows_japan_time() -> None:
     assert timefmt.slashed(MOMENT) == "2026/01/05 09:05:00"
     assert timefmt.slashed(None) == ""
+    assert timefmt.slashed(LATE, seconds=False) == "2026/11/25 00:30"  # 前回ログイン日時 (001 p.20)
     assert timefmt.kanji(MOMENT) == "2026年01月05日 09:05"
     assert timefmt.kanji(MOMENT, seconds=True) == "2026年01月05日 09:05:00"
     assert timefmt.kanji_short(MOMENT) == "2026年1月5日 09:05"
     assert timefmt.kanji_date(LATE) == "2026年11月25日"  # the Japan date, not UTC's
     assert timefmt.kanji_date(dt.date(2026, 1, 5)) == "2026年1月5日"
+    assert timefmt.kanji_day(dt.date(2012, 10, 9)) == "2012年10月09日"  # 001 p.20's schedule
+    assert timefmt.kanji_month(dt.date(2012, 9, 1)) == "2012年09月"
     assert timefmt.dashed(LATE) == "2026-11-25 00:30:45"
     assert timefmt.compact(LATE) == "20261125003045"
     assert timefmt.hours_minutes(dt.time(8, 0)) == "8:00"
