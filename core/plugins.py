@@ -14,7 +14,7 @@ routes not named ``<code>:…``, and a job, command, loader, template file or br
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -281,10 +281,16 @@ class ModuleRegistry:
             result.append((module, links))
         return result
 
-    def info_panels(self, request: Request, deposit_group: DepositGroup) -> list[InfoPanel]:
-        """The information screen's module panels for ``deposit_group``, sorted by ``order``."""
+    def info_panels(
+        self, request: Request, deposit_group: DepositGroup, hidden: Collection[str] = ()
+    ) -> list[InfoPanel]:
+        """The information screen's module panels for ``deposit_group``, sorted by ``order``,
+        without those of the modules ``hidden`` from the user (ACC-7 非表示); of the panels
+        sharing a ``key`` only the first is kept."""
         panels: list[InfoPanel] = []
         for code in self.enabled_codes(deposit_group):
+            if code in hidden:
+                continue
             answers = self._answers(
                 code,
                 "cjs_info_panels",
@@ -293,7 +299,14 @@ class ModuleRegistry:
                 module=self.modules[code],
             )
             panels.extend(panel for answer in answers for panel in answer)
-        return sorted(panels, key=lambda panel: panel.order)
+        shown: list[InfoPanel] = []
+        keys: set[str] = set()
+        for panel in sorted(panels, key=lambda panel: panel.order):
+            if panel.key and panel.key in keys:
+                continue
+            keys.add(panel.key)
+            shown.append(panel)
+        return shown
 
     def module_enabled(
         self, dbsession: Session, deposit_group: DepositGroup, code: str, options: Mapping[str, Any]

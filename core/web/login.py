@@ -14,8 +14,10 @@ from core.auth import lockout
 from core.auth.flows import Flow, FlowSpec, end
 from core.auth.passwords import hash_password, verify_password
 from core.auth.user_password import IUserPasswordCheck
+from core.bank.messages import visible_messages
 from core.db.models import ContractKind, User
 from core.mail.interfaces import IOutbox
+from core.modules.access import restriction_level
 from core.pki import certificates
 from core.plugins import get_modules
 from core.security.policy import AUTH_KEY, Permission, certificate_for, certificate_problem
@@ -193,15 +195,23 @@ def groups(request: Request) -> Any:
     route_name="info", renderer="info.html", permission=Permission.USE, request_method="GET"
 )
 def info(request: Request) -> Any:
-    """DC671101: previous login, messages, and the enabled modules' panels."""
-    group = selected_group(request)
-    if group is None:
-        return HTTPFound(request.route_url("groups"))
+    """DC671101 (SPEC 6.5; for a 事業主 contract the 財形 variant, SPEC 6.4): 前回ログイン日時, the
+    panels of the modules enabled for the deposit group and not 非表示 for the user (ACC-7), and
+    the messages (BANK-6)."""
     user: User = request.identity.user
+    employer = user.contract.kind == ContractKind.EMPLOYER
+    group = selected_group(request)
+    if group is None and not employer:
+        return HTTPFound(request.route_url("groups"))
+    modules = get_modules(request.registry)
+    hidden = {code for code in modules.modules if restriction_level(user, code) == "hide"}
     previous = user.previous_login_at
+    now = clock.now(request.registry)
     return {
-        "previous_login": timefmt.kanji(previous, seconds=True) if previous else None,
-        "panels": get_modules(request.registry).info_panels(request, group),
+        "employer": employer,
+        "previous_login": timefmt.slashed(previous, seconds=False) if previous else None,
+        "panels": modules.info_panels(request, group, hidden=hidden) if group else [],
+        "info_messages": visible_messages(request.dbsession, user.contract, group, now),
         "notices": request.session.pop_flash("info"),
     }
 
