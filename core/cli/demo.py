@@ -22,6 +22,7 @@ from core import mail
 from core.app import close_app, make_app
 from core.bank import config as bank
 from core.bank import manuals
+from core.cli.demo_information import seed_demo_information
 from core.cli.server import (
     client_ca_path,
     ensure_server_certificate,
@@ -31,6 +32,7 @@ from core.cli.server import (
     stop_signals,
     url_for,
 )
+from core.clock import utcnow
 from core.db import migrate as dbmigrate
 from core.pki import ca
 from core.pki.signers import get_signer
@@ -108,6 +110,7 @@ def prepare(settings: Mapping[str, Any], bank_file: Path = DEMO_BANK_FILE) -> li
         raise ConfigurationError(f"{bank_file}: demo bank file not found")
     lines = list(bank.apply_file_with_settings(settings, str(bank_file)))
     lines += manuals.seed_demo_manuals_with_settings(settings)
+    lines += seed_demo_information(settings, demo_contracts(bank_file), utcnow())
     return lines
 
 
