@@ -43,6 +43,13 @@ def restriction_level(user: User, module_code: str) -> str:
     return "show"
 
 
+def hidden_modules(user: User) -> frozenset[str]:
+    """The modules 非表示 for ``user`` (ACC-7): no menu, no information panel, no screen."""
+    if user.role == "master":
+        return frozenset()
+    return frozenset(r.module_code for r in user.restrictions if r.level == "hide")
+
+
 def module_code_of(request: Request) -> str | None:
     """The module whose route answered this request, if any."""
     route = request.matched_route

@@ -17,7 +17,7 @@ from core.auth.user_password import IUserPasswordCheck
 from core.bank.messages import visible_messages
 from core.db.models import ContractKind, User
 from core.mail.interfaces import IOutbox
-from core.modules.access import restriction_level
+from core.modules.access import hidden_modules
 from core.pki import certificates
 from core.plugins import get_modules
 from core.security.policy import AUTH_KEY, Permission, certificate_for, certificate_problem
@@ -203,14 +203,16 @@ def info(request: Request) -> Any:
     group = selected_group(request)
     if group is None and not employer:
         return HTTPFound(request.route_url("groups"))
-    modules = get_modules(request.registry)
-    hidden = {code for code in modules.modules if restriction_level(user, code) == "hide"}
     previous = user.previous_login_at
     now = clock.now(request.registry)
     return {
         "employer": employer,
         "previous_login": timefmt.slashed(previous, seconds=False) if previous else None,
-        "panels": modules.info_panels(request, group, hidden=hidden) if group else [],
+        "panels": get_modules(request.registry).info_panels(
+            request, group, hidden=hidden_modules(user)
+        )
+        if group
+        else [],
         "info_messages": visible_messages(request.dbsession, user.contract, group, now),
         "notices": request.session.pop_flash("info"),
     }

@@ -243,3 +243,19 @@ def test_a_module_may_not_take_a_kind_of_the_core():
 
     with pytest.raises(ConfigurationError, match=r"loader 'messages': a kind of the core's"):
         loaders.all_loaders({"messages": Clash()})  # type: ignore[dict-item]
+
+
+def test_cjs_load_prints_each_refused_cell_and_loads_a_good_file(tmp_path, db_url, capsys):
+    """#13 item 5: the operator sees FILE:LINE: [column] 「value」 message for each refused cell."""
+    from core import cli
+
+    ini = tmp_path / "cjs.ini"
+    ini.write_text(f"[app:main]\nuse = egg:cjs\nsqlalchemy.url = {db_url}\n")
+    bad = _write(tmp_path, "bad.csv", MESSAGE_HEADER + "M1,20261101,件名,本文,全員,,,,\n")
+    assert cli.main(["-c", str(ini), "load", "messages", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:2: [対象] 「全員」 全体、会員、事業主、契約、入金グループのいずれかにしてください。" in err
+
+    good = _write(tmp_path, "good.csv", MESSAGE_HEADER + "M1,20261101,件名,本文,全体,,,,\n")
+    assert cli.main(["-c", str(ini), "load", "messages", str(good)]) == 0
+    assert capsys.readouterr().out == "messages: 1 row(s) loaded\n"
