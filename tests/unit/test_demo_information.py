@@ -46,7 +46,9 @@ def test_the_demo_has_schedules_and_messages_for_each_contract(bank, db_url, dbs
         months = dbsession.scalars(
             select(DeductionSchedule).where(DeductionSchedule.deposit_group_id == group.id)
         ).all()
-        assert sum(schedules.input_open(m, NOW) for m in months) > 3  # and future months beyond the 入力中 ones
+        assert (
+            sum(schedules.input_open(m, NOW) for m in months) > 3
+        )  # and future months beyond the 入力中 ones
     assert schedules.current_rows(dbsession, employer.deposit_groups[0], NOW)[0][1] == []
 
     def seen(contract, group):

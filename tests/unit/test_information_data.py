@@ -210,9 +210,13 @@ def test_loading_the_same_schedule_file_twice_changes_nothing(app, bank, dbsessi
     dbsession.rollback()
     assert dbsession.scalar(select(func.count()).select_from(DeductionSchedule)) == 7
     november = dbsession.scalars(
-        select(DeductionSchedule).where(DeductionSchedule.deduction_month == dt.date(2026, 11, 1))
-    ).first()
-    assert november is not None and november.request_received_on == dt.date(2026, 11, 21)
+        select(DeductionSchedule).where(
+            DeductionSchedule.deposit_group_id == _group(dbsession, "10000001", "00000001").id,
+            DeductionSchedule.cycle == "monthly",
+            DeductionSchedule.deduction_month == dt.date(2026, 11, 1),
+        )
+    ).one()
+    assert november.request_received_on == dt.date(2026, 11, 21)
 
 
 def test_a_bad_schedule_row_refuses_the_whole_file(app, bank, dbsession, tmp_path):
@@ -254,7 +258,10 @@ def test_cjs_load_prints_each_refused_cell_and_loads_a_good_file(tmp_path, db_ur
     bad = _write(tmp_path, "bad.csv", MESSAGE_HEADER + "M1,20261101,件名,本文,全員,,,,\n")
     assert cli.main(["-c", str(ini), "load", "messages", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert f"{bad}:2: [対象] 「全員」 全体、会員、事業主、契約、入金グループのいずれかにしてください。" in err
+    assert (
+        f"{bad}:2: [対象] 「全員」 全体、会員、事業主、契約、入金グループのいずれかにしてください。"
+        in err
+    )
 
     good = _write(tmp_path, "good.csv", MESSAGE_HEADER + "M1,20261101,件名,本文,全体,,,,\n")
     assert cli.main(["-c", str(ini), "load", "messages", str(good)]) == 0
