@@ -6,19 +6,30 @@ contract and 東支部 — newest first, never the withdrawn one nor another con
 
 Once per deployment (cheroot directly, and behind nginx); Debian's Chromium driven by Playwright.
 Every page must load without a console error, a CSP violation or an HTTP error answer. Screenshots go
-to ``var/screenshots/<deployment>/info-NN-name.png``. Without Playwright or /usr/bin/chromium the
+to ``var/screenshots/<deployment>/info-NN-name.png``; ``CJS_DOCS_IMAGES=1`` copies the one
+docs/customer-guide.md shows to docs/images from the direct run. Without Playwright or /usr/bin/chromium the
 test is skipped, or fails when ``CI=true``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from browser import SCREENSHOTS, VIEWPORT, Problems, Screens, heading, launch_chromium, screen
+from browser import (
+    SCREENSHOTS,
+    VIEWPORT,
+    Problems,
+    Screens,
+    export_doc_images,
+    heading,
+    launch_chromium,
+    screen,
+)
 from test_browser_users import (
     CONTRACT_NO,
     INITIAL_PASSWORD,
@@ -38,6 +49,9 @@ from core.cli.demo_information import seed_demo_information
 from core.clock import utcnow
 
 pytestmark = [pytest.mark.e2e]
+
+#: The screenshot docs/customer-guide.md shows: ``CJS_DOCS_IMAGES=1`` copies it.
+DOC_IMAGES = {"member-info": "dc671101-info-member.png"}
 
 
 @pytest.fixture
@@ -129,3 +143,5 @@ def test_a_member_master_sees_the_schedule_and_the_messages(
     shot(page, "member-info")
     context.close()
     assert problems.items == []
+    if deployment.mode == "direct" and os.environ.get("CJS_DOCS_IMAGES") == "1":
+        export_doc_images(shot.paths, DOC_IMAGES)
