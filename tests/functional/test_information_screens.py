@@ -242,3 +242,42 @@ def test_an_employer_sees_the_zaikei_information_screen(app, dbsession, informat
     assert "【前回ログイン日時】 今回が初めてのログインです。" in page.text
     assert "【スケジュール】" not in page.text and "入金グループ選択" not in page.text
     assert "※サービスのお申込状況により" not in page.text
+
+
+@pytest.mark.parametrize("level", ["show", "hide"])
+def test_the_zaikei_screen_shows_the_panels_of_the_employer_modules(
+    app_settings, bank, dbsession, information, level
+):
+    """SPEC 6.4, ACC-7 (#13): the 財形 screen has the slot for its module's part (作成基準日), filled
+    by the modules enabled for the contract's deposit group, unless 非表示 for the user."""
+    from panel_module import PANEL_TEXT, EmployerPanelModule
+
+    from core.app import close_app, make_app
+
+    app = make_app(app_settings, plugins=[EmployerPanelModule()])
+    try:
+        dbsession.rollback()
+        employer = dbsession.scalars(
+            select(Contract).where(Contract.contract_no == "20000001")
+        ).one()
+        employer.deposit_groups[0].module_enablements.append(
+            ModuleEnablement(module_code="panel_module", options={})
+        )
+        user = User(
+            contract_id=employer.id,
+            user_id="employer02",
+            role="general",
+            name="事業主　次郎",
+            email="employer02@example.com",
+            password_hash=hash_password(PASSWORD),
+        )
+        if level == "hide":
+            user.restrictions = [UserRestriction(module_code="panel_module", level="hide")]
+        dbsession.add(user)
+        dbsession.commit()
+
+        _, page = _login(app, dbsession, "employer02", "employer02@example.com")
+        assert "DC671101" in page.text and _messages(page) == ["A06", "A03", "A01"]
+        assert (f"{PANEL_TEXT} 00000001" in page.text) == (level == "show")
+    finally:
+        close_app(app)
