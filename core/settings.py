@@ -152,6 +152,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cjs.ca.key_passphrase", str, "", "passphrase of the software CA key file", secret=True
     ),
+    Setting(
+        "cjs.secrets.key_file",
+        _path,
+        "var/secrets.key",
+        "key for data at rest (sealed outbox mails, audit pseudonyms); created in development only",
+    ),
     Setting("cjs.hours.always_open", boolean, "false", "ignore service hours (demo only)"),
     Setting("cjs.hours.open_days", _weekdays, "mon tue wed thu fri", "weekdays of service"),
     Setting("cjs.hours.open_hours", _hours, "08:00-20:00", "hours of service, Japan time"),

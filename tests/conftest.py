@@ -332,12 +332,24 @@ def dbsession(db_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def ca_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def secrets_key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A key file for data at rest (``cjs.secrets.key_file``), made once per worker, so that
+    settings in production mode find it too."""
+    from core.secrets import create_key_file
+
+    path = tmp_path_factory.mktemp("secrets") / "secrets.key"
+    create_key_file(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def ca_settings(tmp_path_factory: pytest.TempPathFactory, secrets_key_file: str) -> dict[str, str]:
     """The software CA's settings (strings); the CA is created once per worker."""
     from core.pki.ca import init_ca
     from core.settings import validate
 
     settings = {
+        "cjs.secrets.key_file": secrets_key_file,
         "cjs.ca.dir": str(tmp_path_factory.mktemp("ca")),
         "cjs.ca.key_passphrase": "test-ca-passphrase",
         "cjs.ca.signer": "software",
@@ -360,7 +372,11 @@ def ca_signer() -> str:
 
 @pytest.fixture
 def app_settings(
-    db_url: str, ca_signer: str, ca_settings: dict[str, str], request: pytest.FixtureRequest
+    db_url: str,
+    ca_signer: str,
+    ca_settings: dict[str, str],
+    secrets_key_file: str,
+    request: pytest.FixtureRequest,
 ) -> dict[str, str]:
     """Raw settings for ``core.make_app``, as an ini file would give them; change them freely.
 
@@ -371,6 +387,7 @@ def app_settings(
     return {
         "sqlalchemy.url": db_url,
         **ca,
+        "cjs.secrets.key_file": secrets_key_file,
         "cjs.environment": "development",
         "cjs.hours.always_open": "true",
         "cjs.mail.sender": "off",  # tests send the outbox themselves
@@ -484,6 +501,12 @@ class Customer:
         form["email_confirm"] = values["email"]
         return form.submit().maybe_follow()
 
+    def mail_body(self, row: Any) -> str:
+        """The text of an outbox row not yet sent, opened with the app's key (bodies rest sealed)."""
+        from core.mail import body_of
+
+        return body_of(row, self.app.app.registry.settings)
+
     def latest_code(self, email: str) -> str:
         """The authentication code in the newest code mail to ``email`` (from the outbox)."""
         import re
@@ -493,13 +516,13 @@ class Customer:
         from core.db.models import OutboxMessage
 
         self.db.rollback()
-        body = self.db.scalars(
-            select(OutboxMessage.body)
+        row = self.db.scalars(
+            select(OutboxMessage)
             .where(OutboxMessage.to_addr == email, OutboxMessage.kind == "email_code")
             .order_by(OutboxMessage.id.desc())
         ).first()
-        assert body is not None, f"no code mail to {email}"
-        match = re.search(r"認証コード：(\d{6})", body)
+        assert row is not None, f"no code mail to {email}"
+        match = re.search(r"認証コード：(\d{6})", self.mail_body(row))
         assert match is not None
         return match.group(1)
 

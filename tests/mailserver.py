@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator, Mapping
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,9 +141,12 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def mail_settings(smtp_server: SmtpServer) -> dict[str, str]:
-    """Raw ``cjs.mail.*`` settings (strings, as an ini file gives them) pointing at ``smtp_server``."""
+def mail_settings(smtp_server: SmtpServer, tmp_path: Path) -> dict[str, str]:
+    """Raw ``cjs.mail.*`` settings (strings, as an ini file gives them) pointing at ``smtp_server``,
+    with a key for data at rest of this test's own (created at first use: development)."""
     return {
+        "cjs.environment": "development",
+        "cjs.secrets.key_file": str(tmp_path / "secrets.key"),
         "cjs.mail.smtp_host": smtp_server.host,
         "cjs.mail.smtp_port": str(smtp_server.port),
         "cjs.mail.from": "ろうきん賃金控除事務支援サービス <noreply@cjs.example.jp>",

@@ -41,9 +41,9 @@ def _db(args: argparse.Namespace) -> int:
     url = settings["sqlalchemy.url"]
     plugins = make_plugin_manager(disabled=settings["cjs.plugins.disabled"])
     if args.action == "upgrade":
-        dbmigrate.upgrade(url, args.revision or "heads", plugins)
+        dbmigrate.upgrade(url, args.revision or "heads", plugins, settings)
     elif args.action == "downgrade":
-        dbmigrate.downgrade(url, args.revision or "base", plugins)
+        dbmigrate.downgrade(url, args.revision or "base", plugins, settings)
     else:
         differences = dbmigrate.check(url, plugins)
         if differences:

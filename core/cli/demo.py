@@ -103,7 +103,7 @@ def prepare(settings: Mapping[str, Any], bank_file: Path = DEMO_BANK_FILE) -> li
     """Database, CA and demo bank data; returns the bank file's report lines."""
     url = settings["sqlalchemy.url"]
     _prepare_sqlite_folder(url)
-    dbmigrate.upgrade(url)
+    dbmigrate.upgrade(url, settings=settings)
     if settings["cjs.ca.signer"] == "software":
         ca.init_ca(settings)
     if not bank_file.exists():

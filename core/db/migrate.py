@@ -18,6 +18,7 @@ may upgrade the same PostgreSQL database at once (env.py serialises them with an
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,14 @@ def make_config(
     url: str | None = None,
     connection: Connection | None = None,
     plugins: PluginManager | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Config:
     """An Alembic configuration for ``url`` (or an open ``connection``), from any working folder.
 
     The version locations are the core's and those of ``plugins`` (default: every installed one;
-    ``cjs db`` leaves out those of ``cjs.plugins.disabled``).
+    ``cjs db`` leaves out those of ``cjs.plugins.disabled``). ``settings`` (the app's) reach the
+    scripts as ``config.attributes["settings"]``: a data migration that seals rows needs the key of
+    ``cjs.secrets.key_file`` (0004).
     """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -90,17 +94,30 @@ def make_config(
     # The URL goes through attributes, not the ini parser: a '%' in a password stays as it is.
     config.attributes["url"] = url
     config.attributes["connection"] = connection
+    config.attributes["settings"] = settings
     return config
 
 
-def upgrade(url: str, revision: str = "heads", plugins: PluginManager | None = None) -> None:
-    """Migrate the database at ``url`` up to ``revision`` (default: every branch's newest)."""
-    command.upgrade(make_config(url, plugins=plugins), revision)
+def upgrade(
+    url: str,
+    revision: str = "heads",
+    plugins: PluginManager | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> None:
+    """Migrate the database at ``url`` up to ``revision`` (default: every branch's newest);
+    ``settings`` as for :func:`make_config`."""
+    command.upgrade(make_config(url, plugins=plugins, settings=settings), revision)
 
 
-def downgrade(url: str, revision: str = "base", plugins: PluginManager | None = None) -> None:
-    """Migrate the database at ``url`` down to ``revision`` (default: no tables at all)."""
-    command.downgrade(make_config(url, plugins=plugins), revision)
+def downgrade(
+    url: str,
+    revision: str = "base",
+    plugins: PluginManager | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> None:
+    """Migrate the database at ``url`` down to ``revision`` (default: no tables at all);
+    ``settings`` as for :func:`make_config`."""
+    command.downgrade(make_config(url, plugins=plugins, settings=settings), revision)
 
 
 def heads(plugins: PluginManager | None = None) -> list[str]:

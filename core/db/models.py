@@ -376,7 +376,9 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(64))
     to_addr: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(255))
-    body: Mapped[str] = mapped_column(Text)
+    #: The body, sealed with the key for data at rest (``core.secrets``, the Message-ID as associated
+    #: data) until it is sent, then None: a copy of the database holds no mailed code (AUTH-3, #12).
+    sealed_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

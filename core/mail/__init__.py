@@ -19,6 +19,11 @@ and ``service_url`` are added. The set is open: a service module declares its ow
 the outbox service (``core.mail.services``) finds them beside the core's. Nothing secret is
 logged: a log line holds the Message-ID, the kind and
 the recipient's domain, and ``last_error`` the exception class and SMTP code only.
+
+Nothing readable rests in the table either (#12, AUTH-3: a mailed code is "stored only hashed"):
+:func:`enqueue` seals every body with the key for data at rest (``core.secrets``, AES-GCM bound to
+the row's Message-ID), the sender opens it just before SMTP and removes it once the mail is sent.
+Subject, recipient and kind stay readable: they hold no secret, and operators need them.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from core.db import get_session_factory
 from core.db.models import OutboxMessage
 from core.hookspecs import MailTemplate
 from core.plugins import get_modules
+from core.secrets import keys_for
 from core.settings import SERVICE_NAME, ConfigurationError
 
 if TYPE_CHECKING:
@@ -209,25 +215,38 @@ def enqueue(
     ``dbsession``'s transaction.
 
     It leaves only if that transaction commits; the sender's poll picks it up. The
-    :class:`~core.mail.interfaces.IOutbox` service also wakes the sender after commit.
+    :class:`~core.mail.interfaces.IOutbox` service also wakes the sender after commit. The body is
+    sealed with the key of ``settings`` (``cjs.secrets.key_file``); :func:`body_of` opens it.
     """
     to = to.strip()
     if not to or "@" not in to or any(c in to for c in "\r\n,<> ") or len(to) > 254:
         raise ValueError("mail recipient is not a plain address")
     rendered = render(template, context, settings, templates=templates)
     now = utcnow()
+    message_id = f"<{uuid.uuid4().hex}@cjs>"
     message = OutboxMessage(
-        message_id=f"<{uuid.uuid4().hex}@cjs>",
+        message_id=message_id,
         kind=template,
         to_addr=to,
         subject=rendered.subject,
-        body=rendered.body,
+        sealed_body=keys_for(settings).seal(rendered.body, associated=message_id),
         created_at=now,
         attempts=0,
         next_attempt_at=now,
     )
     dbsession.add(message)
     return message
+
+
+def body_of(message: OutboxMessage, settings: Mapping[str, Any]) -> str:
+    """The plain body of an outbox row not yet sent, opened with the key of ``settings``.
+
+    Raises ValueError when the row was sent (its body is gone) and
+    :class:`~core.secrets.UnsealError` when the key is not the one that sealed it.
+    """
+    if message.sealed_body is None:
+        raise ValueError(f"outbox message {message.message_id}: sent, its body is removed")
+    return keys_for(settings).unseal(message.sealed_body, associated=message.message_id)
 
 
 def sender_for(registry: Registry) -> OutboxSender | None:
@@ -318,6 +337,8 @@ class OutboxSender:
         batch_size: int = 100,
     ) -> None:
         self.config = MailConfig.from_settings(settings)
+        self.settings = settings
+        keys_for(settings)  # a missing key file stops the sender's start, not its first mail
         self.session_factory = session_factory
         self.clock = clock
         self.smtp_factory = smtp_factory
@@ -450,7 +471,7 @@ class OutboxSender:
         message["To"] = row.to_addr
         message["Date"] = email.utils.format_datetime(timefmt.to_jst(now))
         message["Message-ID"] = row.message_id
-        message.set_content(row.body, charset="utf-8")
+        message.set_content(body_of(row, self.settings), charset="utf-8")
         envelope_from = email.utils.parseaddr(self.config.sender_from)[1]
         try:
             smtp.send_message(message, from_addr=envelope_from, to_addrs=[row.to_addr])
@@ -468,6 +489,7 @@ class OutboxSender:
                 .where(OutboxMessage.id == row.id, OutboxMessage.sent_at.is_(None))
                 .values(
                     sent_at=now,
+                    sealed_body=None,  # sent: nothing of the body stays (#12)
                     claimed_until=None,
                     attempts=OutboxMessage.attempts + 1,
                     last_error=None,

@@ -18,6 +18,7 @@ from core.app import close_app, make_app
 from core.cli.jobs import run_daily
 from core.db import migrate as dbmigrate
 from core.db.models import AuditEvent, Contract, DepositGroup, OutboxMessage
+from core.mail import body_of
 from core.plugins import get_modules, load_plugins, make_plugin_manager
 from core.settings import ConfigurationError, validate
 from core.staff import STAFF_ENVIRON_KEY
@@ -130,7 +131,7 @@ def test_the_menu_the_screens_the_mail_and_the_operation_log(master, dbsession):
     ).one()
     assert outbox.to_addr == MASTER["email"]
     assert outbox.subject.endswith("連絡メモ登録のお知らせ")
-    assert "件名：4月分の確認" in outbox.body
+    assert "件名：4月分の確認" in body_of(outbox, master.app.registry.settings)
     event = dbsession.scalars(
         select(AuditEvent).where(AuditEvent.action == "example_notes.note.create")
     ).one()

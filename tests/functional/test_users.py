@@ -241,9 +241,11 @@ def test_the_master_registers_a_general_user_with_a_temporary_password(master, d
     levels = {r.module_code: r.level for r in user.restrictions}
     assert levels == {"wage_ledger": "hide", "rokin_deduction": "view_only"}  # 表示: no row
     assert mails(dbsession, "registered", "goro@example.com") == 1
-    body = dbsession.scalars(
-        select(OutboxMessage.body).where(OutboxMessage.to_addr == "goro@example.com")
-    ).one()
+    body = master.mail_body(
+        dbsession.scalars(
+            select(OutboxMessage).where(OutboxMessage.to_addr == "goro@example.com")
+        ).one()
+    )
     assert "一般ユーザーとしてご登録" in body and TEMPORARY not in body
     [details] = audit_details(dbsession, "user.create")
     assert details["restrictions"] == levels

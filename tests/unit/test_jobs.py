@@ -42,9 +42,10 @@ def _end_of(day: dt.date) -> dt.datetime:
 
 
 @pytest.fixture
-def settings(db_url: str) -> dict[str, str]:
+def settings(db_url: str, secrets_key_file: str) -> dict[str, str]:
     return {
         "sqlalchemy.url": db_url,
+        "cjs.secrets.key_file": secrets_key_file,
         "cjs.service_url": "https://cjs.example.jp/",
         "cjs.session.idle_minutes": "60",
         "cjs.session.absolute_hours": "12",
@@ -126,9 +127,12 @@ def test_expiry_notice_30_days_before_inclusive_not_31(
     session.rollback()  # a fresh snapshot (SQLite keeps the old one)
     assert in_30.expiry_notice_sent_at == NOW
     assert in_31.expiry_notice_sent_at is None
-    body = session.scalars(
-        select(OutboxMessage.body).where(OutboxMessage.to_addr == in_30.user.email)
-    ).one()
+    body = mail.body_of(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.to_addr == in_30.user.email)
+        ).one(),
+        settings,
+    )
     assert "2026年12月24日 23:59" in body and "あと30日" in body
 
     # The next day, the 31-day certificate is 30 days away: its turn.
@@ -212,9 +216,15 @@ def test_a_revoked_replacement_does_not_count_as_renewal(
     assert jobs.run_daily(settings, now=NOW)["cert_expiring"] == 1
 
 
-def test_each_mail_once_when_two_jobs_run_concurrently(postgresql_url: str) -> None:
+def test_each_mail_once_when_two_jobs_run_concurrently(
+    postgresql_url: str, secrets_key_file: str
+) -> None:
     """CERT-5: two daily jobs at once (two threads, own engines, PostgreSQL) write each mail once."""
-    settings = {"sqlalchemy.url": postgresql_url, "cjs.service_url": "https://cjs.example.jp/"}
+    settings = {
+        "sqlalchemy.url": postgresql_url,
+        "cjs.service_url": "https://cjs.example.jp/",
+        "cjs.secrets.key_file": secrets_key_file,
+    }
     engine = make_engine(postgresql_url)
     try:
         with make_session_factory(engine)() as session:

@@ -21,7 +21,7 @@ import pytest
 import transaction
 import zope.sqlalchemy
 from mailserver import parsed
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import mail
@@ -29,6 +29,7 @@ from core.clock import utcnow
 from core.db import get_engine, get_session_factory, make_engine, make_session_factory
 from core.db.models import OutboxMessage
 from core.mail.interfaces import IOutbox
+from core.secrets import UnsealError
 
 if TYPE_CHECKING:
     from tests.mailserver import SmtpServer
@@ -222,6 +223,61 @@ def test_committed_mail_is_delivered_once_with_japanese_intact(
     assert row.kind == "email_code"
 
 
+# --- sealed at rest (#12) --------------------------------------------------------------------------
+
+
+def test_the_code_rests_sealed_until_sent_and_nothing_of_the_body_stays_after(
+    factory: sessionmaker[Session], smtp_server: SmtpServer, mail_settings: dict[str, str]
+) -> None:
+    """#12, AUTH-3 ("stored only hashed"): the queued row holds the code in no readable form; the
+    mail that arrives carries it; the sent row keeps no body at all."""
+    queued = _queue(factory, mail_settings)
+    row = _row(factory, queued.message_id)
+    assert row.sealed_body is not None
+    assert CODE.encode() not in row.sealed_body and "認証コード".encode() not in row.sealed_body
+    assert CODE in mail.body_of(row, mail_settings)
+
+    assert mail.OutboxSender(factory, parsed(mail_settings)).send_due() == 1
+
+    [received] = smtp_server.wait_for(1)
+    assert CODE in received.get_content()
+    row = _row(factory, queued.message_id)
+    assert row.sent_at is not None and row.sealed_body is None
+    with pytest.raises(ValueError, match="sent"):
+        mail.body_of(row, mail_settings)
+
+
+def test_a_sealed_body_opens_only_in_its_own_row_and_with_its_own_key(
+    factory: sessionmaker[Session],
+    smtp_server: SmtpServer,
+    mail_settings: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """#12: the Message-ID is the associated data: a body copied into another row does not open
+    there, so the sender sends nothing of it (recorded as a failure, retried later, never a
+    wrong mail); another key file opens nothing."""
+    first = _queue(factory, mail_settings, to="first@example.jp")
+    second = _queue(factory, mail_settings, to="second@example.jp", code="111111")
+    with factory() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.message_id == second.message_id)
+            .values(sealed_body=first.sealed_body)
+        )
+        session.commit()
+    other_key = {**mail_settings, "cjs.secrets.key_file": str(tmp_path / "other.key")}
+    with pytest.raises(UnsealError):
+        mail.body_of(_row(factory, first.message_id), other_key)
+
+    sender = mail.OutboxSender(factory, parsed(mail_settings))
+    assert sender.send_due() == 1
+
+    [received] = smtp_server.wait_for(1)
+    assert received["To"] == "first@example.jp"
+    moved = _row(factory, second.message_id)
+    assert moved.sent_at is None and moved.last_error == "UnsealError"
+
+
 def test_rolled_back_mail_is_never_sent(
     factory: sessionmaker[Session], smtp_server: SmtpServer, mail_settings: dict[str, str]
 ) -> None:
@@ -395,13 +451,13 @@ def test_logs_and_last_error_hold_no_code_no_body_no_address(
     caplog.set_level(logging.DEBUG, logger="core")
     smtp_server.fail_with = f"554 5.6.0 rejected {CODE}"
     queued = _queue(factory, mail_settings, to="goro.private@example.jp")
+    body = mail.body_of(queued, mail_settings)
     sender = mail.OutboxSender(factory, parsed(mail_settings))
     moment = utcnow()
     assert sender.send_due(now=moment) == 0
     smtp_server.fail_with = None
     assert sender.send_due(now=moment + dt.timedelta(minutes=1)) == 1
 
-    body = _row(factory, queued.message_id).body
     ours = [r for r in caplog.records if r.name.startswith("core")]
     text = "\n".join(r.getMessage() for r in ours)
     assert CODE in body

@@ -10,7 +10,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, inspect, pool, text
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    inspect,
+    pool,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -262,3 +273,53 @@ def test_a_plugin_table_on_its_own_metadata_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigurationError, match="table 'loose' of branch 'things': declare it"):
         dbmigrate.heads(plugins)
+
+
+_OUTBOX_ROW = text(
+    "INSERT INTO outbox_messages (message_id, kind, to_addr, subject, body, created_at, attempts,"
+    " next_attempt_at, sent_at) VALUES (:message_id, 'email_code', 'goro@example.jp', '件名',"
+    " :body, '2026-11-30 00:00:00', 0, '2026-11-30 00:00:00', :sent_at)"
+)
+
+
+def test_0004_seals_pending_outbox_bodies_and_drops_those_already_sent(
+    engine: Engine, db_url: str, secrets_key_file: str
+) -> None:
+    """#12, AUTH-3: mails queued in clear before the upgrade are sealed with the key of the
+    settings (none is lost), the text of those sent is gone; the downgrade opens them again."""
+    from core import mail
+    from core.db import make_session_factory
+    from core.db.models import OutboxMessage
+
+    settings = {"cjs.secrets.key_file": secrets_key_file}
+    dbmigrate.downgrade(db_url, "0003_users_deleted_manuals")
+    with engine.begin() as connection:
+        connection.execute(
+            _OUTBOX_ROW,
+            {
+                "message_id": "<sent@cjs>",
+                "body": "認証コード：111111",
+                "sent_at": "2026-11-30 00:01:00",
+            },
+        )
+        connection.execute(
+            _OUTBOX_ROW,
+            {"message_id": "<pending@cjs>", "body": "認証コード：222222", "sent_at": None},
+        )
+
+    with pytest.raises(RuntimeError, match=r"1 mail\(s\) not yet sent .* 'cjs db upgrade'"):
+        dbmigrate.upgrade(db_url)  # no settings, no key: nothing half done
+    assert "body" in {c["name"] for c in inspect(engine).get_columns("outbox_messages")}
+    dbmigrate.upgrade(db_url, settings=settings)
+
+    assert dbmigrate.check(db_url) == []
+    with make_session_factory(engine)() as session:
+        sent, pending = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert sent.sealed_body is None
+        assert pending.sealed_body is not None and b"222222" not in pending.sealed_body
+        assert mail.body_of(pending, settings) == "認証コード：222222"
+
+    dbmigrate.downgrade(db_url, "0003_users_deleted_manuals", settings=settings)
+    with engine.connect() as connection:
+        bodies = connection.execute(text("SELECT body FROM outbox_messages ORDER BY id")).all()
+    assert bodies == [("",), ("認証コード：222222",)]
