@@ -54,7 +54,7 @@ class InitialPasswordStep:
             audit.record(
                 request.dbsession,
                 "register.initial_password",
-                actor=number,
+                actor=audit.pseudonym(request.registry.settings, number),
                 actor_kind="anonymous",
                 result="failure",
                 contract_no=None,

@@ -67,7 +67,7 @@ class PasswordStep:
             audit.record(
                 db,
                 f"{flow.spec.name}.password.unknown_user",
-                actor=form.user_id.data,
+                actor=audit.pseudonym(request.registry.settings, form.user_id.data),
                 actor_kind="anonymous",
                 result="failure",
                 request=request,

@@ -1,7 +1,9 @@
 """The audit log: one function records a security-relevant event in the current transaction.
 
 The event commits or rolls back with the change it describes. Nothing secret may be recorded: a detail
-whose name suggests a password, code, key, PIN, passphrase or token is refused (fail closed).
+whose name suggests a password, code, key, PIN, passphrase or token is refused (fail closed). Nor is
+what an anonymous visitor typed as an ID that matched nothing (users type their password into the ID
+field): :func:`pseudonym` records it as a keyed hash (#12).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.db.models import AuditEvent
+from core.secrets import keys_for
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -47,6 +50,14 @@ class Origin:
     def of(cls, request: Request) -> Origin:
         """The origin of ``request``."""
         return cls(getattr(request, "request_id", None), request.client_addr)
+
+
+def pseudonym(settings: Mapping[str, Any], typed: str) -> str:
+    """What was typed as a user ID or contract number that matched nothing, as the audit keeps it:
+    ``hmac:`` and 16 hex digits of HMAC-SHA256 under the audit subkey of ``settings``' key for data
+    at rest (``core.secrets``). The same text gives the same pseudonym, so repeated tries stay
+    correlatable; the text itself is never stored (#12 item 5)."""
+    return keys_for(settings).pseudonym(typed)
 
 
 class SecretInAuditError(ValueError):
