@@ -472,9 +472,11 @@ class Customer:
     hands it to the app (``SSL_CLIENT_VERIFY`` / ``SSL_CLIENT_CERT``).
     """
 
-    def __init__(self, testapp: Any, dbsession: Any) -> None:
+    def __init__(self, testapp: Any, dbsession: Any, settings: Any = None) -> None:
         self.app = testapp
         self.db = dbsession
+        #: Settings naming the key that seals the outbox (default: the WebTest app's own).
+        self.settings = settings
 
     @classmethod
     def of(cls, app: Any, dbsession: Any) -> Customer:
@@ -505,7 +507,7 @@ class Customer:
         """The text of an outbox row not yet sent, opened with the app's key (bodies rest sealed)."""
         from core.mail import body_of
 
-        return body_of(row, self.app.app.registry.settings)
+        return body_of(row, self.settings or self.app.app.registry.settings)
 
     def latest_code(self, email: str) -> str:
         """The authentication code in the newest code mail to ``email`` (from the outbox)."""

@@ -400,7 +400,7 @@ def pg_session(postgresql_url: str) -> Iterator[Any]:
 
 
 def test_fifty_parallel_wrong_passwords_over_two_app_processes_lock_exactly_once(
-    two_servers, pg_session
+    two_servers, pg_session, ca_settings
 ):
     """AUTH-1, AUTH-2: 25 clients on each of two app processes, both entry points, PostgreSQL.
 
@@ -409,7 +409,9 @@ def test_fifty_parallel_wrong_passwords_over_two_app_processes_lock_exactly_once
     test's).
     """
     proxies = [ProxyToServer(server.port) for server in two_servers]
-    customer = Customer(webtest.TestApp(proxies[0], extra_environ=dict(HTTPS)), pg_session)
+    customer = Customer(
+        webtest.TestApp(proxies[0], extra_environ=dict(HTTPS)), pg_session, ca_settings
+    )
     pem = registered_master(customer)
     forms = mixed_forms(lambda i: proxies[i * 2 // CLIENTS], pem)  # 25 each, both entries
     since = mark(pg_session)
