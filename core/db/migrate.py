@@ -84,7 +84,7 @@ def make_config(
     The version locations are the core's and those of ``plugins`` (default: every installed one;
     ``cjs db`` leaves out those of ``cjs.plugins.disabled``). ``settings`` (the app's) reach the
     scripts as ``config.attributes["settings"]``: a data migration that seals rows needs the key of
-    ``cjs.secrets.key_file`` (0004).
+    ``cjs.secrets.key_file`` (0005).
     """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -282,7 +282,7 @@ _OUTBOX_ROW = text(
 )
 
 
-def test_0004_seals_pending_outbox_bodies_and_drops_those_already_sent(
+def test_0005_seals_pending_outbox_bodies_and_drops_those_already_sent(
     engine: Engine, db_url: str, secrets_key_file: str
 ) -> None:
     """#12, AUTH-3: mails queued in clear before the upgrade are sealed with the key of the
@@ -292,7 +292,7 @@ def test_0004_seals_pending_outbox_bodies_and_drops_those_already_sent(
     from core.db.models import OutboxMessage
 
     settings = {"cjs.secrets.key_file": secrets_key_file}
-    dbmigrate.downgrade(db_url, "0003_users_deleted_manuals")
+    dbmigrate.downgrade(db_url, "0004_messages_schedules")
     with engine.begin() as connection:
         connection.execute(
             _OUTBOX_ROW,
@@ -319,7 +319,7 @@ def test_0004_seals_pending_outbox_bodies_and_drops_those_already_sent(
         assert pending.sealed_body is not None and b"222222" not in pending.sealed_body
         assert mail.body_of(pending, settings) == "認証コード：222222"
 
-    dbmigrate.downgrade(db_url, "0003_users_deleted_manuals", settings=settings)
+    dbmigrate.downgrade(db_url, "0004_messages_schedules", settings=settings)
     with engine.connect() as connection:
         bodies = connection.execute(text("SELECT body FROM outbox_messages ORDER BY id")).all()
     assert bodies == [("",), ("認証コード：222222",)]

@@ -1,7 +1,7 @@
 """outbox: sealed bodies, removed once sent (#12, AUTH-3)
 
-Revision ID: 0004_outbox_sealed_body
-Revises: 0003_users_deleted_manuals
+Revision ID: 0005_outbox_sealed_body
+Revises: 0004_messages_schedules
 Create Date: 2026-12-01 00:20:00
 
 Written by hand. ``outbox_messages.body`` (the mail text in clear, kept after sending) becomes
@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
-revision = "0004_outbox_sealed_body"
-down_revision = "0003_users_deleted_manuals"
+revision = "0005_outbox_sealed_body"
+down_revision = "0004_messages_schedules"
 branch_labels = None
 depends_on = None
 
