@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from argparse import ArgumentParser, Namespace
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
 import pluggy
 
@@ -203,10 +203,13 @@ class Parsed:
 
 
 class Loader(Protocol):
-    """A kind of bank data file a module accepts (``cjs load KIND FILE``), stored all or nothing.
+    """A kind of bank data file a module accepts (``cjs bank load MODULE KIND FILE``), stored all or
+    nothing.
 
-    ``kind`` names it on the command line and in the audit log (``load.<kind>``); ``title`` is its
-    Japanese name (the 操作ログ label is データ取込（<title>）).
+    ``kind`` names it on the command line and in the audit log (``load.<code>.<kind>``); ``title`` is
+    its Japanese name (the 操作ログ label is データ取込（<title>）). ``store`` must be idempotent for
+    the file's content: a file loaded again replaces what it loaded before (e.g. the same round),
+    it never adds it twice. ``core.dataload`` reads and checks the rows.
     """
 
     kind: str
@@ -229,6 +232,8 @@ class OutputContext:
     deposit_group: DepositGroup
     user: User
     now: dt.datetime
+    #: The query string of the download (e.g. the round a list is for), never trusted: check it.
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -236,7 +241,7 @@ class CsvTable:
     """A CSV output's content: the header and the rows (cells are made safe by the core)."""
 
     header: Sequence[str]
-    rows: Sequence[Sequence[Any]]
+    rows: Iterable[Sequence[Any]]
 
 
 @dataclass(frozen=True)
@@ -244,15 +249,31 @@ class Output:
     """A PDF or CSV a module hands out through the shared engines (``core.outputs``).
 
     The core serves it at ``/m/<code>/output/<name>`` (route ``<code>:output:<name>``, guarded like
-    every module route) as ``<title>_YYYYMMDD.<format>``. ``build`` returns the PDF bytes
-    (``core.outputs.pdf.PdfDocument(...).build()``) or a :class:`CsvTable` (``?encoding=utf-8``
-    gives UTF-8 with a BOM, cp932 otherwise).
+    every module route) as ``<title>_YYYYMMDD.<format>``. ``build`` returns the PDF as bytes
+    (``core.outputs.pdf.PdfDocument(...).build()``, for short documents) or as a binary file
+    positioned at its start (``core.outputs.pdfstream.list_pdf(...)``, streamed to the browser and
+    closed after), or a :class:`CsvTable` (``?encoding=utf-8`` gives UTF-8 with a BOM, cp932
+    otherwise; a character cp932 cannot hold is reported, never replaced). Raising
+    :class:`OutputRefused` answers with its Japanese message instead (e.g. an unknown round).
     """
 
     name: str
     title: str
     format: Literal["pdf", "csv"]
-    build: Callable[[OutputContext], bytes | CsvTable]
+    build: Callable[[OutputContext], bytes | IO[bytes] | CsvTable]
+
+
+class OutputRefused(Exception):
+    """An output cannot be built for what was asked; the message (Japanese) is shown to the user."""
+
+
+@dataclass(frozen=True)
+class DemoFile:
+    """A bank data file of the demo (``cjs demo``), loaded through the module's loader ``kind``."""
+
+    kind: str
+    name: str
+    data: bytes
 
 
 class StaffPermission(enum.StrEnum):
@@ -400,11 +421,12 @@ def cjs_cli_commands() -> Sequence[Command]:
 
 @hookspec
 def cjs_loaders() -> Sequence[Loader]:
-    """Return the kinds of bank data file the module accepts (``cjs load KIND FILE``).
+    """Return the kinds of bank data file the module accepts (``cjs bank load MODULE KIND FILE``).
 
-    Called once at start for each module plugin alone; kinds are unique. The core parses a whole file
-    before it stores any of it, and stores it in one transaction with an audit event
-    ``load.<kind>``. Not firstresult.
+    Called once at start for each module plugin alone; kinds are unique within the module. The core
+    parses a whole file before it stores any of it, and stores it in one transaction with an audit
+    event ``load.<code>.<kind>``; a file already loaded (same bytes) is not loaded again. Not
+    firstresult.
     """
 
 
@@ -415,6 +437,16 @@ def cjs_outputs(module: ServiceModule) -> Sequence[Output]:
     Called once at start for each module plugin alone, while its routes are added. The core's view
     builds each from an :class:`OutputContext` and answers with the shared engines' headers. Not
     firstresult.
+    """
+
+
+@hookspec
+def cjs_demo_files(dbsession: Session, now: dt.datetime) -> Sequence[DemoFile]:
+    """Return the bank data files of the demo, generated for the demo contracts in ``dbsession``.
+
+    Called by ``cjs demo`` (``make demo``) for each module plugin alone, after the demo bank file is
+    applied; each file is loaded through the module's loader of its ``kind`` like ``cjs bank load``,
+    so running the demo again changes nothing. Not firstresult.
     """
 
 

@@ -27,6 +27,7 @@ from core import hookspecs
 from core.hookspecs import (
     Command,
     DailyJob,
+    DemoFile,
     InfoPanel,
     Loader,
     MailTemplate,
@@ -37,6 +38,8 @@ from core.hookspecs import (
 from core.settings import ConfigurationError, Setting, validate, validate_module_settings
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from pyramid.config import Configurator
     from pyramid.registry import Registry
     from pyramid.request import Request
@@ -89,6 +92,16 @@ def _package_folder(plugin: object, name: str) -> tuple[str, Path] | None:
     return (package, folder) if folder.is_dir() else None
 
 
+#: The "module" of the bank data files the core loads itself (``cjs bank load core messages FILE``).
+CORE_LOADERS = "core"
+
+
+def load_action(code: str, kind: str) -> str:
+    """The audit action of a bank data file of module ``code`` and ``kind`` loaded: ``load.<kind>``
+    for the core's files, ``load.<code>.<kind>`` for a module's."""
+    return f"load.{kind}" if code == CORE_LOADERS else f"load.{code}.{kind}"
+
+
 class ModuleRegistry:
     """The service modules declared by plugins, by code, with the plugin behind each, and what
     each contributes: settings, mail templates, action labels, jobs, commands, loaders, outputs."""
@@ -137,11 +150,17 @@ class ModuleRegistry:
         self.commands: dict[str, Command] = self._unique(
             "command", "cjs_cli_commands", lambda c: c.name
         )
-        self.loaders: dict[str, Loader] = self._unique(
-            "loader", "cjs_loaders", lambda loader: loader.kind
-        )
-        for loader in self.loaders.values():
-            self.action_labels[f"load.{loader.kind}"] = f"データ取込（{loader.title}）"
+        #: Loaders by (module code, kind): ``cjs bank load MODULE KIND FILE``.
+        self.loaders: dict[tuple[str, str], Loader] = {}
+        for code in self.modules:
+            for answer in self._answers(code, "cjs_loaders"):
+                for loader in answer:
+                    if (code, loader.kind) in self.loaders:
+                        raise ConfigurationError(f"loader {code} {loader.kind!r}: declared twice")
+                    self.loaders[code, loader.kind] = loader
+                    self.action_labels[load_action(code, loader.kind)] = (
+                        f"データ取込（{loader.title}）"
+                    )
         self.template_folders = self._template_folders()
 
     # -- collecting ----------------------------------------------------------------------------
@@ -307,6 +326,15 @@ class ModuleRegistry:
             keys.add(panel.key)
             shown.append(panel)
         return shown
+
+    def demo_files(self, dbsession: Session, now: dt.datetime) -> list[tuple[str, DemoFile]]:
+        """Every module's demo data files (``cjs_demo_files``), with the module code of each."""
+        return [
+            (code, demo_file)
+            for code in self.modules
+            for answer in self._answers(code, "cjs_demo_files", dbsession=dbsession, now=now)
+            for demo_file in answer
+        ]
 
     def module_enabled(
         self, dbsession: Session, deposit_group: DepositGroup, code: str, options: Mapping[str, Any]

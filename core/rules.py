@@ -15,7 +15,9 @@ SYMBOLS = frozenset(chr(c) for c in range(0x21, 0x7F) if not chr(c).isalnum())
 _DIGITS8 = re.compile(r"^[0-9]{8}$")
 
 
-def _is_half_width_katakana_text(value: str) -> bool:
+def is_half_width_kana_text(value: str) -> bool:
+    """Every character is a half-width katakana (East Asian Width H, U+FF61–U+FF9F) or one of the
+    few ASCII characters bank kana names allow (space, digits, capitals, ``().-/``)."""
     # U+FF61–U+FF9F: half-width katakana and marks; space, digits, upper-case letters and a few
     # symbols are allowed in bank kana names (全銀 character set).
     allowed_ascii = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ ().-/")
@@ -38,7 +40,7 @@ def check_group_no(value: str) -> str | None:
 
 def check_kana_name(value: str, *, max_length: int = 40) -> str | None:
     """A bank kana name: half-width katakana (ｶﾅ), at most ``max_length`` characters."""
-    if not value or not _is_half_width_katakana_text(value) or len(value) > max_length:
+    if not value or not is_half_width_kana_text(value) or len(value) > max_length:
         return f"カナ名は半角カナ{max_length}文字以内で入力してください。"
     return None
 

@@ -100,13 +100,17 @@ def _load(args: argparse.Namespace) -> int:
 
     loaded = load_configuration(args.config)
     kinds = loaders.all_loaders(loaded.modules.loaders)
-    loader = kinds.get(args.kind)
+    loader = kinds.get((args.module, args.kind))
     if loader is None:
-        known = ", ".join(sorted(kinds))
-        raise ConfigurationError(f"{args.kind}: no loader for this kind of file (known: {known})")
+        known = ", ".join(" ".join(key) for key in sorted(kinds))
+        raise ConfigurationError(
+            f"{args.module} {args.kind}: no loader for this kind of file (known: {known})"
+        )
     engine = make_engine(loaded.settings["sqlalchemy.url"])
     try:
-        report = loaders.load_file(make_session_factory(engine), loader, args.file, now=utcnow())
+        report = loaders.load_file(
+            make_session_factory(engine), loader, args.file, now=utcnow(), module=args.module
+        )
     except loaders.LoadRefused as refused:
         for error in refused.errors:
             print(f"{args.file}:{loaders.describe(error)}", file=sys.stderr)
@@ -116,7 +120,10 @@ def _load(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"{args.file}: {exc.strerror}") from None
     finally:
         engine.dispose()
-    print(f"{report.kind}: {report.rows} row(s) loaded")
+    if report.already_loaded:
+        print(f"{report.kind}: already loaded, nothing changed")
+    else:
+        print(f"{report.kind}: {report.rows} row(s) loaded")
     return 0
 
 
@@ -180,15 +187,20 @@ def build_parser(module_commands: Sequence[Command] = ()) -> argparse.ArgumentPa
     )
     ca_cmd.set_defaults(func=_ca)
 
-    bank = commands.add_parser("bank", help="apply a bank configuration file (contracts, groups)")
-    bank.add_argument("action", choices=["apply"])
-    bank.add_argument("file")
-    bank.set_defaults(func=_bank)
-
-    load = commands.add_parser(
-        "load", help="load a bank data file: messages, schedules, a module's (all rows or none)"
+    bank = commands.add_parser(
+        "bank", help="the bank's files: configuration (contracts, groups) and data"
     )
-    load.add_argument("kind", help="the kind of file (messages, schedules or a module's loader)")
+    bank_actions = bank.add_subparsers(dest="action", required=True)
+    apply = bank_actions.add_parser("apply", help="apply a bank configuration file")
+    apply.add_argument("file")
+    apply.set_defaults(func=_bank)
+    load = bank_actions.add_parser(
+        "load",
+        help="load a bank data file: the core's messages and schedules, a module's data (all rows "
+        "or none; the same file twice changes nothing)",
+    )
+    load.add_argument("module", help="core (messages, schedules) or a module's code")
+    load.add_argument("kind", help="the kind of file (of the core, or one of the module's loaders)")
     load.add_argument("file")
     load.set_defaults(func=_load)
 

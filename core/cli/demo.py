@@ -21,7 +21,7 @@ from typing import Any
 from core import mail
 from core.app import close_app, make_app
 from core.bank import config as bank
-from core.bank import manuals
+from core.bank import loaders, manuals
 from core.cli.demo_information import seed_demo_information
 from core.cli.server import (
     client_ca_path,
@@ -111,6 +111,7 @@ def prepare(settings: Mapping[str, Any], bank_file: Path = DEMO_BANK_FILE) -> li
     lines = list(bank.apply_file_with_settings(settings, str(bank_file)))
     lines += manuals.seed_demo_manuals_with_settings(settings)
     lines += seed_demo_information(settings, demo_contracts(bank_file), utcnow())
+    lines += loaders.load_demo_files_with_settings(settings)
     return lines
 
 

@@ -193,17 +193,19 @@ def test_its_command_and_its_loader(enabled, app_settings, tmp_path, capsys, dbs
     bad = tmp_path / "bad.csv"
     bad.write_text("10000001,00000001,正しい行,1\n10000001,00000009,無い,1\n,,,\nx\n", "utf-8")
 
-    assert cli.main(["-c", str(ini), "load", CODE, str(bad)]) == 1
+    assert cli.main(["-c", str(ini), "bank", "load", CODE, "notes", str(bad)]) == 1
     errors = capsys.readouterr().err
-    assert f"{bad}:2: 入金グループ 10000001-00000009 がありません。" in errors
-    assert f"{bad}:4: 項目数が4ではありません。" in errors
+    assert f"{bad}:2行目: 入金グループ 10000001-00000009 がありません。" in errors
+    assert f"{bad}:4行目: 項目数が4ではありません。" in errors
     assert _notes(dbsession) == [("利用開始", 0, "bank")]  # nothing of the refused file
 
-    assert cli.main(["-c", str(ini), "load", CODE, str(good)]) == 0
-    assert capsys.readouterr().out == "example_notes: 2 row(s) loaded\n"
+    assert cli.main(["-c", str(ini), "bank", "load", CODE, "notes", str(good)]) == 0
+    assert capsys.readouterr().out == "notes: 2 row(s) loaded\n"
     assert _notes(dbsession)[-1] == ("賞与の確認", 50000, "bank")
-    event = dbsession.scalars(select(AuditEvent).where(AuditEvent.action == "load.example_notes"))
-    assert [e.details for e in event] == [{"kind": CODE, "rows": 2}]
+    event = dbsession.scalars(
+        select(AuditEvent).where(AuditEvent.action == "load.example_notes.notes")
+    )
+    assert [(e.details["kind"], e.details["rows"]) for e in event] == [("notes", 2)]
 
     assert cli.main(["-c", str(ini), "example-notes", "--contract", "10000001"]) == 0
     assert capsys.readouterr().out == "10000001 00000001: 2\n10000001 00000002: 1\n"

@@ -123,3 +123,23 @@ def test_csv_response_headers():
         in (response.headers["Content-Disposition"])
     )
     assert response.body.startswith(b"\xef\xbb\xbf")
+
+
+def test_a_modules_export_reports_a_character_cp932_cannot_hold():
+    """#13 item 6: never silently replaced; the row and the column are named."""
+    import io
+
+    from core.outputs.csvexport import UnencodableCharacter, write_csv_strict
+
+    out = io.BytesIO()
+    write_csv_strict(out, ["氏名", "金額"], [["労金〜太郎", 1], ["=SUM(A1)", -2]])
+    assert out.getvalue().decode("cp932") == (
+        '"氏名","金額"\r\n"労金～太郎","1"\r\n"\'=SUM(A1)","-2"\r\n'
+    )
+    with pytest.raises(UnencodableCharacter) as refused:
+        write_csv_strict(io.BytesIO(), ["氏名", "金額"], [["労金", 1], ["𠮷田", 2]])
+    assert (refused.value.row, refused.value.column, refused.value.character) == (2, "氏名", "𠮷")
+    assert "2件目の「氏名」" in refused.value.message
+    utf8 = io.BytesIO()
+    write_csv_strict(utf8, ["氏名"], [["𠮷田"]], "utf-8")
+    assert utf8.getvalue() == '\ufeff"氏名"\r\n"𠮷田"\r\n'.encode()

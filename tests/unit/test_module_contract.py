@@ -22,6 +22,7 @@ from core.hookspecs import (
     Command,
     CsvTable,
     DailyJob,
+    DemoFile,
     MailTemplate,
     MenuEntry,
     Output,
@@ -148,6 +149,10 @@ class ContractModule:
         return [GroupNamesLoader()]
 
     @hookimpl
+    def cjs_demo_files(self, dbsession, now):
+        return [DemoFile("group_names", "demo_names.csv", "10000001,00000002,デモ支部\n".encode())]
+
+    @hookimpl
     def cjs_outputs(self, module):
         return [
             Output("table", "一覧表", "csv", lambda context: CsvTable(["名前"], [["=x"]])),
@@ -247,7 +252,10 @@ def test_module_action_labels_join_the_cores():
     modules = ModuleRegistry(make_plugin_manager([ContractModule()]))
     assert action_label("contract.thing.create", modules.action_labels) == "物の登録"
     assert action_label("login.success", modules.action_labels) == "ログイン"
-    assert action_label("load.group_names", modules.action_labels) == "データ取込（入金グループ名）"
+    assert (
+        action_label("load.contract.group_names", modules.action_labels)
+        == "データ取込（入金グループ名）"
+    )
     assert action_label("contract.unknown", modules.action_labels) == "contract.unknown"
 
 
@@ -321,22 +329,38 @@ def _group_names(dbsession):
 def test_a_file_is_loaded_entirely_with_its_audit_event(app, bank, dbsession, tmp_path):
     data = tmp_path / "names.csv"
     data.write_text("10000001,00000001,本部（新）\n\n10000001,00000002,支部（新）\n", "cp932")
-    loader = ModuleRegistry(make_plugin_manager([ContractModule()])).loaders["group_names"]
+    loader = ModuleRegistry(make_plugin_manager([ContractModule()])).loaders[
+        "contract", "group_names"
+    ]
 
     report = loaders.load_file(
-        get_session_factory(app.registry), loader, data, now=dt.datetime.now(dt.UTC)
+        get_session_factory(app.registry), loader, data, now=dt.datetime.now(dt.UTC), module="contract"
     )
 
     assert (report.kind, report.rows) == ("group_names", 2)
     assert _group_names(dbsession)["00000002"] == "支部（新）"
     event = dbsession.scalars(
-        select(AuditEvent).where(AuditEvent.action == "load.group_names")
+        select(AuditEvent).where(AuditEvent.action == "load.contract.group_names")
     ).one()
-    assert (event.actor_kind, event.target, event.details) == (
-        "bank",
-        "names.csv",
-        {"kind": "group_names", "rows": 2},
-    )
+    assert (event.actor_kind, event.target, event.details["rows"]) == ("bank", "names.csv", 2)
+    assert len(event.details["sha256"]) == 64
+
+
+def test_the_same_file_loaded_twice_changes_nothing(app, bank, dbsession, tmp_path):
+    """#13 item 5: the second load of the same bytes stores nothing and records no second event."""
+    data = tmp_path / "names.csv"
+    data.write_text("10000001,00000001,本部（新）\n", "cp932")
+    loader = GroupNamesLoader()
+    factory = get_session_factory(app.registry)
+    now = dt.datetime.now(dt.UTC)
+    loaders.load_file(factory, loader, data, now=now, module="contract")
+
+    again = loaders.load_file(factory, loader, data, now=now, module="contract")
+
+    assert (again.rows, again.already_loaded) == (0, True)
+    dbsession.rollback()
+    events = select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("load.%"))
+    assert dbsession.scalar(events) == 1
 
 
 def test_a_file_with_a_bad_row_is_refused_entirely(app, bank, dbsession, tmp_path):
@@ -350,7 +374,11 @@ def test_a_file_with_a_bad_row_is_refused_entirely(app, bank, dbsession, tmp_pat
 
     with pytest.raises(loaders.LoadRefused) as refused:
         loaders.load_file(
-            get_session_factory(app.registry), loader, data, now=dt.datetime.now(dt.UTC)
+            get_session_factory(app.registry),
+            loader,
+            data,
+            now=dt.datetime.now(dt.UTC),
+            module="contract",
         )
 
     assert refused.value.errors == [
@@ -362,11 +390,30 @@ def test_a_file_with_a_bad_row_is_refused_entirely(app, bank, dbsession, tmp_pat
     assert dbsession.scalar(audit) == 0
 
 
-def test_cjs_load_names_the_kinds_it_knows(tmp_path, db_url, capsys):
+def test_the_demo_loads_each_modules_demo_files_once(app, bank, dbsession):
+    """#13 item 2: cjs demo loads the files a module generates through its loader, once."""
+    modules = ModuleRegistry(make_plugin_manager([ContractModule()]))
+    factory = get_session_factory(app.registry)
+    now = dt.datetime.now(dt.UTC)
+
+    def mine(lines):
+        return [line for line in lines if line.startswith("contract ")]
+
+    first = mine(loaders.load_demo_files(factory, modules, now=now))
+    again = mine(loaders.load_demo_files(factory, modules, now=now))
+
+    assert first == ["contract group_names demo_names.csv: 1 row(s) loaded"]
+    assert again == ["contract group_names demo_names.csv: already loaded"]
+    assert _group_names(dbsession)["00000002"] == "デモ支部"
+
+
+def test_cjs_bank_load_names_the_kinds_it_knows(tmp_path, db_url, capsys):
     ini = tmp_path / "cjs.ini"
     ini.write_text(f"[app:main]\nuse = egg:cjs\nsqlalchemy.url = {db_url}\n")
-    assert cli.main(["-c", str(ini), "load", "no_such_kind", str(ini)]) == 2
-    assert "no_such_kind: no loader for this kind of file" in capsys.readouterr().err
+    assert cli.main(["-c", str(ini), "bank", "load", "nomodule", "no_such_kind", str(ini)]) == 2
+    error = capsys.readouterr().err
+    assert "nomodule no_such_kind: no loader for this kind of file" in error
+    assert "core messages" in error and "collective_savings details" in error
 
 
 # --- outputs ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The bank's notes file (``cjs load example_notes FILE``): ``contract_no,group_no,title,amount``."""
+"""The bank's notes file (``cjs bank load example_notes notes FILE``):
+``contract_no,group_no,title,amount``."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class _Row:
 class NotesLoader:
     """Loads notes for deposit groups; a row naming an unknown group or a bad amount refuses all."""
 
-    kind = notes.CODE
+    kind = "notes"
     title = "連絡メモ"
 
     def parse(self, dbsession: Session, data: bytes) -> Parsed:

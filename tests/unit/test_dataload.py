@@ -1,0 +1,79 @@
+"""core.dataload: the rules every bank data file is read with (#13 item 5, BANK-6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.dataload import (
+    CellError,
+    Column,
+    amount,
+    choice,
+    decode_cp932,
+    digits,
+    full_width,
+    half_width_kana,
+    read_rows,
+    search_kana,
+    text,
+    yyyymmdd,
+)
+from core.hookspecs import RowError
+
+COLUMNS = (Column("職員番号", digits(max_length=10)), Column("カナ氏名", half_width_kana(10)))
+
+
+def test_rows_are_typed_and_every_bad_cell_named():
+    data = "001,ﾛｳｷﾝ\r\n\r\n002,ろうきん\r\nabc,ﾀﾛｳ\r\n003\r\n".encode("cp932")
+    rows, errors = read_rows(data, COLUMNS)
+    assert rows == [(1, ["001", "ﾛｳｷﾝ"])]
+    assert errors == [
+        RowError(3, "半角カナ10文字以内で指定してください。", "カナ氏名", "ろうきん"),
+        RowError(4, "半角数字10桁以内で指定してください。", "職員番号", "abc"),
+        RowError(5, "項目数が2ではありません（1項目）。"),
+    ]
+
+
+def test_a_file_not_in_cp932_names_the_line_of_the_first_bad_byte():
+    with pytest.raises(CellError, match="2行目に Shift_JIS（cp932）でない文字があります"):
+        decode_cp932(b"001,\xb6\xc5\r\n002,\x85\x40\r\n")
+    rows, errors = read_rows("a,b\r\n".encode("utf-16"), COLUMNS)
+    assert rows == [] and errors[0].line == 1
+
+
+@pytest.mark.parametrize(
+    ("parse", "good", "bad"),
+    [
+        (digits(3), "014", "14"),
+        (half_width_kana(5), "ﾀﾛｳ ｱ", "タロウ"),
+        (full_width(5), "労金　太郎", "労金 太郎"),  # an ASCII space is half-width
+        (amount(5), "12345", "-1"),
+        (amount(5), "0", "123456"),
+        (text(4), "特別積立", "特別積立金"),
+        (choice({"0": False, "1": True}), "1", "2"),
+    ],
+)
+def test_cell_rules(parse, good, bad):
+    parse(good)
+    with pytest.raises(CellError):
+        parse(bad)
+
+
+def test_dates_are_yyyymmdd_and_real():
+    assert yyyymmdd("20261014") == dt.date(2026, 10, 14)
+    for bad in ("2026-10-14", "20261332", "2026101", "２０２６１０１４"):
+        with pytest.raises(CellError, match="YYYYMMDD"):
+            yyyymmdd(bad)
+
+
+def test_kana_typed_any_way_searches_the_stored_half_width_kana():
+    assert search_kana("たかはし") == search_kana("タカハシ") == search_kana("ﾀｶﾊｼ") == "ﾀｶﾊｼ"
+    assert search_kana(" ワタナベ ") == "ﾜﾀﾅﾍﾞ"
+
+
+def test_a_row_error_reads_as_the_loader_prints_it():
+    error = RowError(7, "半角数字3桁で指定してください。", "店番", "12")
+    assert str(error) == "7行目「店番」: 半角数字3桁で指定してください。（値: '12'）"
+    assert str(RowError(2, "項目数が9ではありません。")) == "2行目: 項目数が9ではありません。"
