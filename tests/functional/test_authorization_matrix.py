@@ -178,11 +178,11 @@ def _user(dbsession, contract, user_id, role, **fields):
 def world(app_settings, bank, dbsession):
     """Two contracts, the dummy module enabled in 10000001's first group, and every visitor.
 
-    The installed example module (examples/cjs_example_module) is left out: its routes are guarded
-    by the same module guard as the dummy module's, and its own tests drive them."""
-    app = make_app(
-        {**app_settings, "cjs.plugins.disabled": "example_notes"}, plugins=[DummyModule()]
-    )
+    The installed example module (examples/cjs_example_module) and the service modules with
+    screens (一斉積立) are left out: their routes are guarded by the same module guard as the dummy
+    module's, and their own tests drive them (test_collective_savings: 非表示 answers 403)."""
+    disabled = "example_notes collective_savings"
+    app = make_app({**app_settings, "cjs.plugins.disabled": disabled}, plugins=[DummyModule()])
     contracts = {c.contract_no: c for c in dbsession.scalars(select(Contract))}
     member, employer = contracts["10000001"], contracts["20000001"]
     member.deposit_groups[0].module_enablements.append(
