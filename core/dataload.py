@@ -55,7 +55,9 @@ def read_rows(
     data: bytes, columns: Sequence[Column]
 ) -> tuple[list[tuple[int, list[Any]]], list[RowError]]:
     """Every record of a cp932 CSV file parsed by ``columns``: (line, values) of the good rows and
-    an error for each bad cell (a row of the wrong length is one error). Empty lines are skipped."""
+    an error for each bad cell (a row of the wrong length is one error). The first line must be the
+    header, the columns' names in order (a file of another kind is refused at line 1); empty lines
+    are skipped."""
     try:
         text = decode_cp932(data)
     except CellError as exc:
@@ -65,6 +67,9 @@ def read_rows(
     reader = csv.reader(io.StringIO(text, newline=""))
     width = len(columns)
     parsers = [(column.name, column.parse) for column in columns]
+    header = [column.name for column in columns]
+    if [cell.strip() for cell in next(reader, [])] != header:
+        return [], [RowError(1, f"1行目は見出し行「{','.join(header)}」にしてください。")]
     for record in reader:
         line = reader.line_num
         if not any(record):

@@ -48,7 +48,9 @@ def all_loaders(module_loaders: Mapping[tuple[str, str], Loader]) -> dict[tuple[
     loaders = {(CORE_LOADERS, kind): loader for kind, loader in core_loaders().items()}
     for (code, kind), loader in module_loaders.items():
         if code == CORE_LOADERS:
-            raise ConfigurationError(f"loader {code} {kind!r}: the module name 'core' is the core's")
+            raise ConfigurationError(
+                f"loader {code} {kind!r}: the module name 'core' is the core's"
+            )
         loaders[code, kind] = loader
     return loaders
 

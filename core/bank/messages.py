@@ -3,7 +3,7 @@
 A message has a 掲載日, a 件名 and a メッセージ, an audience (everyone, 会員 or 事業主 contracts, one
 contract, or one deposit group of a contract) and is shown from ``publish_at`` until ``withdraw_at``.
 :func:`visible_messages` is the one query of what a contract and deposit group see now; the bank's
-file (``cjs load messages FILE``, :class:`MessagesLoader`) and, later, the back office write them
+file (``cjs bank load core messages FILE``, :class:`MessagesLoader`) and, later, the back office write them
 through :func:`save_message`.
 """
 
@@ -125,7 +125,7 @@ def _message_no(value: str) -> str:
 
 
 class MessagesLoader:
-    """``cjs load messages FILE``: the bank's messages, added or updated by お知らせ番号."""
+    """``cjs bank load core messages FILE``: the bank's messages, added or updated by お知らせ番号."""
 
     kind = "messages"
     title = "お知らせ"

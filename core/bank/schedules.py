@@ -2,7 +2,7 @@
 
 The bank sets, per deposit group and cycle (月例, 夏季一時金, 年末一時金), each 控除年月 with its 締切日,
 the days the request and result data came in and the 支給日(入金予定日); it loads them from a file
-(``cjs load schedules FILE``, :class:`SchedulesLoader`). The schedule is one per deposit group, shared
+(``cjs bank load core schedules FILE``, :class:`SchedulesLoader`). The schedule is one per deposit group, shared
 by 労金控除 and 賃控元帳: both modules contribute :func:`info_panel` through ``cjs_info_panels`` with
 the same key, so DC671101 shows it once when either is enabled (and not 非表示 for the user).
 
@@ -150,7 +150,7 @@ _CYCLE_WORDS = {label: cycle for cycle, label in CYCLE_LABELS.items()}
 
 
 class SchedulesLoader:
-    """``cjs load schedules FILE``: months of the deposit groups' schedules, added or updated by
+    """``cjs bank load core schedules FILE``: months of the deposit groups' schedules, added or updated by
     deposit group, 区分 and 控除年月 (a month not in the file stays as it is)."""
 
     kind = "schedules"

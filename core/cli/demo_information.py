@@ -1,5 +1,5 @@
 """The demo's information-screen data (#13, BANK-6): お知らせ and スケジュール for the demo contracts,
-dated around the day the demo starts and loaded through the bank's loaders (``cjs load``), as the
+dated around the day the demo starts and loaded through the bank's loaders (``cjs bank load``), as the
 bank's files would be.
 
 Schedules: for each deposit group with 労金控除 or 賃控元帳, the months of 月例 from three months ago

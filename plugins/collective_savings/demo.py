@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.dataload import Column
 from core.db.models import Contract, DepositGroup, ModuleEnablement
 from core.hookspecs import DemoFile
+from plugins.collective_savings.loader import CHANGE_COLUMNS, DETAIL_COLUMNS, ROUND_COLUMNS
 from plugins.collective_savings.savings import CODE
 
 #: (kanji, kana) surnames and given names; names are drawn from their combinations.
@@ -40,9 +42,11 @@ ROUNDS = [
 EMPLOYEES = 300
 
 
-def _csv(rows: Sequence[Sequence[object]]) -> bytes:
+def _csv(columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([column.name for column in columns])
+    writer.writerows(rows)
     return buffer.getvalue().encode("cp932")
 
 
@@ -87,7 +91,7 @@ def demo_files(dbsession: Session) -> list[DemoFile]:
                 amounts[person[0]] = after
             details += [[*key, *p, amounts[p[0]]] for p in people if amounts[p[0]]]
     return [
-        DemoFile("rounds", "demo_collective_savings_rounds.csv", _csv(rounds)),
-        DemoFile("details", "demo_collective_savings_details.csv", _csv(details)),
-        DemoFile("changes", "demo_collective_savings_changes.csv", _csv(changes)),
+        DemoFile("rounds", "demo_collective_savings_rounds.csv", _csv(ROUND_COLUMNS, rounds)),
+        DemoFile("details", "demo_collective_savings_details.csv", _csv(DETAIL_COLUMNS, details)),
+        DemoFile("changes", "demo_collective_savings_changes.csv", _csv(CHANGE_COLUMNS, changes)),
     ]

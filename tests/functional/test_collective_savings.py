@@ -26,7 +26,14 @@ from core.hookspecs import OutputContext
 from core.security.tenancy import UnscopedQuery, scope_values, scoped_select, unscoped
 from core.settings import validate
 from plugins.collective_savings import outputs, savings
-from plugins.collective_savings.loader import ChangesLoader, DetailsLoader, RoundsLoader
+from plugins.collective_savings.loader import (
+    CHANGE_COLUMNS,
+    DETAIL_COLUMNS,
+    ROUND_COLUMNS,
+    ChangesLoader,
+    DetailsLoader,
+    RoundsLoader,
+)
 from plugins.collective_savings.models import SavingsDetail, SavingsRound
 
 CODE = "collective_savings"
@@ -56,9 +63,13 @@ def person(number: int) -> list[str]:
     return [f"{number:06d}", kana, kanji, "101", f"{1000000 + number:07d}"]
 
 
-def cp932(rows: list[list[Any]]) -> bytes:
+def cp932(rows: list[list[Any]], columns: Any = None) -> bytes:
+    """A file of ``rows`` in cp932, headed by the names of ``columns`` when given."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if columns is not None:
+        writer.writerow([column.name for column in columns])
+    writer.writerows(rows)
     return buffer.getvalue().encode("cp932")
 
 
@@ -67,7 +78,8 @@ def rounds_file(contract_no: str = "10000001", group_no: str = "00000001") -> by
         [
             [contract_no, group_no, "013", "定例積立", "20260910", "0"],
             [contract_no, group_no, "014", "特別積立", "20261014", "1"],
-        ]
+        ],
+        ROUND_COLUMNS,
     )
 
 
@@ -75,17 +87,19 @@ def details_file(
     count: int, round_no: str = "014", contract_no: str = "10000001", group_no: str = "00000001"
 ) -> bytes:
     key = [contract_no, group_no, round_no]
-    return cp932([[*key, *person(n), 1000 * (n % 30 + 1)] for n in range(1, count + 1)])
+    rows = [[*key, *person(n), 1000 * (n % 30 + 1)] for n in range(1, count + 1)]
+    return cp932(rows, DETAIL_COLUMNS)
 
 
 def changes_file(contract_no: str = "10000001", group_no: str = "00000001") -> bytes:
     key = [contract_no, group_no, "014"]
-    return cp932([[*key, *person(n), "2", 5000, 1000 * (n % 30 + 1)] for n in range(1, 6)])
+    rows = [[*key, *person(n), "2", 5000, 1000 * (n % 30 + 1)] for n in range(1, 6)]
+    return cp932(rows, CHANGE_COLUMNS)
 
 
 def load(app: Any, loader: Any, data: bytes, name: str = "file.csv") -> loaders.LoadReport:
     factory = get_session_factory(app.registry)
-    return loaders.load_data(factory, CODE, loader, data, name, now=dt.datetime.now(dt.UTC))
+    return loaders.load_data(factory, loader, data, name, now=dt.datetime.now(dt.UTC), module=CODE)
 
 
 def load_all(app: Any, contract_no: str = "10000001", group_no: str = "00000001") -> None:
@@ -124,8 +138,9 @@ def two_contracts(app, app_settings, tmp_path):
 def test_a_bad_row_at_the_end_of_a_50000_row_file_stores_nothing_and_names_the_line(
     app, bank, dbsession
 ):
-    """#13 acceptance: one bad row, the last of 50,001, refuses the file; the error names its line,
-    column and value in Japanese; nothing of the 50,000 good rows is stored, no audit event."""
+    """#13 acceptance: one bad row, the last of 50,001 (line 50,002 after the header), refuses the
+    file; the error names its line, column and value in Japanese; nothing of the 50,000 good rows is
+    stored, no audit event."""
     load(app, RoundsLoader(), rounds_file())
     good = details_file(50_000)
     bad = cp932(
@@ -148,7 +163,7 @@ def test_a_bad_row_at_the_end_of_a_50000_row_file_stores_nothing_and_names_the_l
         load(app, DetailsLoader(), good + bad, "details.csv")
 
     [error] = refused.value.errors
-    assert (error.line, error.column, error.value) == (50_001, "口座番号", "12a4567")
+    assert (error.line, error.column, error.value) == (50_002, "口座番号", "12a4567")
     assert error.message == "半角数字7桁で指定してください。"
     assert count(dbsession, SavingsDetail) == 0
     actions = dbsession.scalars(select(AuditEvent.action)).all()
@@ -166,20 +181,21 @@ def test_every_bad_cell_is_reported_with_line_column_and_value(app, bank):
             [*key, *person(1), 100],  # the same employee again
             ["10000001", "00000009", "014", *person(4), 100],
             [*key, "000005"],
-        ]
+        ],
+        DETAIL_COLUMNS,
     )
     with pytest.raises(loaders.LoadRefused) as refused:
         load(app, DetailsLoader(), data)
     assert [(e.line, e.column, e.value) for e in refused.value.errors] == [
-        (2, "カナ氏名", "ロウキン"),
-        (3, "漢字氏名", "ﾛｳｷﾝ"),
-        (3, "積立金額", "1,000"),
-        (4, "職員番号", "000001"),
-        (5, "入金グループ", "00000009"),
-        (6, "", ""),
+        (3, "カナ氏名", "ロウキン"),
+        (4, "漢字氏名", "ﾛｳｷﾝ"),
+        (4, "積立金額", "1,000"),
+        (5, "職員番号", "000001"),
+        (6, "入金グループ", "00000009"),
+        (7, "", ""),
     ]
-    assert str(refused.value.errors[1]) == (
-        "3行目「漢字氏名」: 全角20文字以内で指定してください。（値: 'ﾛｳｷﾝ'）"
+    assert loaders.describe(refused.value.errors[1]) == (
+        "4: [漢字氏名] 「ﾛｳｷﾝ」 全角20文字以内で指定してください。"
     )
 
 
@@ -188,7 +204,7 @@ def test_a_file_not_in_cp932_names_the_line(app, bank):
     with pytest.raises(loaders.LoadRefused) as refused:
         load(app, RoundsLoader(), data)
     assert refused.value.errors[0].line == 1
-    assert "3行目に Shift_JIS（cp932）でない文字があります" in refused.value.errors[0].message
+    assert "4行目に Shift_JIS（cp932）でない文字があります" in refused.value.errors[0].message
 
 
 def test_the_same_file_twice_changes_nothing(app, bank, dbsession):
@@ -217,7 +233,9 @@ def test_a_corrected_file_replaces_its_round_never_doubles(app, bank, dbsession)
 
     assert (report.rows, report.already_loaded) == (121, False)
     assert count(dbsession, SavingsDetail) == 121 + 30
-    renamed = cp932([["10000001", "00000001", "014", "特別積立（訂正）", "20261014", "1"]])
+    renamed = cp932(
+        [["10000001", "00000001", "014", "特別積立（訂正）", "20261014", "1"]], ROUND_COLUMNS
+    )
     load(app, RoundsLoader(), renamed)
     dbsession.rollback()
     names = dbsession.scalars(unscoped(select(SavingsRound.name), "test")).all()
@@ -243,8 +261,8 @@ def test_cjs_bank_load_reports_each_error_and_loads_a_good_file(
 
     assert cli.main(["-c", str(ini), "bank", "load", CODE, "rounds", str(bad)]) == 1
     errors = capsys.readouterr().err
-    assert f"{bad}:3行目「作成日」: 日付は YYYYMMDD" in errors
-    assert f"{bad}:3行目「作成区分」: 0、1 のいずれかで指定してください。（値: '2'）" in errors
+    assert f"{bad}:4: [作成日] 「20261332」 日付は YYYYMMDD" in errors
+    assert f"{bad}:4: [作成区分] 「2」 0、1 のいずれかで指定してください。" in errors
     assert cli.main(["-c", str(ini), "bank", "load", CODE, "rounds", str(rounds)]) == 0
     assert cli.main(["-c", str(ini), "bank", "load", CODE, "rounds", str(rounds)]) == 0
     assert capsys.readouterr().out == (
@@ -273,7 +291,8 @@ def test_a_second_contracts_data_is_never_visible(app, two_contracts, dbsession)
     load_all(app)
     load(app, RoundsLoader(), rounds_file("10000002"))
     other = cp932(
-        [["10000002", "00000001", "014", "777777", "ﾍﾞﾂ ｸﾐｱｲ", "別　組合", "101", "7777777", 7]]
+        [["10000002", "00000001", "014", "777777", "ﾍﾞﾂ ｸﾐｱｲ", "別　組合", "101", "7777777", 7]],
+        DETAIL_COLUMNS,
     )
     load(app, DetailsLoader(), other)
     mine, theirs = group(dbsession), group(dbsession, "10000002")

@@ -195,8 +195,8 @@ def test_its_command_and_its_loader(enabled, app_settings, tmp_path, capsys, dbs
 
     assert cli.main(["-c", str(ini), "bank", "load", CODE, "notes", str(bad)]) == 1
     errors = capsys.readouterr().err
-    assert f"{bad}:2行目: 入金グループ 10000001-00000009 がありません。" in errors
-    assert f"{bad}:4行目: 項目数が4ではありません。" in errors
+    assert f"{bad}:2: 入金グループ 10000001-00000009 がありません。" in errors
+    assert f"{bad}:4: 項目数が4ではありません。" in errors
     assert _notes(dbsession) == [("利用開始", 0, "bank")]  # nothing of the refused file
 
     assert cli.main(["-c", str(ini), "bank", "load", CODE, "notes", str(good)]) == 0

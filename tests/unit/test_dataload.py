@@ -26,14 +26,20 @@ COLUMNS = (Column("職員番号", digits(max_length=10)), Column("カナ氏名",
 
 
 def test_rows_are_typed_and_every_bad_cell_named():
-    data = "001,ﾛｳｷﾝ\r\n\r\n002,ろうきん\r\nabc,ﾀﾛｳ\r\n003\r\n".encode("cp932")
+    data = "職員番号,カナ氏名\r\n001,ﾛｳｷﾝ\r\n\r\n002,ろうきん\r\nabc,ﾀﾛｳ\r\n003\r\n".encode("cp932")
     rows, errors = read_rows(data, COLUMNS)
-    assert rows == [(1, ["001", "ﾛｳｷﾝ"])]
+    assert rows == [(2, ["001", "ﾛｳｷﾝ"])]
     assert errors == [
-        RowError(3, "半角カナ10文字以内で指定してください。", "カナ氏名", "ろうきん"),
-        RowError(4, "半角数字10桁以内で指定してください。", "職員番号", "abc"),
-        RowError(5, "項目数が2ではありません（1項目）。"),
+        RowError(4, "半角カナ10文字以内で指定してください。", "カナ氏名", "ろうきん"),
+        RowError(5, "半角数字10桁以内で指定してください。", "職員番号", "abc"),
+        RowError(6, "項目数が2ではありません（1項目）。"),
     ]
+
+
+def test_a_file_of_another_kind_is_refused_at_its_header():
+    rows, errors = read_rows("001,ﾛｳｷﾝ\r\n".encode("cp932"), COLUMNS)
+    assert rows == []
+    assert errors == [RowError(1, "1行目は見出し行「職員番号,カナ氏名」にしてください。")]
 
 
 def test_a_file_not_in_cp932_names_the_line_of_the_first_bad_byte():
@@ -71,9 +77,3 @@ def test_dates_are_yyyymmdd_and_real():
 def test_kana_typed_any_way_searches_the_stored_half_width_kana():
     assert search_kana("たかはし") == search_kana("タカハシ") == search_kana("ﾀｶﾊｼ") == "ﾀｶﾊｼ"
     assert search_kana(" ワタナベ ") == "ﾜﾀﾅﾍﾞ"
-
-
-def test_a_row_error_reads_as_the_loader_prints_it():
-    error = RowError(7, "半角数字3桁で指定してください。", "店番", "12")
-    assert str(error) == "7行目「店番」: 半角数字3桁で指定してください。（値: '12'）"
-    assert str(RowError(2, "項目数が9ではありません。")) == "2行目: 項目数が9ではありません。"

@@ -240,13 +240,16 @@ def test_a_bad_schedule_row_refuses_the_whole_file(app, bank, dbsession, tmp_pat
     assert dbsession.scalar(select(func.count()).select_from(DeductionSchedule)) == 0
 
 
-def test_a_module_may_not_take_a_kind_of_the_core():
+def test_a_module_may_not_take_the_name_of_the_cores_loaders():
     class Clash:
         kind = "messages"
         title = "別のお知らせ"
 
-    with pytest.raises(ConfigurationError, match=r"loader 'messages': a kind of the core's"):
-        loaders.all_loaders({"messages": Clash()})  # type: ignore[dict-item]
+    with pytest.raises(ConfigurationError, match=r"loader core 'messages': the module name 'core'"):
+        loaders.all_loaders({("core", "messages"): Clash()})  # type: ignore[dict-item]
+    mine = loaders.all_loaders({("mine", "messages"): Clash()})  # type: ignore[dict-item]
+    assert isinstance(mine["core", "messages"], loaders.MessagesLoader)
+    assert isinstance(mine["mine", "messages"], Clash)
 
 
 def test_cjs_load_prints_each_refused_cell_and_loads_a_good_file(tmp_path, db_url, capsys):
@@ -256,7 +259,7 @@ def test_cjs_load_prints_each_refused_cell_and_loads_a_good_file(tmp_path, db_ur
     ini = tmp_path / "cjs.ini"
     ini.write_text(f"[app:main]\nuse = egg:cjs\nsqlalchemy.url = {db_url}\n")
     bad = _write(tmp_path, "bad.csv", MESSAGE_HEADER + "M1,20261101,件名,本文,全員,,,,\n")
-    assert cli.main(["-c", str(ini), "load", "messages", str(bad)]) == 1
+    assert cli.main(["-c", str(ini), "bank", "load", "core", "messages", str(bad)]) == 1
     err = capsys.readouterr().err
     assert (
         f"{bad}:2: [対象] 「全員」 全体、会員、事業主、契約、入金グループのいずれかにしてください。"
@@ -264,5 +267,5 @@ def test_cjs_load_prints_each_refused_cell_and_loads_a_good_file(tmp_path, db_ur
     )
 
     good = _write(tmp_path, "good.csv", MESSAGE_HEADER + "M1,20261101,件名,本文,全体,,,,\n")
-    assert cli.main(["-c", str(ini), "load", "messages", str(good)]) == 0
+    assert cli.main(["-c", str(ini), "bank", "load", "core", "messages", str(good)]) == 0
     assert capsys.readouterr().out == "messages: 1 row(s) loaded\n"

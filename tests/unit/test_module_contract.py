@@ -334,7 +334,11 @@ def test_a_file_is_loaded_entirely_with_its_audit_event(app, bank, dbsession, tm
     ]
 
     report = loaders.load_file(
-        get_session_factory(app.registry), loader, data, now=dt.datetime.now(dt.UTC), module="contract"
+        get_session_factory(app.registry),
+        loader,
+        data,
+        now=dt.datetime.now(dt.UTC),
+        module="contract",
     )
 
     assert (report.kind, report.rows) == ("group_names", 2)
