@@ -71,6 +71,9 @@ def output_response(
         csvexport.write_csv_strict(file, content.header, content.rows, encoding)
     except BaseException:
         file.close()
+        close = getattr(content.rows, "close", None)
+        if close is not None:  # a generator over a database cursor: let it close the cursor
+            close()
         raise
     file.seek(0)
     return _file_response(file, csvexport.content_type(encoding), disposition)

@@ -3,6 +3,7 @@ at the end) and as CSV (cp932, or UTF-8 with ``?encoding=utf-8``), for the round
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import IO, Any
 
 from core.hookspecs import CsvTable, Output, OutputContext, OutputRefused
@@ -63,14 +64,23 @@ def _person(line: SavingsDetail | SavingsChange) -> list[Any]:
     return [line.employee_no, line.name_kana, line.name_kanji, line.branch_no, line.account_no]
 
 
-def _ordered_details(context: OutputContext, chosen: SavingsRound) -> Any:
+def _streamed(context: OutputContext, statement: Any) -> Iterator[Any]:
+    """The rows of ``statement`` fetched 1,000 at a time; the cursor is closed however it ends."""
+    result = context.dbsession.scalars(statement.execution_options(yield_per=1000))
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
+def _ordered_details(context: OutputContext, chosen: SavingsRound) -> Iterator[SavingsDetail]:
     statement = savings.details(context, chosen).order_by(SavingsDetail.employee_no)
-    return context.dbsession.scalars(statement.execution_options(yield_per=1000))
+    return _streamed(context, statement)
 
 
-def _ordered_changes(context: OutputContext, chosen: SavingsRound) -> Any:
+def _ordered_changes(context: OutputContext, chosen: SavingsRound) -> Iterator[SavingsChange]:
     statement = savings.changes(context, chosen).order_by(SavingsChange.employee_no)
-    return context.dbsession.scalars(statement.execution_options(yield_per=1000))
+    return _streamed(context, statement)
 
 
 def details_pdf(context: OutputContext) -> IO[bytes]:
