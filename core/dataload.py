@@ -23,6 +23,7 @@ import jaconv
 
 from core.hookspecs import RowError
 from core.rules import is_full_width, is_half_width_kana_text
+from core.timefmt import JST
 
 ENCODING = "cp932"
 
@@ -139,6 +140,38 @@ def yyyymmdd(value: str) -> dt.date:
         return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError:
         raise CellError("日付は YYYYMMDD（半角数字8桁）の正しい日付で指定してください。") from None
+
+
+def yyyymm(value: str) -> dt.date:
+    """A month written ``YYYYMM``, as the first day of that month."""
+    if (
+        len(value) != 6
+        or not (value.isascii() and value.isdigit())
+        or not 1 <= int(value[4:]) <= 12
+    ):
+        raise CellError("年月は YYYYMM（半角数字6桁）の正しい年月で指定してください。")
+    return dt.date(int(value[:4]), int(value[4:]), 1)
+
+
+def yyyymmddhhmm(value: str) -> dt.datetime:
+    """A time written ``YYYYMMDDHHMM`` in Japan time, as an aware datetime."""
+    try:
+        if len(value) != 12 or not (value.isascii() and value.isdigit()):
+            raise ValueError
+        return dt.datetime.strptime(value, "%Y%m%d%H%M").replace(tzinfo=JST)
+    except ValueError:
+        raise CellError(
+            "日時は YYYYMMDDHHMM（半角数字12桁、日本時間）の正しい日時で指定してください。"
+        ) from None
+
+
+def optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse`` for a cell that may be empty (None)."""
+
+    def parse_optional(value: str) -> Any:
+        return parse(value) if value else None
+
+    return parse_optional
 
 
 def amount(max_digits: int = 9) -> Callable[[str], int]:

@@ -3,8 +3,8 @@
 A message has a 掲載日, a 件名 and a メッセージ, an audience (everyone, 会員 or 事業主 contracts, one
 contract, or one deposit group of a contract) and is shown from ``publish_at`` until ``withdraw_at``.
 :func:`visible_messages` is the one query of what a contract and deposit group see now; the bank's
-file (``cjs bank load core messages FILE``, :class:`MessagesLoader`) and, later, the back office write them
-through :func:`save_message`.
+file (``cjs bank load core messages FILE``, :class:`MessagesLoader`) and, later, the back office
+write them through :func:`save_message`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,20 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from core.bank import datafile
+from core.bank.organisations import Organisations
+from core.dataload import (
+    CellError,
+    Column,
+    choice,
+    digits,
+    optional,
+    read_rows,
+    text,
+    yyyymmdd,
+    yyyymmddhhmm,
+)
 from core.db.models import Contract, DepositGroup, Message, MessageAudience
-from core.hookspecs import Parsed
+from core.hookspecs import Parsed, RowError
 from core.timefmt import JST
 
 SUBJECT_MAX = 50
@@ -34,18 +45,6 @@ AUDIENCE_WORDS: dict[str, MessageAudience] = {
     "契約": MessageAudience.CONTRACT,
     "入金グループ": MessageAudience.GROUP,
 }
-#: The columns of the file, in order (docs/data-formats.md).
-COLUMNS = (
-    "お知らせ番号",
-    "掲載日",
-    "件名",
-    "メッセージ",
-    "対象",
-    "契約番号",
-    "入金グループ",
-    "掲載開始",
-    "掲載終了",
-)
 
 
 def visible_messages(
@@ -120,8 +119,75 @@ def save_message(dbsession: Session, data: MessageData) -> Message:
 
 def _message_no(value: str) -> str:
     if not value or len(value) > MESSAGE_NO_MAX or not (value.isascii() and value.isalnum()):
-        raise ValueError(f"半角英数字{MESSAGE_NO_MAX}文字以内で入力してください。")
+        raise CellError(f"半角英数字{MESSAGE_NO_MAX}文字以内で指定してください。")
     return value
+
+
+def _body(value: str) -> str:
+    """The text of a message: line breaks kept, no other control characters."""
+    if not value or len(value) > BODY_MAX or not value.replace("\n", "").isprintable():
+        raise CellError(f"{BODY_MAX}文字以内で指定してください（改行は可）。")
+    return value
+
+
+#: The columns of the file, in order (docs/data-formats.md).
+COLUMNS = (
+    Column("お知らせ番号", _message_no),
+    Column("掲載日", yyyymmdd),
+    Column("件名", text(SUBJECT_MAX)),
+    Column("メッセージ", _body),
+    Column("対象", choice(AUDIENCE_WORDS)),
+    Column("契約番号", optional(digits(8))),
+    Column("入金グループ", optional(digits(8))),
+    Column("掲載開始", optional(yyyymmddhhmm)),
+    Column("掲載終了", optional(yyyymmddhhmm)),
+)
+
+
+def _message(
+    line: int,
+    values: Sequence[Any],
+    organisations: Organisations,
+    seen: set[str],
+    refused: list[RowError],
+) -> MessageData:
+    """The message of a line whose cells are each right, checked as a whole: a number not seen
+    before, the contract and group the audience needs and nothing else, 掲載終了 after 掲載開始;
+    each fault is added to ``refused``."""
+    number, posted_on, subject, body, audience, contract_no, group_no, publish_at, withdraw_at = (
+        values
+    )
+
+    def refuse(message: str, column: str, value: str | None) -> None:
+        refused.append(RowError(line, message, column, value or ""))
+
+    if number in seen:
+        refuse("同じお知らせ番号がファイル内にあります。", "お知らせ番号", number)
+    seen.add(number)
+    contract = group = None
+    if audience in (MessageAudience.CONTRACT, MessageAudience.GROUP):
+        contract = organisations.contract(contract_no or "")
+        if contract_no is None:
+            refuse("対象が契約・入金グループのときは指定してください。", "契約番号", contract_no)
+        elif contract is None:
+            refuse("この契約番号の契約はありません。", "契約番号", contract_no)
+    elif contract_no is not None:
+        refuse("対象が契約・入金グループでないときは空にしてください。", "契約番号", contract_no)
+    if audience == MessageAudience.GROUP:
+        group = organisations.group(contract_no or "", group_no or "")
+        if group_no is None:
+            refuse("対象が入金グループのときは指定してください。", "入金グループ", group_no)
+        elif contract is not None and group is None:
+            refuse("この契約にこの入金グループはありません。", "入金グループ", group_no)
+    elif group_no is not None:
+        refuse("対象が入金グループでないときは空にしてください。", "入金グループ", group_no)
+    if publish_at is None:
+        publish_at = dt.datetime.combine(posted_on, dt.time(), tzinfo=JST)
+    if withdraw_at is not None and withdraw_at <= publish_at:
+        refuse("掲載終了は掲載開始より後にしてください。", "掲載終了", f"{withdraw_at:%Y%m%d%H%M}")
+    return MessageData(
+        number, posted_on, subject, body, audience, contract, group, publish_at, withdraw_at
+    )
 
 
 class MessagesLoader:
@@ -132,59 +198,17 @@ class MessagesLoader:
 
     def parse(self, dbsession: Session, data: bytes) -> Parsed:
         """Every message of the file, or an error for each refused cell or line."""
-        records, errors = datafile.read_records(data, COLUMNS)
-        organisations = datafile.Organisations(dbsession)
-        rows: list[MessageData] = []
+        rows, errors = read_rows(data, COLUMNS)
+        organisations = Organisations(dbsession)
+        messages: list[MessageData] = []
         seen: set[str] = set()
-        for record in records:
-            message = self._message(record, organisations, seen)
-            errors += record.errors
-            if message is not None and not record.errors:
-                rows.append(message)
-        return Parsed(rows=rows, errors=sorted(errors, key=lambda e: e.line))
-
-    @staticmethod
-    def _message(
-        record: datafile.Record, organisations: datafile.Organisations, seen: set[str]
-    ) -> MessageData | None:
-        number = record.get("お知らせ番号", _message_no)
-        if number is not None and number in seen:
-            record.refuse("同じお知らせ番号がファイル内にあります。", "お知らせ番号")
-        seen.add(number or "")
-        posted_on = record.get("掲載日", datafile.date)
-        subject = record.get("件名", datafile.text(SUBJECT_MAX))
-        body = record.get("メッセージ", datafile.text(BODY_MAX))
-        audience_word = record.get("対象", datafile.choice(list(AUDIENCE_WORDS)))
-        publish_at = record.get("掲載開始", datafile.optional_jst_minute)
-        withdraw_at = record.get("掲載終了", datafile.optional_jst_minute)
-        contract = group = None
-        audience = AUDIENCE_WORDS.get(audience_word or "")
-        if audience in (MessageAudience.CONTRACT, MessageAudience.GROUP):
-            contract = organisations.contract(record, "契約番号")
-        elif record.cells["契約番号"]:
-            record.refuse("対象が契約・入金グループでないときは空にしてください。", "契約番号")
-        if audience == MessageAudience.GROUP:
-            if contract is not None:
-                group = organisations.group(record, "契約番号", "入金グループ")
-        elif record.cells["入金グループ"]:
-            record.refuse("対象が入金グループでないときは空にしてください。", "入金グループ")
-        if posted_on is not None and publish_at is None and not record.cells["掲載開始"]:
-            publish_at = dt.datetime.combine(posted_on, dt.time(), tzinfo=JST)
-        if publish_at is not None and withdraw_at is not None and withdraw_at <= publish_at:
-            record.refuse("掲載終了は掲載開始より後にしてください。", "掲載終了")
-        if (
-            record.errors
-            or number is None
-            or posted_on is None
-            or subject is None
-            or body is None
-            or audience is None
-            or publish_at is None
-        ):
-            return None
-        return MessageData(
-            number, posted_on, subject, body, audience, contract, group, publish_at, withdraw_at
-        )
+        for line, values in rows:
+            refused: list[RowError] = []
+            message = _message(line, values, organisations, seen, refused)
+            errors += refused
+            if not refused:
+                messages.append(message)
+        return Parsed(rows=messages, errors=sorted(errors, key=lambda e: e.line))
 
     def store(self, dbsession: Session, rows: Sequence[Any], *, now: dt.datetime) -> None:
         """Add or update each message; the core commits them with the file's audit event."""

@@ -2,9 +2,10 @@
 
 The bank sets, per deposit group and cycle (月例, 夏季一時金, 年末一時金), each 控除年月 with its 締切日,
 the days the request and result data came in and the 支給日(入金予定日); it loads them from a file
-(``cjs bank load core schedules FILE``, :class:`SchedulesLoader`). The schedule is one per deposit group, shared
-by 労金控除 and 賃控元帳: both modules contribute :func:`info_panel` through ``cjs_info_panels`` with
-the same key, so DC671101 shows it once when either is enabled (and not 非表示 for the user).
+(``cjs bank load core schedules FILE``, :class:`SchedulesLoader`). The schedule is one per deposit
+group, shared by 労金控除 and 賃控元帳: both modules contribute :func:`info_panel` through
+``cjs_info_panels`` with the same key, so DC671101 shows it once when either is enabled (and not
+非表示 for the user).
 
 A month is 入力中 (input open) until the end of its 締切日 in Japan time, 締切中 from the next day on
 (:func:`input_open`). The information screen shows, per cycle, the latest closed month and the
@@ -22,9 +23,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.bank import datafile
+from core.bank.organisations import Organisations
+from core.dataload import Column, choice, digits, optional, read_rows, yyyymm, yyyymmdd
 from core.db.models import DeductionSchedule, DepositGroup
-from core.hookspecs import InfoPanel, Parsed
+from core.hookspecs import InfoPanel, Parsed, RowError
 from core.timefmt import to_jst
 
 #: The panel's template and the key the deduction modules share (one panel on the screen).
@@ -49,16 +51,6 @@ class Cycle(enum.StrEnum):
 
 
 CYCLE_LABELS = {Cycle.MONTHLY: "月例", Cycle.SUMMER: "夏季一時金", Cycle.WINTER: "年末一時金"}
-COLUMNS = (
-    "契約番号",
-    "入金グループ",
-    "区分",
-    "控除年月",
-    "締切日",
-    "依頼データ受信日",
-    "結果データ受信日",
-    "支給日",
-)
 
 
 def input_open(schedule: DeductionSchedule, now: dt.datetime) -> bool:
@@ -146,51 +138,59 @@ def save_schedule(dbsession: Session, data: ScheduleData) -> DeductionSchedule:
     return schedule
 
 
-_CYCLE_WORDS = {label: cycle for cycle, label in CYCLE_LABELS.items()}
+#: The columns of the file, in order (docs/data-formats.md).
+COLUMNS = (
+    Column("契約番号", digits(8)),
+    Column("入金グループ", digits(8)),
+    Column("区分", choice({label: cycle for cycle, label in CYCLE_LABELS.items()})),
+    Column("控除年月", yyyymm),
+    Column("締切日", yyyymmdd),
+    Column("依頼データ受信日", optional(yyyymmdd)),
+    Column("結果データ受信日", optional(yyyymmdd)),
+    Column("支給日", yyyymmdd),
+)
 
 
 class SchedulesLoader:
-    """``cjs bank load core schedules FILE``: months of the deposit groups' schedules, added or updated by
-    deposit group, 区分 and 控除年月 (a month not in the file stays as it is)."""
+    """``cjs bank load core schedules FILE``: months of the deposit groups' schedules, added or
+    updated by deposit group, 区分 and 控除年月 (a month not in the file stays as it is)."""
 
     kind = "schedules"
     title = "スケジュール"
 
     def parse(self, dbsession: Session, data: bytes) -> Parsed:
         """Every month of the file, or an error for each refused cell or line."""
-        records, errors = datafile.read_records(data, COLUMNS)
-        organisations = datafile.Organisations(dbsession)
-        rows: list[ScheduleData] = []
+        rows, errors = read_rows(data, COLUMNS)
+        organisations = Organisations(dbsession)
+        months: list[ScheduleData] = []
         seen: set[tuple[int, Cycle, dt.date]] = set()
-        for record in records:
-            group = organisations.group(record, "契約番号", "入金グループ")
-            cycle_word = record.get("区分", datafile.choice(list(_CYCLE_WORDS)))
-            month = record.get("控除年月", datafile.month)
-            deadline = record.get("締切日", datafile.date)
-            request_on = record.get("依頼データ受信日", datafile.optional_date)
-            result_on = record.get("結果データ受信日", datafile.optional_date)
-            payment_on = record.get("支給日", datafile.date)
-            cycle = _CYCLE_WORDS.get(cycle_word or "")
-            if group is not None and cycle is not None and month is not None:
-                if (group.id, cycle, month) in seen:
-                    record.refuse(
-                        "同じ入金グループ・区分・控除年月がファイル内にあります。", "控除年月"
+        for line, values in rows:
+            contract_no, group_no, cycle, month, deadline, request_on, result_on, payment_on = (
+                values
+            )
+            group = organisations.group(contract_no, group_no)
+            if group is None:
+                errors.append(
+                    RowError(
+                        line, "この契約にこの入金グループはありません。", "入金グループ", group_no
                     )
-                seen.add((group.id, cycle, month))
-            errors += record.errors
-            if (
-                record.errors
-                or group is None
-                or cycle is None
-                or month is None
-                or deadline is None
-                or payment_on is None
-            ):
+                )
                 continue
-            rows.append(
+            if (group.id, cycle, month) in seen:
+                errors.append(
+                    RowError(
+                        line,
+                        "同じ入金グループ・区分・控除年月がファイル内にあります。",
+                        "控除年月",
+                        f"{month:%Y%m}",
+                    )
+                )
+                continue
+            seen.add((group.id, cycle, month))
+            months.append(
                 ScheduleData(group, cycle, month, deadline, request_on, result_on, payment_on)
             )
-        return Parsed(rows=rows, errors=sorted(errors, key=lambda e: e.line))
+        return Parsed(rows=months, errors=sorted(errors, key=lambda e: e.line))
 
     def store(self, dbsession: Session, rows: Sequence[Any], *, now: dt.datetime) -> None:
         """Add or update each month; the core commits them with the file's audit event."""

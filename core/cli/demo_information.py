@@ -79,7 +79,7 @@ def schedule_file(contracts: Sequence[Mapping[str, Any]], today: dt.date) -> str
             for year in (today.year - 1, today.year, today.year + 1):
                 lines.append(_month_row(*number, "夏季一時金", dt.date(year, 6, 1), 9, today))
                 lines.append(_month_row(*number, "年末一時金", dt.date(year, 12, 1), 7, today))
-    return _csv(bank_schedules.COLUMNS, lines)
+    return _csv([c.name for c in bank_schedules.COLUMNS], lines)
 
 
 def message_file(contracts: Sequence[Mapping[str, Any]], now: dt.datetime) -> str:
@@ -154,7 +154,7 @@ def message_file(contracts: Sequence[Mapping[str, Any]], now: dt.datetime) -> st
             yesterday,
         ),
     ]
-    return _csv(bank_messages.COLUMNS, rows)
+    return _csv([c.name for c in bank_messages.COLUMNS], rows)
 
 
 def _files(contracts: Sequence[Mapping[str, Any]], now: dt.datetime) -> Iterator[tuple[str, str]]:

@@ -15,12 +15,16 @@ from core.dataload import (
     digits,
     full_width,
     half_width_kana,
+    optional,
     read_rows,
     search_kana,
     text,
+    yyyymm,
     yyyymmdd,
+    yyyymmddhhmm,
 )
 from core.hookspecs import RowError
+from core.timefmt import JST
 
 COLUMNS = (Column("職員番号", digits(max_length=10)), Column("カナ氏名", half_width_kana(10)))
 
@@ -72,6 +76,22 @@ def test_dates_are_yyyymmdd_and_real():
     for bad in ("2026-10-14", "20261332", "2026101", "２０２６１０１４"):
         with pytest.raises(CellError, match="YYYYMMDD"):
             yyyymmdd(bad)
+
+
+def test_months_and_japan_times_and_optional_cells():
+    """The core's お知らせ and スケジュール files (#13): 控除年月 YYYYMM, 掲載開始 YYYYMMDDHHMM (Japan
+    time), and cells that may be empty."""
+    assert yyyymm("202612") == dt.date(2026, 12, 1)
+    assert yyyymmddhhmm("202611011700") == dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
+    assert yyyymmddhhmm("202611011700").tzinfo == JST
+    for bad in ("202613", "2026-1", "20261"):
+        with pytest.raises(CellError, match="YYYYMM"):
+            yyyymm(bad)
+    for bad in ("202611012460", "20261101170", "2026110117:0"):
+        with pytest.raises(CellError, match="YYYYMMDDHHMM"):
+            yyyymmddhhmm(bad)
+    assert optional(yyyymmdd)("") is None
+    assert optional(yyyymmdd)("20261014") == dt.date(2026, 10, 14)
 
 
 def test_kana_typed_any_way_searches_the_stored_half_width_kana():

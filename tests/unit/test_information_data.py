@@ -22,6 +22,7 @@ MESSAGE_HEADER = (
 SCHEDULE_HEADER = (
     "契約番号,入金グループ,区分,控除年月,締切日,依頼データ受信日,結果データ受信日,支給日\n"
 )
+DATE_MESSAGE = "日付は YYYYMMDD（半角数字8桁）の正しい日付で指定してください。"
 #: Lunch time in Japan on 2026-11-10.
 NOW = dt.datetime(2026, 11, 10, 12, 0, tzinfo=JST)
 
@@ -121,19 +122,25 @@ def test_a_bad_message_row_refuses_the_whole_file(app, bank, dbsession, tmp_path
         + "M103,20261101,他の契約,契約番号がありません。,契約,99999999,,,\n"
         + "M101,20261101,重複,番号が重複しています。,会員,,,,\n"
         + "M104,20261101,項目不足\n"
+        + "M105,20261101,グループ無し,入金グループがありません。,入金グループ,10000001,,,\n"
+        + "M106,20261101,余計な契約,全体に契約番号は不要です。,全体,10000001,,,\n"
+        + "M107,20261101,終了が先,掲載終了が掲載開始より前です。,全体,,,202611020000,202611010000\n"
     )
     with pytest.raises(loaders.LoadRefused) as refused:
         _load(app, _write(tmp_path, "bad.csv", text), "messages")
 
     assert refused.value.errors == [
-        RowError(3, "存在しない日付です。", "掲載日", "20261131"),
+        RowError(3, DATE_MESSAGE, "掲載日", "20261131"),
         RowError(4, "この契約番号の契約はありません。", "契約番号", "99999999"),
         RowError(5, "同じお知らせ番号がファイル内にあります。", "お知らせ番号", "M101"),
-        RowError(6, "項目数が3です。9項目にしてください。"),
+        RowError(6, "項目数が9ではありません（3項目）。"),
+        RowError(7, "対象が入金グループのときは指定してください。", "入金グループ", ""),
+        RowError(
+            8, "対象が契約・入金グループでないときは空にしてください。", "契約番号", "10000001"
+        ),
+        RowError(9, "掲載終了は掲載開始より後にしてください。", "掲載終了", "202611010000"),
     ]
-    assert (
-        loaders.describe(refused.value.errors[0]) == "3: [掲載日] 「20261131」 存在しない日付です。"
-    )
+    assert loaders.describe(refused.value.errors[0]) == f"3: [掲載日] 「20261131」 {DATE_MESSAGE}"
     dbsession.rollback()
     assert dbsession.scalar(select(func.count()).select_from(Message)) == 0
     loads = select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("load.%"))
@@ -232,9 +239,11 @@ def test_a_bad_schedule_row_refuses_the_whole_file(app, bank, dbsession, tmp_pat
 
     assert refused.value.errors == [
         RowError(3, "この契約にこの入金グループはありません。", "入金グループ", "00000009"),
-        RowError(4, "月例、夏季一時金、年末一時金のいずれかにしてください。", "区分", "冬季"),
-        RowError(4, "存在しない月です。", "控除年月", "202613"),
-        RowError(4, "半角数字8桁（例 20241009）で入力してください。", "締切日", "2026111"),
+        RowError(4, "月例、夏季一時金、年末一時金 のいずれかで指定してください。", "区分", "冬季"),
+        RowError(
+            4, "年月は YYYYMM（半角数字6桁）の正しい年月で指定してください。", "控除年月", "202613"
+        ),
+        RowError(4, DATE_MESSAGE, "締切日", "2026111"),
     ]
     dbsession.rollback()
     assert dbsession.scalar(select(func.count()).select_from(DeductionSchedule)) == 0
@@ -262,7 +271,7 @@ def test_cjs_load_prints_each_refused_cell_and_loads_a_good_file(tmp_path, db_ur
     assert cli.main(["-c", str(ini), "bank", "load", "core", "messages", str(bad)]) == 1
     err = capsys.readouterr().err
     assert (
-        f"{bad}:2: [対象] 「全員」 全体、会員、事業主、契約、入金グループのいずれかにしてください。"
+        f"{bad}:2: [対象] 「全員」 全体、会員、事業主、契約、入金グループ のいずれかで指定してください。"
         in err
     )
 
