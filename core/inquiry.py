@@ -1,6 +1,7 @@
 """Paged, searchable, sortable inquiry screens (照会) shared by the service modules (#13 item 1).
 
-A module gives a scoped statement (``core.security.tenancy.scoped_select``), the searches it offers
+A module gives a scoped statement of one entity with an ``id`` (``core.security.tenancy.scoped_select``),
+the searches it offers
 (a query-string name → a function of the typed value giving a WHERE criterion), the sorts (a name →
 the columns, the last one a unique tie-breaker so pages never overlap) and the query string; it gets
 one :class:`Page` back: the rows of the page, the total, the page count, and the links the template
@@ -106,9 +107,16 @@ def paged(
     pages = max(1, math.ceil(total / page_size))
     number = _page_number(params.get("page"), pages)
     columns = [column.desc() if descending else column for column in sorts[sort].columns]
-    rows = dbsession.scalars(
-        statement.order_by(*columns).limit(page_size).offset((number - 1) * page_size)
+    # The page's keys first (an index on the filters and the sort answers this alone, however deep
+    # the page), then their rows.
+    entity = statement.column_descriptions[0]["entity"]
+    keys = dbsession.scalars(
+        statement.with_only_columns(entity.id)
+        .order_by(*columns)
+        .limit(page_size)
+        .offset((number - 1) * page_size)
     ).all()
+    rows = dbsession.scalars(statement.where(entity.id.in_(keys)).order_by(*columns)).all()
     return Page(
         rows=rows,
         number=number,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from core.dataload import (
@@ -201,7 +201,7 @@ class _RoundLinesLoader:
             scope = {**scope_values(group), "round_id": round_id}
             for start in range(0, len(lines), BATCH):
                 batch = [{**scope, **line.values} for line in lines[start : start + BATCH]]
-                dbsession.execute(insert(self.model), batch)
+                dbsession.execute(insert(cast(Table, self.model.__table__)), batch)
 
 
 PERSON_NAMES = ("employee_no", "name_kana", "name_kanji", "branch_no", "account_no")

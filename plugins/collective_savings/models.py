@@ -37,9 +37,30 @@ class SavingsDetail(GroupScoped, Base):
     """A line of a round's 内訳明細: an employee, their savings account and the amount."""
 
     __tablename__ = "collective_savings_details"
+    # The inquiry's filters (the tenancy scope and the round) lead every index, then its sorts: the
+    # count and the pages are read from the index alone.
     __table_args__ = (
-        Index("ix_collective_savings_details_round_employee", "round_id", "employee_no"),
-        Index("ix_collective_savings_details_round_kana", "round_id", "name_kana"),
+        Index(
+            "ix_collective_savings_details_group_round_employee",
+            "contract_id",
+            "deposit_group_id",
+            "round_id",
+            "employee_no",
+        ),
+        Index(
+            "ix_collective_savings_details_group_round_kana",
+            "contract_id",
+            "deposit_group_id",
+            "round_id",
+            "name_kana",
+        ),
+        Index(
+            "ix_collective_savings_details_group_round_amount",
+            "contract_id",
+            "deposit_group_id",
+            "round_id",
+            "amount",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,7 +78,13 @@ class SavingsChange(GroupScoped, Base):
 
     __tablename__ = "collective_savings_changes"
     __table_args__ = (
-        Index("ix_collective_savings_changes_round_employee", "round_id", "employee_no"),
+        Index(
+            "ix_collective_savings_changes_group_round_employee",
+            "contract_id",
+            "deposit_group_id",
+            "round_id",
+            "employee_no",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
