@@ -179,9 +179,9 @@ def world(app_settings, bank, dbsession):
     """Two contracts, the dummy module enabled in 10000001's first group, and every visitor.
 
     The installed example module (examples/cjs_example_module) and the service modules with
-    screens (一斉積立) are left out: their routes are guarded by the same module guard as the dummy
+    screens (一斉積立, 財形) are left out: their routes are guarded by the same module guard as the dummy
     module's, and their own tests drive them (test_collective_savings: 非表示 answers 403)."""
-    disabled = "example_notes collective_savings"
+    disabled = "example_notes collective_savings zaikei"
     app = make_app({**app_settings, "cjs.plugins.disabled": disabled}, plugins=[DummyModule()])
     contracts = {c.contract_no: c for c in dbsession.scalars(select(Contract))}
     member, employer = contracts["10000001"], contracts["20000001"]
