@@ -61,3 +61,14 @@ def test_sign_bench_compares_the_software_key_and_the_token() -> None:
     out = _bench("bench/sign.py", "-n", "3", "--issuances", "2", "--key-types", "ec-p384")
     assert re.search(r"^ec-p384\s+software\s", out, re.M), out
     assert re.search(r"^ec-p384\s+pkcs11\s", out, re.M), out
+
+
+def test_outputs_bench_prints_load_inquiry_pdf_and_csv() -> None:
+    """#13 (SPEC 6.3, BANK-6): the 一斉積立 load beside its bare cost, the inquiry's pages, the
+    streamed PDF with its memory growth, the CSV export."""
+    out = _bench("bench/outputs.py", "--rows", "300", "-n", "1")
+    assert re.search(r"^  load\s+\d+ ms\s+bare\s+\d+ ms\s+ratio\s+\d+\.\d\d", out, re.M), out
+    assert re.search(r"^  inquiry\s+page\s+1: p50\s+\d+\.\d ms\s+p95 .* CPU p50", out, re.M), out
+    assert re.search(r"^  inquiry\s+page\s+6: p50", out, re.M), out
+    assert re.search(r"^  PDF\s+\d+ ms\s+6 pages, .* resident memory grew", out, re.M), out
+    assert re.search(r"^  CSV\s+\d+ ms", out, re.M), out

@@ -1,0 +1,207 @@
+"""一斉積立 in a real browser on the demo data (#13 acceptance; SPEC 6.3, ACC-7).
+
+The demo contracts and the demo's 一斉積立 files (``cjs_demo_files``, loaded through the module's
+loaders as ``cjs demo`` does). Users and certificates are made directly in the database (the ways in
+have their own browser tests); then Debian's Chromium, driven by Playwright, with each user's
+client certificate:
+
+- the master of 10000001: login → DC590101 → 本部 → DC671101 shows 最新受信情報 (014 特別積立,
+  臨時作成) → 一斉積立事務 → 一斉積立内訳明細照会: 300 employees, a search by kana, the round picker →
+  一斉積立内訳明細表出力: the PDF downloaded (its text extracted: the names as on the screen) →
+  一斉積立内訳明細データエクスポート: the CSV downloaded and decoded as cp932;
+- a general user with 一斉積立 非表示: no 一斉積立 in the menu bar or on DC671101, and 403 on every
+  URL of the module (asked through the context's API client).
+
+Screenshots of each screen go to ``var/screenshots/<deployment>/savings-NN-name.png``;
+``CJS_DOCS_IMAGES=1`` copies those of docs/customer-guide.md's 一斉積立 chapter to docs/images.
+Without Playwright or /usr/bin/chromium the test is skipped, or fails when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from browser import (
+    SCREENSHOTS,
+    VIEWPORT,
+    Problems,
+    Screens,
+    export_doc_images,
+    launch_chromium,
+    screen,
+)
+from sqlalchemy import select
+
+from core.auth.passwords import hash_password
+from core.bank.loaders import load_demo_files
+from core.db import get_session_factory
+from core.db.models import Contract, User, UserRestriction
+from core.pki.certificates import issue_certificate
+from core.pki.signers import get_signer
+from core.plugins import get_modules
+
+pytestmark = [pytest.mark.e2e]
+
+PASSWORD = "Passw0rd!"
+CODE = "collective_savings"
+URLS = ("/", "/outputs", "/export", "/output/details-pdf", "/output/details-csv")
+DOC_IMAGES = {
+    "info": "savings-info.png",
+    "inquiry": "savings-inquiry.png",
+    "outputs": "savings-outputs.png",
+    "export": "savings-export.png",
+}
+
+
+@pytest.fixture
+def chromium_browser(deployment: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    with launch_chromium(deployment, monkeypatch) as chromium:
+        yield chromium
+
+
+def _user_with_certificate(app: Any, user_id: str, role: str, hidden: bool, folder: Path) -> Path:
+    """A user of 10000001 (its password PASSWORD) and the .p12 of a certificate issued to it."""
+    with get_session_factory(app.registry)() as session:
+        contract = session.scalars(select(Contract).where(Contract.contract_no == "10000001")).one()
+        user = User(
+            contract=contract,
+            user_id=user_id,
+            role=role,
+            name="労金　太郎" if role == "master" else "労金　花子",
+            email=f"{user_id}@example.com",
+            password_hash=hash_password(PASSWORD),
+        )
+        if hidden:
+            user.restrictions.append(UserRestriction(module_code=CODE, level="hide"))
+        session.add(user)
+        session.flush()
+        issued = issue_certificate(
+            session,
+            get_signer(app.registry),
+            user,
+            PASSWORD,
+            key_type="ec-p256",
+            now=dt.datetime.now(dt.UTC),
+            actor=user_id,
+            kdf_rounds=1,
+        )
+        session.commit()
+    path = folder / f"{user_id}.p12"
+    path.write_bytes(issued.pkcs12)
+    return path
+
+
+def _logged_in(browser: Any, deployment: Any, p12: Path, problems: Problems) -> tuple[Any, Any]:
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(deployment.base_url))
+    context = browser.new_context(
+        viewport=VIEWPORT,
+        locale="ja-JP",
+        accept_downloads=True,
+        client_certificates=[{"origin": origin, "pfxPath": str(p12), "passphrase": PASSWORD}],
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    problems.watch(page)
+    page.goto(deployment.base_url + "/login")
+    page.locator("[name=password]").fill(PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    screen(page, "DC590101")
+    page.locator("#groups-form tr", has_text="本部").get_by_role("button", name="選択").click()
+    screen(page, "DC671101")
+    return context, page
+
+
+def _open_menu(page: Any, item: str) -> None:
+    """A submenu link of 一斉積立事務 in the menu bar: the submenu opens on hover of its parent."""
+    page.locator(".menu-bar li", has_text="一斉積立事務").first.hover()
+    page.locator(".menu-bar").get_by_role("link", name=item, exact=True).click()
+
+
+def _text_of_pdf(path: Path) -> str:
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        return ""
+    return subprocess.run(
+        [pdftotext, "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_a_master_reads_savings_and_a_hidden_user_sees_no_trace(
+    deployment: Any, chromium_browser: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    app = deployment.app
+    loaded = load_demo_files(
+        get_session_factory(app.registry), get_modules(app.registry), now=dt.datetime.now(dt.UTC)
+    )
+    assert any(line.startswith(f"{CODE} details") for line in loaded), loaded
+    master_p12 = _user_with_certificate(app, "master01", "master", False, tmp_path)
+    general_p12 = _user_with_certificate(app, "ippan01", "general", True, tmp_path)
+    name = deployment.mode
+    shot = Screens(SCREENSHOTS / name, prefix="savings-")
+    problems = Problems()
+
+    # The master: DC671101's 最新受信情報, then the three screens.
+    context, page = _logged_in(chromium_browser, deployment, master_p12, problems)
+    expect(page.locator("#latest-round")).to_contain_text("014 特別積立")
+    expect(page.locator("#latest-round")).to_contain_text("2026年10月14日　臨時作成")
+    shot(page, "info")
+    _open_menu(page, "一斉積立内訳明細照会")
+    expect(page.locator("#result-count")).to_contain_text("抽出件数：")
+    first_kana = page.locator("#details-table tbody tr").first.locator("td").nth(2).inner_text()
+    page.locator("#kana").fill(first_kana.split(" ")[0])
+    page.locator("#btn-search").click()
+    rows = page.locator("#details-table tbody tr")
+    expect(rows.first).to_contain_text(first_kana.split(" ")[0])
+    shot(page, "inquiry")
+    page.locator("#round").select_option("013")
+    page.locator("#btn-round").click()
+    expect(page.locator("#round")).to_have_value("013")
+
+    _open_menu(page, "一斉積立内訳明細表出力")
+    shot(page, "outputs")
+    with page.expect_download() as pdf_info:
+        page.locator("#btn-details-pdf").click()
+    pdf = tmp_path / "details.pdf"
+    pdf_info.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert pdf_info.value.suggested_filename.startswith("一斉積立内訳明細表_")
+    text = _text_of_pdf(pdf)
+    if text:
+        assert "一斉積立内訳明細表" in text and "デモ労働組合連合会" in text
+
+    _open_menu(page, "一斉積立内訳明細データエクスポート")
+    shot(page, "export")
+    with page.expect_download() as csv_info:
+        page.locator("#btn-details-csv").click()
+    data = Path(csv_info.value.path()).read_bytes().decode("cp932")
+    records = list(csv.reader(io.StringIO(data)))
+    assert records[0][:3] == ["回号", "一斉積立名", "職員番号"]
+    assert len(records) > 250 and records[1][0] == "014"
+    if text:
+        kana = records[1][3]
+        assert kana in text  # the same names in the PDF and the CSV
+    context.close()
+
+    # The general user with 一斉積立 非表示: no trace, and 403 on the module's URLs.
+    context, page = _logged_in(chromium_browser, deployment, general_p12, problems)
+    expect(page.locator("nav.menu-bar")).not_to_contain_text("一斉積立")
+    expect(page.locator("main")).not_to_contain_text("一斉積立")
+    for url in URLS:
+        answer = context.request.get(f"{deployment.base_url}/m/{CODE}{url}")
+        assert answer.status == 403, url
+    context.close()
+
+    assert problems.items == []
+    if name == "direct" and os.environ.get("CJS_DOCS_IMAGES") == "1":
+        export_doc_images(shot.paths, DOC_IMAGES)
