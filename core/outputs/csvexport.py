@@ -235,26 +235,3 @@ def csv_response(
 def dated_filename(prefix: str, moment: dt.datetime, extension: str = "csv") -> str:
     """``<prefix>_YYYYMMDD.<extension>`` for the date of ``moment`` as given (pass JST)."""
     return f"{prefix}_{moment:%Y%m%d}.{extension}"
-
-
-#: Encodings a CSV file sent to the service may come in: UTF-8 (with or without a BOM), else cp932.
-READ_ENCODINGS = ("utf-8-sig", "cp932")
-
-
-def csv_records(data: bytes) -> list[tuple[int, list[str]]]:
-    """The non-empty records of a CSV file with their line numbers (1: the first line).
-
-    Decoded as UTF-8 (a BOM is dropped) or else Shift_JIS (cp932); ValueError when neither fits.
-    """
-    for encoding in READ_ENCODINGS:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        reader = csv.reader(io.StringIO(text, newline=""))
-        records = []
-        for row in reader:
-            if any(cell.strip() for cell in row):
-                records.append((reader.line_num, row))
-        return records
-    raise ValueError("文字コードがUTF-8でもShift_JISでもありません。")

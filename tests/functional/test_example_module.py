@@ -189,14 +189,22 @@ def _ini(tmp_path: Path, app_settings: dict[str, str]) -> Path:
 def test_its_command_and_its_loader(enabled, app_settings, tmp_path, capsys, dbsession):
     ini = _ini(tmp_path, app_settings)
     good = tmp_path / "notes.csv"
-    good.write_text("10000001,00000001,賞与の確認,50000\n10000001,00000002,東支部へ,1\n", "cp932")
+    header = "契約番号,入金グループ,件名,金額\n"
+    good.write_text(
+        header + "10000001,00000001,賞与の確認,50000\n10000001,00000002,東支部へ,1\n", "cp932"
+    )
     bad = tmp_path / "bad.csv"
-    bad.write_text("10000001,00000001,正しい行,1\n10000001,00000009,無い,1\n,,,\nx\n", "utf-8")
+    bad.write_text(
+        header + "10000001,00000001,正しい行,1\n10000001,00000009,無い,1\n,,,\nx\n", "cp932"
+    )
 
     assert cli.main(["-c", str(ini), "bank", "load", CODE, "notes", str(bad)]) == 1
     errors = capsys.readouterr().err
-    assert f"{bad}:2: 入金グループ 10000001-00000009 がありません。" in errors
-    assert f"{bad}:4: 項目数が4ではありません。" in errors
+    assert (
+        f"{bad}:3: [入金グループ] 「00000009」 入金グループ 10000001-00000009 がありません。"
+        in errors
+    )
+    assert f"{bad}:5: 項目数が4ではありません（1項目）。" in errors
     assert _notes(dbsession) == [("利用開始", 0, "bank")]  # nothing of the refused file
 
     assert cli.main(["-c", str(ini), "bank", "load", CODE, "notes", str(good)]) == 0

@@ -32,7 +32,6 @@ from core.hookspecs import (
     hookimpl,
 )
 from core.modules.outputs import output_response
-from core.outputs import csvexport
 from core.plugins import ModuleRegistry, get_modules, load_plugins, make_plugin_manager
 from core.settings import ConfigurationError, Setting, positive_int, validate
 from core.web.oplog import action_label
@@ -48,7 +47,10 @@ class GroupNamesLoader:
 
     def parse(self, dbsession, data):
         rows, errors = [], []
-        for line, record in csvexport.csv_records(data):
+        for line, text in enumerate(data.decode("cp932").splitlines(), start=1):
+            if not text:
+                continue
+            record = text.split(",")
             if len(record) != 3:
                 errors.append(RowError(line, "項目数が3ではありません。"))
                 continue
@@ -150,7 +152,11 @@ class ContractModule:
 
     @hookimpl
     def cjs_demo_files(self, dbsession, now):
-        return [DemoFile("group_names", "demo_names.csv", "10000001,00000002,デモ支部\n".encode())]
+        return [
+            DemoFile(
+                "group_names", "demo_names.csv", "10000001,00000002,デモ支部\n".encode("cp932")
+            )
+        ]
 
     @hookimpl
     def cjs_outputs(self, module):
@@ -372,7 +378,7 @@ def test_a_file_with_a_bad_row_is_refused_entirely(app, bank, dbsession, tmp_pat
     before = _group_names(dbsession)
     data = tmp_path / "names.csv"
     data.write_text(
-        "10000001,00000001,本部（新）\n10000001,00000009,無い\n10000001,00000002\n", "utf-8"
+        "10000001,00000001,本部（新）\n10000001,00000009,無い\n10000001,00000002\n", "cp932"
     )
     loader = GroupNamesLoader()
 

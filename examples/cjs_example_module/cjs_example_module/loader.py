@@ -1,5 +1,5 @@
-"""The bank's notes file (``cjs bank load example_notes notes FILE``):
-``contract_no,group_no,title,amount``."""
+"""The bank's notes file (``cjs bank load example_notes notes FILE``): a header line
+``契約番号,入金グループ,件名,金額``, then one note a line (cp932, read by ``core.dataload``)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cjs_example_module import notes
+from core import dataload
 from core.db.models import Contract, DepositGroup
 from core.hookspecs import Parsed, RowError
-from core.outputs.csvexport import csv_records
 
 TITLE_MAX = 40
+#: The columns of the file, in order: a deposit group, the note's title and amount.
+COLUMNS = (
+    dataload.Column("契約番号", dataload.digits(8)),
+    dataload.Column("入金グループ", dataload.digits(8)),
+    dataload.Column("件名", dataload.text(TITLE_MAX)),
+    dataload.Column("金額", dataload.amount()),
+)
 
 
 @dataclass(frozen=True)
@@ -27,40 +34,27 @@ class _Row:
 
 
 class NotesLoader:
-    """Loads notes for deposit groups; a row naming an unknown group or a bad amount refuses all."""
+    """Loads notes for deposit groups; a row naming an unknown group or a bad cell refuses all."""
 
     kind = "notes"
     title = "連絡メモ"
 
     def parse(self, dbsession: Session, data: bytes) -> Parsed:
         """Every row of the file, or an error for each row that cannot be stored."""
-        try:
-            records = csv_records(data)
-        except ValueError as exc:
-            return Parsed(errors=[RowError(1, str(exc))])
+        records, errors = dataload.read_rows(data, COLUMNS)
         rows: list[_Row] = []
-        errors: list[RowError] = []
-        for line, record in records:
-            if len(record) != 4:
-                errors.append(RowError(line, "項目数が4ではありません。"))
-                continue
-            contract_no, group_no, title, amount = (cell.strip() for cell in record)
+        for line, (contract_no, group_no, title, amount) in records:
             group = dbsession.scalars(
                 select(DepositGroup)
                 .join(Contract)
                 .where(Contract.contract_no == contract_no, DepositGroup.group_no == group_no)
             ).one_or_none()
             if group is None:
-                errors.append(
-                    RowError(line, f"入金グループ {contract_no}-{group_no} がありません。")
-                )
-            elif not title or len(title) > TITLE_MAX:
-                errors.append(RowError(line, f"件名は1～{TITLE_MAX}文字で入力してください。"))
-            elif not amount.isdecimal():
-                errors.append(RowError(line, "金額は半角数字で入力してください。"))
+                message = f"入金グループ {contract_no}-{group_no} がありません。"
+                errors.append(RowError(line, message, "入金グループ", group_no))
             else:
-                rows.append(_Row(group, title, int(amount)))
-        return Parsed(rows=rows, errors=errors)
+                rows.append(_Row(group, title, amount))
+        return Parsed(rows=rows, errors=sorted(errors, key=lambda error: error.line))
 
     def store(self, dbsession: Session, rows: Sequence[Any], *, now: dt.datetime) -> None:
         """Write the notes; the core commits them with the file's audit event."""
