@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -157,51 +157,61 @@ class _RoundLinesLoader:
         """Every line of the file, or an error for each bad row."""
         rows, errors = read_rows(data, self.columns)
         groups = _Groups(dbsession)
-        rounds: dict[tuple[int, str], int | None] = {}
+        # Looked up once per (contract, group, round) of the file: 100,000 lines name a few rounds.
+        rounds: dict[tuple[str, str, str], tuple[DepositGroup, int] | RowError] = {}
         parsed: list[_Line] = []
-        seen: set[tuple[int, str, str]] = set()
+        seen: set[tuple[str, str, str, str]] = set()
         for line, (contract_no, group_no, round_no, *values) in rows:
-            group = groups.find(line, contract_no, group_no)
-            if isinstance(group, RowError):
-                errors.append(group)
-                continue
-            key = (group.id, round_no)
-            if key not in rounds:
-                rounds[key] = dbsession.scalar(
-                    scoped_select(group, SavingsRound, SavingsRound.id).where(
-                        SavingsRound.round_no == round_no
-                    )
-                )
-            round_id = rounds[key]
-            if round_id is None:
-                errors.append(
-                    RowError(line, "この回号の一斉積立回が取り込まれていません。", "回号", round_no)
-                )
+            key = (contract_no, group_no, round_no)
+            found = rounds.get(key)
+            if found is None:
+                found = rounds[key] = self._round(dbsession, groups, line, key)
+            if isinstance(found, RowError):
+                errors.append(replace(found, line=line))
                 continue
             employee_no = values[0]
-            if (group.id, round_no, employee_no) in seen:
+            if (*key, employee_no) in seen:
                 errors.append(
                     RowError(line, "同じ回の職員番号が重複しています。", "職員番号", employee_no)
                 )
                 continue
-            seen.add((group.id, round_no, employee_no))
-            parsed.append(_Line(group, round_id, dict(zip(self.names, values, strict=True))))
+            seen.add((*key, employee_no))
+            parsed.append(_Line(found[0], found[1], dict(zip(self.names, values, strict=True))))
         return Parsed(rows=parsed, errors=sorted(errors, key=lambda e: e.line))
+
+    @staticmethod
+    def _round(
+        dbsession: Session, groups: _Groups, line: int, key: tuple[str, str, str]
+    ) -> tuple[DepositGroup, int] | RowError:
+        """The group and the id of round ``key``, or why the line is refused."""
+        contract_no, group_no, round_no = key
+        group = groups.find(line, contract_no, group_no)
+        if isinstance(group, RowError):
+            return group
+        round_id = dbsession.scalar(
+            scoped_select(group, SavingsRound, SavingsRound.id).where(
+                SavingsRound.round_no == round_no
+            )
+        )
+        if round_id is None:
+            return RowError(line, "この回号の一斉積立回が取り込まれていません。", "回号", round_no)
+        return group, round_id
 
     def store(self, dbsession: Session, rows: Sequence[Any], *, now: dt.datetime) -> None:
         """Replace the lines of every round in the file."""
-        by_round: dict[tuple[int, int], list[_Line]] = {}
+        by_round: dict[int, list[_Line]] = {}
         for line in rows:
-            by_round.setdefault((line.group.id, line.round_id), []).append(line)
-        for lines in by_round.values():
-            group, round_id = lines[0].group, lines[0].round_id
+            by_round.setdefault(line.round_id, []).append(line)
+        for round_id, lines in by_round.items():
+            group = lines[0].group
             dbsession.execute(
                 scoped_delete(group, self.model).where(self.model.round_id == round_id)
             )
             scope = {**scope_values(group), "round_id": round_id}
+            table = cast(Table, self.model.__table__)
             for start in range(0, len(lines), BATCH):
                 batch = [{**scope, **line.values} for line in lines[start : start + BATCH]]
-                dbsession.execute(insert(cast(Table, self.model.__table__)), batch)
+                dbsession.execute(insert(table), batch)
 
 
 PERSON_NAMES = ("employee_no", "name_kana", "name_kanji", "branch_no", "account_no")

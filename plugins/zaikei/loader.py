@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -161,43 +161,55 @@ class _RunLinesLoader:
         """Every line of the file, or an error for each bad row."""
         rows, errors = read_rows(data, self.columns)
         groups = _groups(dbsession)
-        runs: dict[tuple[int, str, dt.date], int | None] = {}
-        seen: set[tuple[int, int, str, str]] = set()
+        # Looked up once per (contract, group, document, 作成基準日) of the file.
+        runs: dict[tuple[str, str, str, dt.date], tuple[DepositGroup, int] | RowError] = {}
+        seen: set[tuple[Any, ...]] = set()
         parsed: list[_Line] = []
         for line, (contract_no, group_no, document, basis_date, *values) in rows:
-            group = groups.get((contract_no, group_no))
-            if group is None:
-                errors.append(_no_group(line, group_no))
-                continue
-            key = (group.id, document, basis_date)
-            if key not in runs:
-                runs[key] = dbsession.scalar(
-                    scoped_select(group, ZaikeiRun, ZaikeiRun.id).where(
-                        ZaikeiRun.document == document, ZaikeiRun.basis_date == basis_date
-                    )
-                )
-            run_id = runs[key]
-            if run_id is None:
-                errors.append(
-                    RowError(
-                        line,
-                        "この作成基準日の財形データが取り込まれていません。",
-                        "作成基準日",
-                        f"{basis_date:%Y%m%d}",
-                    )
-                )
+            key = (contract_no, group_no, document, basis_date)
+            found = runs.get(key)
+            if found is None:
+                found = runs[key] = self._run(dbsession, groups, line, key)
+            if isinstance(found, RowError):
+                errors.append(replace(found, line=line))
                 continue
             employee_no, kind = values[0], values[3]
-            if (group.id, run_id, employee_no, kind) in seen:
+            if (*key, employee_no, kind) in seen:
                 errors.append(
                     RowError(
                         line, "同じ職員番号・財形種類が重複しています。", "職員番号", employee_no
                     )
                 )
                 continue
-            seen.add((group.id, run_id, employee_no, kind))
-            parsed.append(_Line(group, run_id, dict(zip(self.names, values, strict=True))))
+            seen.add((*key, employee_no, kind))
+            parsed.append(_Line(found[0], found[1], dict(zip(self.names, values, strict=True))))
         return Parsed(rows=parsed, errors=sorted(errors, key=lambda e: e.line))
+
+    @staticmethod
+    def _run(
+        dbsession: Session,
+        groups: dict[tuple[str, str], DepositGroup],
+        line: int,
+        key: tuple[str, str, str, dt.date],
+    ) -> tuple[DepositGroup, int] | RowError:
+        """The group and the id of run ``key``, or why the line is refused."""
+        contract_no, group_no, document, basis_date = key
+        group = groups.get((contract_no, group_no))
+        if group is None:
+            return _no_group(line, group_no)
+        run_id = dbsession.scalar(
+            scoped_select(group, ZaikeiRun, ZaikeiRun.id).where(
+                ZaikeiRun.document == document, ZaikeiRun.basis_date == basis_date
+            )
+        )
+        if run_id is None:
+            return RowError(
+                line,
+                "この作成基準日の財形データが取り込まれていません。",
+                "作成基準日",
+                f"{basis_date:%Y%m%d}",
+            )
+        return group, run_id
 
     def store(self, dbsession: Session, rows: Sequence[Any], *, now: dt.datetime) -> None:
         """Replace the lines of every run in the file."""
@@ -208,9 +220,10 @@ class _RunLinesLoader:
             group = lines[0].group
             dbsession.execute(scoped_delete(group, self.model).where(self.model.run_id == run_id))
             scope = {**scope_values(group), "run_id": run_id}
+            table = cast(Table, self.model.__table__)
             for start in range(0, len(lines), BATCH):
                 batch = [{**scope, **line.values} for line in lines[start : start + BATCH]]
-                dbsession.execute(insert(cast(Table, self.model.__table__)), batch)
+                dbsession.execute(insert(table), batch)
 
 
 PERSON_NAMES = ("employee_no", "name_kana", "name_kanji", "savings_kind")
