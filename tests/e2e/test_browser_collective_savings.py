@@ -68,10 +68,14 @@ def chromium_browser(deployment: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
         yield chromium
 
 
-def _user_with_certificate(app: Any, user_id: str, role: str, hidden: bool, folder: Path) -> Path:
-    """A user of 10000001 (its password PASSWORD) and the .p12 of a certificate issued to it."""
+def _user_with_certificate(
+    app: Any, user_id: str, role: str, hidden: bool, folder: Path, contract_no: str = "10000001"
+) -> Path:
+    """A user of ``contract_no`` (its password PASSWORD) and the .p12 of a certificate issued to it."""
     with get_session_factory(app.registry)() as session:
-        contract = session.scalars(select(Contract).where(Contract.contract_no == "10000001")).one()
+        contract = session.scalars(
+            select(Contract).where(Contract.contract_no == contract_no)
+        ).one()
         user = User(
             contract=contract,
             user_id=user_id,
@@ -100,7 +104,9 @@ def _user_with_certificate(app: Any, user_id: str, role: str, hidden: bool, fold
     return path
 
 
-def _logged_in(browser: Any, deployment: Any, p12: Path, problems: Problems) -> tuple[Any, Any]:
+def _logged_in(
+    browser: Any, deployment: Any, p12: Path, problems: Problems, group: str | None = "本部"
+) -> tuple[Any, Any]:
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(deployment.base_url))
     context = browser.new_context(
         viewport=VIEWPORT,
@@ -114,15 +120,16 @@ def _logged_in(browser: Any, deployment: Any, p12: Path, problems: Problems) -> 
     page.goto(deployment.base_url + "/login")
     page.locator("[name=password]").fill(PASSWORD)
     page.get_by_role("button", name="ログイン").click()
-    screen(page, "DC590101")
-    page.locator("#groups-form tr", has_text="本部").get_by_role("button", name="選択").click()
+    if group is not None:  # a 事業主 contract has no 入金グループ選択 (SPEC 6.4)
+        screen(page, "DC590101")
+        page.locator("#groups-form tr", has_text=group).get_by_role("button", name="選択").click()
     screen(page, "DC671101")
     return context, page
 
 
-def _open_menu(page: Any, item: str) -> None:
-    """A submenu link of 一斉積立事務 in the menu bar: the submenu opens on hover of its parent."""
-    page.locator(".menu-bar li", has_text="一斉積立事務").first.hover()
+def _open_menu(page: Any, item: str, menu: str = "一斉積立事務") -> None:
+    """A submenu link of ``menu`` in the menu bar: the submenu opens on hover of its parent."""
+    page.locator(".menu-bar li", has_text=menu).first.hover()
     page.locator(".menu-bar").get_by_role("link", name=item, exact=True).click()
 
 
@@ -205,3 +212,34 @@ def test_a_master_reads_savings_and_a_hidden_user_sees_no_trace(
     assert problems.items == []
     if name == "direct" and os.environ.get("CJS_DOCS_IMAGES") == "1":
         export_doc_images(shot.paths, DOC_IMAGES)
+
+
+def test_an_employer_reads_the_zaikei_screen_and_downloads_the_statement(
+    deployment: Any, chromium_browser: Any, tmp_path: Path
+) -> None:
+    """#13 acceptance (SPEC 6.4): a 事業主 user sees the 財形 information screen (作成基準日) and
+    downloads the 財形積立明細書."""
+    from playwright.sync_api import expect
+
+    app = deployment.app
+    load_demo_files(
+        get_session_factory(app.registry), get_modules(app.registry), now=dt.datetime.now(dt.UTC)
+    )
+    p12 = _user_with_certificate(app, "employer01", "master", False, tmp_path, "20000001")
+    problems = Problems()
+    context, page = _logged_in(chromium_browser, deployment, p12, problems, group=None)
+    dates = page.locator("#zaikei-basis-dates")
+    expect(dates).to_contain_text("2026/10/20")  # 預入依頼書（月例）, the newest of the demo
+    expect(dates).to_contain_text("加入者残高一覧表")
+    _open_menu(page, "財形積立明細書出力", menu="財形貯蓄事務")
+    with page.expect_download() as pdf_info:
+        page.locator("#btn-details-pdf").click()
+    pdf = tmp_path / "zaikei.pdf"
+    pdf_info.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert pdf_info.value.suggested_filename.startswith("財形積立明細書_")
+    text = _text_of_pdf(pdf)
+    if text:
+        assert "財形積立明細書" in text and "株式会社デモ商事" in text
+    context.close()
+    assert problems.items == []
