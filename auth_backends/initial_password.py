@@ -11,7 +11,7 @@ from auth_backends import messages
 from core import audit, clock, rules
 from core.auth import lockout
 from core.auth.flows import OK, Flow, StepResult
-from core.db.models import Contract, Role
+from core.db.models import Contract
 from core.hookspecs import AuthStep, Screen, hookimpl
 from core.web.forms import Form, PasswordField, StringField, formdata, required, rule
 
@@ -82,7 +82,7 @@ class InitialPasswordStep:
             return StepResult(message=messages.BLOCKED_INITIAL)
         if outcome == lockout.Outcome.WRONG:
             return StepResult(message=WRONG)
-        if any(user.role == Role.MASTER for user in row.users):
+        if any(user.is_live_master for user in row.users):  # a deleted master does not count
             return StepResult(message=HAS_MASTER)
         flow.set(contract_pk=row.id)
         return OK

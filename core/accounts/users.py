@@ -22,6 +22,9 @@ Rules, as decided here:
   keeps its rows, like the rest of its history.
 - Deletion: ``deleted_at`` set, every valid certificate revoked as ``privilegeWithdrawn``, sessions
   ended at once; the row, the user ID and the audit history stay (ACC-1: the ID is never given again).
+  The master deletes its general users; only the bank deletes a master (BANK-4, :meth:`delete_master`),
+  its general users kept, and the contract then registers a new master (FLOW-1: a deleted master no
+  longer counts).
 """
 
 from __future__ import annotations
@@ -89,6 +92,22 @@ class UserState(enum.StrEnum):
     @property
     def label(self) -> str:
         return {"normal": "正常", "locked": "ロック中", "blocked": "閉塞"}[self.value]
+
+
+class MasterDeletionReason(enum.StrEnum):
+    """理由 of マスターユーザーの削除 on the bank's paper form (BANK-4, seed 003)."""
+
+    LOCKED_OUT = "locked_out"
+    FORGOTTEN = "forgotten"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {
+            "locked_out": "パスワード誤入力による閉鎖",
+            "forgotten": "パスワード失念",
+            "other": "その他",
+        }[self.value]
 
 
 class UserAdminError(Exception):
@@ -286,6 +305,9 @@ class IUserAdministration(Interface):
     def delete_general_user(master, target):
         """Delete a general user; return the serials revoked."""
 
+    def delete_master(target, staff_id, reason):
+        """Delete a contract's master for the bank (BANK-4); return the serials revoked."""
+
 
 @implementer(IUserAdministration)
 class UserAdministration:
@@ -319,11 +341,14 @@ class UserAdministration:
         }
         return [module for code, module in modules.modules.items() if code in enabled]
 
-    def _audit(self, action: str, actor: User, target: User, **details: object) -> None:
+    def _audit(
+        self, action: str, actor: str, target: User, actor_kind: str = "user", /, **details: object
+    ) -> None:
         audit.record(
             self.dbsession,
             action,
-            actor=actor.user_id,
+            actor=actor,
+            actor_kind=actor_kind,
             target=target.user_id,
             contract_no=target.contract.contract_no,
             request=self.origin,
@@ -364,7 +389,9 @@ class UserAdministration:
         except IntegrityError:
             raise UserIdTaken() from None  # registered meanwhile from elsewhere
         stored = _apply_levels(db, user, levels)
-        self._audit("user.create", master, user, role=Role.GENERAL.value, restrictions=stored)
+        self._audit(
+            "user.create", master.user_id, user, role=Role.GENERAL.value, restrictions=stored
+        )
         self.outbox.notify_user(user, "registered", is_master=False)
         return user
 
@@ -433,7 +460,7 @@ class UserAdministration:
             return []
 
         db.flush()
-        self._audit("user.update", actor, row, fields=changed, **details)
+        self._audit("user.update", actor.user_id, row, fields=changed, **details)
         if "password" in changed and not own:
             self.outbox.notify_user(row, "password_reset_by_master")
         elif "password" in changed:
@@ -460,6 +487,46 @@ class UserAdministration:
             raise NotAllowed()
         if target.id == master.id or is_master(target):
             raise NotAllowed(MASTER_NOT_DELETABLE)
+        row, revoked = self._delete(
+            target, master.user_id, "user", message="FLOW-5: the user was deleted by the master"
+        )
+        self._audit("user.delete", master.user_id, row, revoked=revoked)
+        self.outbox.notify_user(row, "user_deleted")
+        return revoked
+
+    def delete_master(self, target: User, staff_id: str, reason: MasterDeletionReason) -> list[str]:
+        """Delete the master ``target`` for the bank (BANK-4); return the serials revoked.
+
+        What the staff application applies once a マスターユーザーの削除 request is approved (the
+        request and its four eyes are its own business): like :meth:`delete_general_user`, every
+        valid certificate revoked, the sessions ended, the row and its history kept; the contract's
+        general users stay. The contract may then register a new master with its contract number and
+        initial password (FLOW-1). :class:`NotAllowed` when ``target`` is not a master or is already
+        deleted. Audited as ``user.delete`` by the bank (``staff_id``) with the form's ``reason``;
+        the master is mailed ``user_deleted``.
+        """
+        if not is_master(target):
+            raise NotAllowed()
+        row, revoked = self._delete(
+            target, staff_id, "bank", message="BANK-4: the master was deleted by the bank"
+        )
+        self._audit(
+            "user.delete",
+            staff_id,
+            row,
+            "bank",
+            role=Role.MASTER.value,
+            reason=MasterDeletionReason(reason).value,
+            revoked=revoked,
+        )
+        self.outbox.notify_user(row, "user_deleted")
+        return revoked
+
+    def _delete(
+        self, target: User, actor: str, actor_kind: str, *, message: str
+    ) -> tuple[User, list[str]]:
+        """Mark ``target`` deleted, revoke its valid certificates, end its sessions (not audited
+        here: the caller records ``user.delete``); return the locked row and the serials revoked."""
         db = self.dbsession
         row: User = lockout.lock_row(db, User, target.id)
         if row.deleted_at is not None:
@@ -476,17 +543,16 @@ class UserAdministration:
                 db,
                 certificate,
                 reason=DELETION_REVOCATION_REASON,
-                actor=master.user_id,
+                actor=actor,
+                actor_kind=actor_kind,
                 now=now,
                 request=self.origin,
-                message="FLOW-5: the user was deleted by the master",
+                message=message,
             ):
                 revoked.append(certificate.serial)
         end_sessions_of(db, row.id)
         db.flush()
-        self._audit("user.delete", master, row, revoked=revoked)
-        self.outbox.notify_user(row, "user_deleted")
-        return revoked
+        return row, revoked
 
 
 def user_administration_for_request(_context: Any, request: Request) -> UserAdministration:

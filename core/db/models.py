@@ -82,6 +82,10 @@ class Role(enum.StrEnum):
     GENERAL = "general"
 
 
+#: The rows the one-master rule counts (FLOW-1): masters not deleted (BANK-4), as SQL for the index.
+LIVE_MASTER = "role = 'master' AND deleted_at IS NULL"
+
+
 class CertificateStatus(enum.StrEnum):
     """A certificate is valid until revoked; expiry is read from ``not_after``."""
 
@@ -149,13 +153,14 @@ class User(Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        # FLOW-1: one master per contract, enforced by the database itself.
+        # FLOW-1: one live master per contract, enforced by the database itself; a master the bank
+        # deleted (BANK-4) keeps its row and no longer counts.
         Index(
             "uq_users_one_master_per_contract",
             "contract_id",
             unique=True,
-            sqlite_where=text("role = 'master'"),
-            postgresql_where=text("role = 'master'"),
+            sqlite_where=text(LIVE_MASTER),
+            postgresql_where=text(LIVE_MASTER),
         ),
     )
 
@@ -187,6 +192,11 @@ class User(Base):
     certificates: Mapped[list[Certificate]] = relationship(
         back_populates="user", order_by="Certificate.not_before"
     )
+
+    @property
+    def is_live_master(self) -> bool:
+        """Whether this user is its contract's master and not deleted (the one FLOW-1 counts)."""
+        return self.role == Role.MASTER and self.deleted_at is None
 
 
 class UserRestriction(Base):

@@ -323,3 +323,54 @@ def test_0005_seals_pending_outbox_bodies_and_drops_those_already_sent(
     with engine.connect() as connection:
         bodies = connection.execute(text("SELECT body FROM outbox_messages ORDER BY id")).all()
     assert bodies == [("",), ("認証コード：222222",)]
+
+
+_CONTRACT_ROW = text(
+    "INSERT INTO contracts (id, contract_no, kind, organisation_name, initial_password_hash,"
+    " initial_failed_count, initial_lock_count, created_at, updated_at)"
+    " VALUES (1, '10000001', 'member', '労金商事', 'x', 0, 0,"
+    " '2026-11-30 00:00:00', '2026-11-30 00:00:00')"
+)
+_MASTER_ROW = text(
+    "INSERT INTO users (contract_id, user_id, role, name, email, password_hash,"
+    " password_is_temporary, password_changed_at, failed_count, lock_count, deleted_at,"
+    " created_at, updated_at) VALUES (1, :user_id, 'master', '労金　太郎', 'taro@example.jp', 'x',"
+    " false, '2026-11-30 00:00:00', 0, 0, :deleted_at, '2026-11-30 00:00:00',"
+    " '2026-11-30 00:00:00')"
+)
+
+
+def test_0006_a_deleted_master_no_longer_counts_but_two_live_masters_are_refused(
+    engine: Engine, db_url: str
+) -> None:
+    """#14 item 2, BANK-4, FLOW-1: after 0006 a contract whose master the bank deleted registers a
+    new one; the database still refuses a second live master; the downgrade stops, naming the
+    contract, rather than drop a master."""
+    dbmigrate.downgrade(db_url, "0005_outbox_sealed_body")
+    with engine.begin() as connection:
+        connection.execute(_CONTRACT_ROW)
+        connection.execute(
+            _MASTER_ROW, {"user_id": "master01", "deleted_at": "2026-11-30 01:00:00"}
+        )
+    with (
+        pytest.raises(IntegrityError),
+        engine.begin() as connection,
+    ):  # 0005: the deleted one counts
+        connection.execute(_MASTER_ROW, {"user_id": "master02", "deleted_at": None})
+
+    dbmigrate.upgrade(db_url)
+    with engine.begin() as connection:
+        connection.execute(_MASTER_ROW, {"user_id": "master02", "deleted_at": None})
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(_MASTER_ROW, {"user_id": "master03", "deleted_at": None})
+    assert dbmigrate.check(db_url) == []
+
+    with pytest.raises(RuntimeError, match=r"contracts \(id\) \[1\] have a deleted master"):
+        dbmigrate.downgrade(db_url, "0005_outbox_sealed_body")
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM users WHERE user_id = 'master01'"))
+    dbmigrate.downgrade(db_url, "0005_outbox_sealed_body")
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            _MASTER_ROW, {"user_id": "master04", "deleted_at": "2026-11-30 02:00:00"}
+        )
