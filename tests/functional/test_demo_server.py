@@ -57,6 +57,7 @@ class Demo:
     db_url: str
     ca_file: Path
     maildir: Path
+    key_file: Path
     started_in: float
 
     def output(self) -> str:
@@ -108,7 +109,7 @@ def demo(tmp_path_factory) -> Iterator[Demo]:
     # The sender's poll (default 30 s) picks up mail that another process puts in the outbox.
     ini.write_text(text.replace(anchor, anchor + "cjs.mail.poll_seconds = 1\n"))
     settings = load_settings(str(ini))
-    for name in ("cjs.ca.dir", "cjs.demo.maildir"):
+    for name in ("cjs.ca.dir", "cjs.demo.maildir", "cjs.secrets.key_file"):
         assert Path(settings[name]).is_relative_to(tmp_path), name
     assert str(tmp_path) in settings["sqlalchemy.url"]
 
@@ -133,6 +134,7 @@ def demo(tmp_path_factory) -> Iterator[Demo]:
         db_url=settings["sqlalchemy.url"],
         ca_file=Path(settings["cjs.ca.dir"]) / "ca.pem",
         maildir=Path(settings["cjs.demo.maildir"]),
+        key_file=Path(settings["cjs.secrets.key_file"]),
         started_in=0.0,
     )
     try:
@@ -263,7 +265,7 @@ def test_the_apps_own_mail_goes_to_the_smtp_port_the_demo_was_given(demo):
                 to="outbox@demo.example.jp",
                 template="user_unlocked",
                 context={"user_name": "労金　花子", "user_id": "demo0042"},
-                settings={},
+                settings={"cjs.secrets.key_file": str(demo.key_file)},  # the demo's key
             )
             session.commit()
     finally:
