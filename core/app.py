@@ -14,6 +14,7 @@ from core.modules import configure_module_routes
 from core.pki.crl import publication_worker_of
 from core.pki.signers import configure_signer
 from core.plugins import install_plugins, load_plugins
+from core.security import guard
 from core.security.client_cert import ClientCertificateMiddleware
 from core.settings import ConfigurationError
 
@@ -59,6 +60,7 @@ def make_config(
     config.include("core.timefmt")
     config.add_translation_dirs("core:locale")
     set_clock(config.registry, utcnow)
+    config.include("core.security.guard")
     config.include("core.db")
     config.include("core.mail")
     if kind == "staff":
@@ -76,16 +78,19 @@ def make_config(
 
 def make_app(
     settings: Mapping[str, Any], plugins: Iterable[object] = (), kind: str = "customer"
-) -> ClientCertificateMiddleware:
+) -> guard.RequestGuard:
     """Build the ``kind`` WSGI application from a settings mapping (tests and ``cjs serve``).
 
-    The client-certificate middleware wraps the router; ``app.registry`` is the router's registry.
+    Outermost the request guard (hostile input, size limits, the public host: #12), then the
+    client-certificate middleware, then the router; ``app.registry`` is the router's registry.
     """
     router = make_config(settings, plugins, kind).make_wsgi_app()
-    return ClientCertificateMiddleware(router, router.registry.settings["cjs.proxy.trusted"])
+    registry = router.registry
+    certificates = ClientCertificateMiddleware(router, registry.settings["cjs.proxy.trusted"])
+    return guard.wrap(certificates, registry)
 
 
-def close_app(app: ClientCertificateMiddleware) -> None:
+def close_app(app: guard.RequestGuard) -> None:
     """Stop the app's background threads and close its database connections (stop, tests).
 
     The CRL worker first writes what it was asked for; the mail sender stops (what it had not sent
@@ -98,6 +103,6 @@ def close_app(app: ClientCertificateMiddleware) -> None:
     get_engine(app.registry).dispose()
 
 
-def main(global_config: Mapping[str, Any] | None, **settings: Any) -> ClientCertificateMiddleware:
+def main(global_config: Mapping[str, Any] | None, **settings: Any) -> guard.RequestGuard:
     """PasteDeploy entry point: ``use = egg:cjs``."""
     return make_app(settings)

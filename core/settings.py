@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 #: The service's name as the bank's manuals write it (「ろうきん賃金控除事務支援サービス」): the mails
 #: and the paper forms use it. The page header shows the system's name instead (``cjs.system_name``,
@@ -65,6 +66,27 @@ def choice(*choices: str) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def public_url(value: str) -> str:
+    """An ``https://host[:port]/`` (or ``http://``) base URL, normalised: lower-case host, a port
+    only when it is not the scheme's default, and the path ``/`` (the service is served at the root).
+    """
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"expected http(s)://host[:port]/, got {value!r}")
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"expected a base URL with no path, query or user, got {value!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"expected a port number, got {value!r}") from None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = 443 if parts.scheme == "https" else 80
+    netloc = host if port in {None, default_port} else f"{host}:{port}"
+    return f"{parts.scheme}://{netloc}/"
 
 
 def _path(value: str) -> Path:
@@ -222,7 +244,32 @@ SETTINGS: tuple[Setting, ...] = (
         "command run without a shell after the CRL files are written (e.g. nginx -s reload)",
     ),
     Setting("cjs.crl.next_update_hours", positive_int, "48", "nextUpdate of the CRL, in hours"),
-    Setting("cjs.service_url", str, "https://localhost:8443/", "the service's address, for emails"),
+    Setting(
+        "cjs.service_url",
+        public_url,
+        "https://localhost:8443/",
+        "the public base URL (scheme, host, port): links, redirects and mails use it, and a "
+        "request whose Host header names another host is refused with 400",
+    ),
+    Setting(
+        "cjs.request.max_form_bytes",
+        positive_int,
+        "1048576",
+        "largest request body, in bytes, of a screen that takes no file; a larger one gets 413",
+    ),
+    Setting(
+        "cjs.request.max_upload_bytes",
+        positive_int,
+        "20971520",
+        "largest request body, in bytes, of a screen that takes files (accepts_upload=True), "
+        "and cheroot's max_request_body_size",
+    ),
+    Setting(
+        "cjs.request.max_fields",
+        positive_int,
+        "1000",
+        "most fields in a query string or a form body; more gets 400",
+    ),
     Setting(
         "retry.attempts", positive_int, "3", "attempts of a request on a serialization failure"
     ),

@@ -392,6 +392,9 @@ def app_settings(
         "cjs.hours.always_open": "true",
         "cjs.mail.sender": "off",  # tests send the outbox themselves
         "cjs.cert.key_type": "ec-p256",  # fast; RSA keys are covered in test_certificates.py
+        # The public base URL (#12): the clients below speak HTTPS to "localhost"; the guard
+        # refuses any other Host.
+        "cjs.service_url": "https://localhost/",
     }
 
 

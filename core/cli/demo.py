@@ -148,9 +148,11 @@ def demo_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
     setup_logging(args)
     if settings["cjs.demo"] is not True:
         raise ConfigurationError("cjs.demo: 'cjs demo' needs cjs.demo = true (demo mailbox page)")
-    # The app's mail goes to the demo SMTP server, wherever --smtp-port puts it.
+    # The app's mail goes to the demo SMTP server, wherever --smtp-port puts it; the demo's public
+    # address is where it listens, wherever --host and --port put it.
     smtp_port = args.smtp_port or settings["cjs.mail.smtp_port"]
-    settings = {**settings, "cjs.mail.smtp_port": smtp_port}
+    url = url_for(args.host, args.port)
+    settings = {**settings, "cjs.mail.smtp_port": smtp_port, "cjs.service_url": url}
     with stop_signals() as stop:
         for line in prepare(settings):
             log.info("bank: %s", line)
@@ -158,12 +160,19 @@ def demo_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
             return 0
         app = make_app(settings)
         certfile, keyfile = ensure_server_certificate(settings, get_signer(app.registry))
-        server = make_server(app, args.host, args.port, certfile, keyfile, client_ca_path(settings))
+        server = make_server(
+            app,
+            args.host,
+            args.port,
+            certfile,
+            keyfile,
+            client_ca_path(settings),
+            max_body_bytes=settings["cjs.request.max_upload_bytes"],
+        )
         controller = start_smtp(Path(settings["cjs.demo.maildir"]), smtp_port)
         try:
             with running(server):
                 mail.start_sender(app.registry)
-                url = url_for(args.host, args.port)
                 text = banner(settings, url, smtp_port, time.monotonic() - started, DEMO_BANK_FILE)
                 print(text, flush=True)
                 log.info("serving %s (demo)", url)

@@ -60,8 +60,13 @@ def make_server(
     *,
     numthreads: int = 10,
     shutdown_timeout: int = 5,
+    max_body_bytes: int = 0,
 ) -> wsgi.Server:
     """A cheroot WSGI server for ``app`` on ``host:port`` over TLS 1.2 or newer.
+
+    ``max_body_bytes`` (0: no limit) is cheroot's own limit on a request body: a larger one gets
+    cheroot's 413 before the application runs. ``cjs serve`` gives it ``cjs.request.max_upload_bytes``,
+    the largest body any screen takes; the request guard enforces the smaller per-screen limits.
 
     Clients are asked for an optional certificate verified against ``client_ca_file``. The server
     is not started: call ``prepare()`` then ``serve()`` (or ``start()``), and ``stop()``.
@@ -77,6 +82,7 @@ def make_server(
         request_queue_size=64,
         shutdown_timeout=shutdown_timeout,
     )
+    server.max_request_body_size = max_body_bytes
     if certfile is not None:
         if keyfile is None or client_ca_file is None:
             raise ValueError("TLS needs certfile, keyfile and client_ca_file")
@@ -223,8 +229,9 @@ def serve_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
             "cjs.proxy.trusted: empty, but --behind-proxy needs the TLS proxy's address"
         )
     app = make_app(settings)
+    max_body_bytes = settings["cjs.request.max_upload_bytes"]
     if behind_proxy:
-        server = make_server(app, args.host, args.port, None)
+        server = make_server(app, args.host, args.port, None, max_body_bytes=max_body_bytes)
         shown = f"[{args.host}]" if ":" in args.host else args.host
         description = "plain HTTP behind a TLS proxy trusted at " + " ".join(
             settings["cjs.proxy.trusted"]
@@ -232,7 +239,15 @@ def serve_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
         address = f"http://{shown}:{args.port}/"
     else:
         certfile, keyfile = ensure_server_certificate(settings, get_signer(app.registry))
-        server = make_server(app, args.host, args.port, certfile, keyfile, client_ca_path(settings))
+        server = make_server(
+            app,
+            args.host,
+            args.port,
+            certfile,
+            keyfile,
+            client_ca_path(settings),
+            max_body_bytes=max_body_bytes,
+        )
         description = "TLS, optional client certificates"
         address = url_for(args.host, args.port)
     with stop_signals() as stop, running(server):

@@ -4,7 +4,10 @@ Direct TLS (cheroot): the server verified the certificate against our CA and put
 and ``SSL_CLIENT_CERT`` in the WSGI environ. Behind nginx: nginx verified it and forwards
 ``X-SSL-Client-Verify`` and ``X-SSL-Client-Cert`` (the URL-escaped PEM), and ``X-Forwarded-Proto``.
 Those headers are believed only from the addresses in ``cjs.proxy.trusted``; from anywhere else a
-request carrying them is refused. A ``FAILED`` verification is refused everywhere.
+request carrying them is refused (400, the guard's page with the security headers). A ``FAILED``
+verification is refused everywhere. The scheme, host and port of every URL the application builds
+come from ``cjs.service_url`` (``core.security.guard``), never from ``X-Forwarded-Proto`` or
+``X-Forwarded-Host``.
 ``X-Forwarded-For`` (the client address WebOb reports, and the audit log records) is likewise kept
 only from a trusted proxy and dropped from anyone else.
 """
@@ -12,6 +15,7 @@ only from a trusted proxy and dropped from anyone else.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +26,11 @@ from pyramid.config import Configurator
 from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.router import Router
+
+from core.security.guard import send_refusal
+from core.security.headers import request_id_of
+
+log = logging.getLogger(__name__)
 
 VERIFY_HEADER = "HTTP_X_SSL_CLIENT_VERIFY"
 CERT_HEADER = "HTTP_X_SSL_CLIENT_CERT"
@@ -44,13 +53,18 @@ class PresentedCertificate:
 NONE = PresentedCertificate("NONE", None)
 
 
-def _bad_request(start_response: Callable[..., Any], message: str) -> list[bytes]:
-    body = message.encode()
-    start_response(
-        "400 Bad Request",
-        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
-    )
-    return [body]
+#: What a visitor refused here reads (the log gets the reason).
+CERTIFICATE_REFUSED = (
+    "電子証明書を確認できませんでした。お手数ですが、トップページからもう一度操作してください。"
+)
+
+
+def _bad_request(
+    environ: dict[str, Any], start_response: Callable[..., Any], reason: str
+) -> list[bytes]:
+    request_id = request_id_of(environ)
+    log.info("request %s refused (400): %s", request_id, reason)
+    return send_refusal(start_response, 400, CERTIFICATE_REFUSED, request_id)
 
 
 class ClientCertificateMiddleware:
@@ -78,7 +92,9 @@ class ClientCertificateMiddleware:
         has_proxy_headers = any(key in environ for key in PROXY_HEADERS)
         from_trusted_proxy = self._from_trusted_proxy(environ)
         if has_proxy_headers and not from_trusted_proxy:
-            return _bad_request(start_response, "client certificate headers from an untrusted peer")
+            return _bad_request(
+                environ, start_response, "client certificate headers from an untrusted peer"
+            )
         if not from_trusted_proxy:
             # WebOb's request.client_addr (the audit log's address) believes X-Forwarded-For:
             # only a trusted proxy may set it (nginx overwrites it with the peer's address).
@@ -86,13 +102,11 @@ class ClientCertificateMiddleware:
         if has_proxy_headers:
             verify = environ.get(VERIFY_HEADER, "NONE")
             pem = unquote(environ.get(CERT_HEADER, ""))
-            if environ.get(PROTO_HEADER) in {"http", "https"}:
-                environ["wsgi.url_scheme"] = environ[PROTO_HEADER]
         else:
             verify = environ.get("SSL_CLIENT_VERIFY", "NONE")
             pem = environ.get("SSL_CLIENT_CERT", "")
         if verify != "NONE" and verify != "SUCCESS":
-            return _bad_request(start_response, "client certificate verification failed")
+            return _bad_request(environ, start_response, "client certificate verification failed")
         if verify == "SUCCESS" and pem:
             environ[ENVIRON_VERIFY] = "SUCCESS"
             environ[ENVIRON_CERT] = pem

@@ -60,7 +60,9 @@ def crl_view(request: Request) -> Response:
     next_update = crl.next_update_utc
     if next_update is not None:
         max_age = max(0, int((next_update - clock.now(request.registry)).total_seconds()))
-        response.cache_control.public = True  # core.web.headers keeps a public response's caching
+        response.cache_control.public = (
+            True  # core.security.headers keeps a public response's caching
+        )
         response.cache_control.max_age = max_age
         response.expires = next_update
     response.last_modified = crl.last_update_utc

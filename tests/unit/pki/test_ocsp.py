@@ -354,9 +354,11 @@ def served(db_url: str, ca_settings: dict[str, str], tmp_path: Path) -> Iterator
         "cjs.hours.maintenance": "2000-01-01T00:00/2100-01-01T00:00",
         "cjs.mail.sender": "off",
     }
-    app = make_app(settings)
-    server = wsgi.Server(("127.0.0.1", 0), app)
+    server = wsgi.Server(("127.0.0.1", 0), None)
     server.prepare()
+    # The public base URL is where openssl asks (#12: the guard refuses any other Host).
+    app = make_app({**settings, "cjs.service_url": f"http://127.0.0.1:{server.bind_addr[1]}/"})
+    server.wsgi_app = app
     import threading
 
     thread = threading.Thread(target=server.serve, daemon=True)
