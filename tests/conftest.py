@@ -639,6 +639,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    # Tests that count what they tried say so with record_property("cases_tried", line): shown
+    # here, also from pytest-xdist workers (the report carries the property).
+    tried = [
+        f"{report.nodeid}: {value}"
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in report.user_properties
+        if name == "cases_tried"
+    ]
+    if tried:
+        terminalreporter.write_sep("-", "cases tried")
+        for line in tried:
+            terminalreporter.write_line(line)
     versions = config.stash[_PG_VERSIONS]
     if versions:
         terminalreporter.write_sep("-", "PostgreSQL")
