@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from core.clock import set_clock
 from core.pki.signers import get_signer
+from core.security.client_cert import CERTIFICATE_REFUSED
 
 pytestmark = pytest.mark.e2e
 
@@ -361,7 +362,7 @@ def test_forged_client_certificate_headers_are_never_believed(deployment, issued
         reached = deployment.requests[seen:]
         if deployment.mode == "direct":
             assert page.status == 400
-            assert "untrusted" in page.text
+            assert CERTIFICATE_REFUSED in page.text  # the guard's page (#12)
         else:
             assert page.status == 200 and NO_CERTIFICATE in page.text
             assert reached and all(
@@ -405,7 +406,7 @@ def test_the_app_port_refuses_proxy_headers_from_an_untrusted_address(deployment
             connection.close()
 
     status, body = call({**_forged_headers(issued.certificate), "X-Forwarded-Proto": "https"})
-    assert status == 400 and "untrusted" in body
+    assert status == 400 and CERTIFICATE_REFUSED in body
     assert deployment.requests[-1].remote_addr == "127.0.0.2"
     status, body = call({"X-Forwarded-Proto": "https"})
     assert status == 400  # X-Forwarded-Proto is a proxy header too

@@ -13,6 +13,7 @@ from pyramid.config import Configurator
 from pyramid.response import Response
 
 from core.security import guard
+from core.security.client_cert import CERTIFICATE_REFUSED, ClientCertificateMiddleware
 from core.security.headers import SECURITY_HEADERS
 from core.settings import ConfigurationError, public_url, validate
 
@@ -248,6 +249,24 @@ def test_a_public_address_with_a_port_keeps_it():
     client = make_guarded(**{"cjs.service_url": "https://localhost:8443"})
     response = client.get("/form", extra_environ={"HTTP_HOST": "localhost:8443"})
     assert response.text.startswith("https://localhost:8443/form|")
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"HTTP_X_SSL_CLIENT_VERIFY": "SUCCESS", "REMOTE_ADDR": "192.0.2.9"},  # untrusted peer
+        {"SSL_CLIENT_VERIFY": "FAILED:certificate revoked"},
+    ],
+)
+def test_the_client_certificate_refusals_are_pages_with_the_security_headers(environ):
+    """AUTH-5's refusals (forged proxy headers, a FAILED verification) answer like the guard's."""
+    router = make_guarded().app.app
+    client = webtest.TestApp(
+        guard.wrap(ClientCertificateMiddleware(router, ()), router.registry), extra_environ=HTTPS
+    )
+    response = client.get("/form", extra_environ=environ, status=400)
+    assert_refused(response, 400)
+    assert CERTIFICATE_REFUSED in response.text
 
 
 @pytest.mark.parametrize(
