@@ -376,6 +376,7 @@ def two_servers(
         "cjs.mail.sender": "off",
         "cjs.cert.key_type": "ec-p256",
         "cjs.proxy.trusted": "127.0.0.1",
+        "cjs.service_url": "https://localhost/",  # the clients' Host, through the proxies (#12)
     }
     apply_file_with_settings(validate(settings), DEMO_BANK_FILE)
     servers = start_servers(settings, tmp_path, 2)
