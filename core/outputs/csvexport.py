@@ -7,10 +7,9 @@ Every export of the service goes through here, so all of them:
   a tab or a carriage return gets a leading ``'`` so that Excel shows it as text instead of running
   it. Numbers (int, Decimal, float) are written as they are, so negative amounts stay numbers;
 - in cp932, first map the characters that Unicode-to-JIS converters disagree on to the ones cp932
-  has (〜 U+301C → ～ U+FF5E, − U+2212 → － U+FF0D, ‖ → ∥, — → ―, ¢ £ ¬ → ￠ ￡ ￢), then replace any
-  character cp932 cannot hold with ``?`` (the core's own exports never fail on one odd character);
-  the modules' exports (:func:`write_csv_strict`) report such a character instead, naming the row
-  and the column (#13 item 6);
+  has (〜 U+301C → ～ U+FF5E, − U+2212 → － U+FF0D, ‖ → ∥, — → ―, ¢ £ ¬ → ￠ ￡ ￢); a character
+  cp932 still cannot hold is never replaced: :class:`UnencodableCharacter` names its row and column,
+  and the user is told so and offered UTF-8 (#13 item 6);
 - are served with ``Content-Type: text/csv; charset=Windows-31J`` (the IANA name of cp932) or
   ``charset=UTF-8``, as an attachment whose file name may be Japanese (RFC 6266 ``filename*``, with
   an ASCII ``filename`` for old clients).
@@ -91,33 +90,17 @@ def safe_cell(value: Any) -> str:
     return text
 
 
-def csv_text(header: Sequence[Any] | None, rows: Iterable[Sequence[Any]]) -> str:
-    """The CSV as text: every cell quoted, CRLF line ends, cells guarded (see :func:`safe_cell`)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    if header is not None:
-        writer.writerow([safe_cell(h) for h in header])
-    for row in rows:
-        writer.writerow([safe_cell(value) for value in row])
-    return buffer.getvalue()
-
-
-def encode(text: str, encoding: str = DEFAULT_ENCODING) -> bytes:
-    """``text`` in the export encoding: cp932 (folded, unknown characters as ``?``) or UTF-8 + BOM."""
-    name = normalise_encoding(encoding)
-    codec = ENCODINGS[name][0]
-    if name == "cp932":
-        return text.translate(CP932_FOLD).encode(codec, errors="replace")
-    return text.encode(codec)
-
-
 def csv_bytes(
     header: Sequence[Any] | None,
     rows: Iterable[Sequence[Any]],
     encoding: str = DEFAULT_ENCODING,
 ) -> bytes:
-    """The CSV file's bytes in ``encoding`` (cp932 by default; ``utf-8`` gives UTF-8 with a BOM)."""
-    return encode(csv_text(header, rows), encoding)
+    """The CSV file's bytes in ``encoding`` (cp932 by default; ``utf-8`` gives UTF-8 with a BOM).
+
+    Raises :class:`UnencodableCharacter` for a character cp932 cannot hold."""
+    out = io.BytesIO()
+    write_csv_strict(out, header, rows, encoding)
+    return out.getvalue()
 
 
 class UnencodableCharacter(ValueError):
@@ -142,19 +125,21 @@ class UnencodableCharacter(ValueError):
 
 def write_csv_strict(
     out: IO[bytes],
-    header: Sequence[Any],
+    header: Sequence[Any] | None,
     rows: Iterable[Sequence[Any]],
     encoding: str = DEFAULT_ENCODING,
 ) -> None:
-    """Write the CSV to ``out`` row by row (cells guarded as in :func:`csv_text`). In cp932, a
-    character it cannot hold (after the usual folding) raises :class:`UnencodableCharacter` naming
-    the row and the column: a module's export is never silently changed."""
+    """Write the CSV to ``out`` row by row: every cell quoted, CRLF line ends, cells guarded (see
+    :func:`safe_cell`), the header first unless None. In cp932, a character it cannot hold (after
+    the usual folding) raises :class:`UnencodableCharacter` naming the row and the column: an
+    export is never silently changed."""
     name = normalise_encoding(encoding)
     codec = ENCODINGS[name][0]
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     fold = CP932_FOLD if name == "cp932" else {}
-    for number, row in enumerate(itertools.chain([header], rows)):
+    lines = itertools.chain([header], rows) if header is not None else rows
+    for number, row in enumerate(lines, start=0 if header is not None else 1):
         buffer.seek(0)
         buffer.truncate()
         cells = [safe_cell(value) for value in row]
@@ -163,14 +148,15 @@ def write_csv_strict(
         try:
             out.write(text.encode(codec))
         except UnicodeEncodeError:
-            for column, cell in zip(header, cells, strict=False):
+            names = header if header is not None else [f"{n}列目" for n in range(1, len(cells) + 1)]
+            for column, cell in zip(names, cells, strict=False):
                 for character in cell.translate(fold):
                     try:
                         character.encode(codec)
                     except UnicodeEncodeError:
                         raise UnencodableCharacter(number, str(column), character) from None
             raise
-        if number == 0 and codec == "utf-8-sig":
+        if codec == "utf-8-sig":
             codec = "utf-8"  # the BOM once, at the start
 
 

@@ -16,6 +16,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config, notfound_view_config
 
+from core.outputs.csvexport import UnencodableCharacter
 from hsm.interfaces import SignerUnavailable
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,13 @@ def bad_csrf(exc: Any, request: Request) -> Response:
         "画面の有効期限が切れたか、正しくない画面から送信されました。"
         "お手数ですが、トップページからもう一度操作してください。",
     )
+
+
+@exception_view_config(UnencodableCharacter)
+def unencodable_character(exc: UnencodableCharacter, request: Request) -> Response:
+    """422: a CSV in cp932 would have to change a character it cannot hold; the page names the row,
+    the column and the character and offers UTF-8 (nothing is replaced silently, #13 item 6)."""
+    return _error_page(request, 422, "CSVファイルを出力できません", exc.message)
 
 
 @exception_view_config(SignerUnavailable)

@@ -366,6 +366,32 @@ def test_csv_guards_against_formula_injection(master, dbsession):
     assert row[2] == "初期パスワード認証（誤り）" and row[4] == "失敗"
 
 
+def test_a_character_outside_cp932_is_reported_never_replaced(master, dbsession):
+    """#13 item 6: the cp932 export would have to change 𠮷; the user is told the row, the column
+    and the character, and gets it unchanged in UTF-8. No export is recorded for the refused one."""
+    add_event(
+        dbsession,
+        jst(2020, 5, 2, 9),
+        action="register.initial_password.wrong",
+        actor="general01",
+        actor_kind="user",
+        target="𠮷野支店",
+        result="failure",
+    )
+    dbsession.commit()
+    query = "date_from=2020-05-02&date_to=2020-05-02"
+    refused = master.get(f"/oplog/csv?{query}", status=422)
+    assert (
+        "1件目の「対象」に、Shift_JIS（cp932）で出力できない文字「𠮷」（U+20BB7）" in refused.text
+    )
+    assert refused.headers["Content-Security-Policy"]
+    utf8 = master.get(f"/oplog/csv?{query}&encoding=utf-8")
+    assert list(csv.reader(io.StringIO(utf8.body.decode("utf-8-sig"))))[1][3] == "𠮷野支店"
+    dbsession.rollback()
+    exports = dbsession.scalars(select(AuditEvent).where(AuditEvent.action == "oplog.export"))
+    assert [e.details["encoding"] for e in exports] == ["utf-8"]
+
+
 # --- Who may see it --------------------------------------------------------------------------------
 
 

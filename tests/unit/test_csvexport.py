@@ -72,11 +72,19 @@ def test_numbers_and_harmless_text_are_left_alone():
     assert csvexport.safe_cell(" =x") == " =x"
 
 
-def test_cp932_folds_the_jis_mapping_differences_and_replaces_the_rest():
-    """〜 (U+301C) and − (U+2212), typed on Mac or Linux, become cp932's ～ and －; an emoji or a
-    character outside cp932 becomes ? instead of failing the export."""
-    data = csvexport.csv_bytes(None, [("10時〜12時", "−5", "𠮷野家🍚")])
-    assert parse(data, "cp932") == [["10時～12時", "－5", "?野家?"]]
+def test_cp932_folds_the_jis_mapping_differences_and_never_replaces_the_rest():
+    """〜 (U+301C) and − (U+2212), typed on Mac or Linux, become cp932's ～ and －; a character
+    outside cp932 is reported with its row and column, never replaced (#13 item 6); UTF-8 keeps it."""
+    data = csvexport.csv_bytes(None, [("10時〜12時", "−5")])
+    assert parse(data, "cp932") == [["10時～12時", "－5"]]
+    with pytest.raises(csvexport.UnencodableCharacter) as refused:
+        csvexport.csv_bytes(("時間", "店名"), [("9時", "松屋"), ("12時", "𠮷野家")])
+    assert (refused.value.row, refused.value.column, refused.value.character) == (2, "店名", "𠮷")
+    assert "2件目の「店名」" in refused.value.message
+    with pytest.raises(csvexport.UnencodableCharacter, match="row 1, 2列目"):
+        csvexport.csv_bytes(None, [("x", "🍚")])
+    utf8 = csvexport.csv_bytes(None, [("𠮷野家🍚",)], "utf-8")
+    assert parse(utf8, "utf-8-sig") == [["𠮷野家🍚"]]
 
 
 def test_encoding_names_and_unknown_ones():
