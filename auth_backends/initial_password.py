@@ -13,13 +13,17 @@ from core.auth import lockout
 from core.auth.flows import OK, Flow, StepResult
 from core.db.models import Contract
 from core.hookspecs import AuthStep, Screen, hookimpl
-from core.web.forms import Form, PasswordField, StringField, formdata, required, rule
+from core.web.forms import (
+    MASTER_ALREADY_REGISTERED,
+    Form,
+    PasswordField,
+    StringField,
+    formdata,
+    required,
+    rule,
+)
 
 WRONG = "契約番号または初期パスワードが正しくありません。"
-HAS_MASTER = (
-    "このご契約のマスターユーザーは登録済みです。マスターユーザーの再登録が必要な場合は、"
-    "お取引の労働金庫にマスターユーザーの削除をご依頼ください。"
-)
 
 
 class InitialPasswordForm(Form):
@@ -83,7 +87,7 @@ class InitialPasswordStep:
         if outcome == lockout.Outcome.WRONG:
             return StepResult(message=WRONG)
         if any(user.is_live_master for user in row.users):  # a deleted master does not count
-            return StepResult(message=HAS_MASTER)
+            return StepResult(message=MASTER_ALREADY_REGISTERED)
         flow.set(contract_pk=row.id)
         return OK
 

@@ -16,6 +16,7 @@ from wtforms.validators import InputRequired, ValidationError
 from core import rules
 
 __all__ = [
+    "MASTER_ALREADY_REGISTERED",
     "Form",
     "PasswordChangeForm",
     "PasswordField",
@@ -26,6 +27,14 @@ __all__ = [
     "rule",
     "same_as",
 ]
+
+
+#: FLOW-1: the contract has its master (DC583101 before registering, DC584101 when another browser
+#: registered one meanwhile); the bank deletes it on request (BANK-4) before a new one registers.
+MASTER_ALREADY_REGISTERED = (
+    "このご契約のマスターユーザーは登録済みです。マスターユーザーの再登録が必要な場合は、"
+    "お取引の労働金庫にマスターユーザーの削除をご依頼ください。"
+)
 
 
 def formdata(request: Request) -> Any:

@@ -17,14 +17,10 @@ from core.auth.passwords import hash_password
 from core.clock import utcnow
 from core.db.models import Contract, Role, User
 from core.mail.interfaces import IOutbox
-from core.web.forms import UserRegistrationForm, formdata
+from core.web.forms import MASTER_ALREADY_REGISTERED, UserRegistrationForm, formdata
 
 RESULT_KEY = "registration_result"
 ID_TAKEN = "このユーザーIDは既に使用されています。別のユーザーIDを入力してください。"
-HAS_MASTER = (
-    "このご契約のマスターユーザーは登録済みです。マスターユーザーの再登録が必要な場合は、"
-    "お取引の労働金庫にマスターユーザーの削除をご依頼ください。"
-)
 
 
 def _complete(request: Request, flow: Flow) -> Response:
@@ -82,7 +78,9 @@ def register_master_user(request: Request) -> Any:
             db.add(user)
             db.flush()
     except IntegrityError:
-        values["message"] = HAS_MASTER  # another browser registered a master meanwhile
+        values["message"] = (
+            MASTER_ALREADY_REGISTERED  # another browser registered a master meanwhile
+        )
         return values
     audit.record(
         db,
