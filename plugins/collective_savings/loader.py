@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.dataload import (
@@ -29,12 +29,13 @@ from core.dataload import (
 from core.dataload import text as free_text
 from core.db.models import Contract, DepositGroup, ModuleEnablement
 from core.hookspecs import Parsed, RowError
-from core.security.tenancy import scope_values, scoped_delete, scoped_select
+from core.security.tenancy import (
+    replace_scoped_rows,
+    scope_values,
+    scoped_select,
+)
 from plugins.collective_savings.models import SavingsChange, SavingsDetail, SavingsRound
 from plugins.collective_savings.savings import CODE
-
-#: Rows inserted per statement (the driver's executemany).
-BATCH = 5000
 
 KEY_COLUMNS = (
     Column("契約番号", digits(8)),
@@ -203,15 +204,13 @@ class _RoundLinesLoader:
         for line in rows:
             by_round.setdefault(line.round_id, []).append(line)
         for round_id, lines in by_round.items():
-            group = lines[0].group
-            dbsession.execute(
-                scoped_delete(group, self.model).where(self.model.round_id == round_id)
+            replace_scoped_rows(
+                dbsession,
+                lines[0].group,
+                self.model,
+                self.model.round_id == round_id,
+                [{"round_id": round_id, **line.values} for line in lines],
             )
-            scope = {**scope_values(group), "round_id": round_id}
-            table = cast(Table, self.model.__table__)
-            for start in range(0, len(lines), BATCH):
-                batch = [{**scope, **line.values} for line in lines[start : start + BATCH]]
-                dbsession.execute(insert(table), batch)
 
 
 PERSON_NAMES = ("employee_no", "name_kana", "name_kanji", "branch_no", "account_no")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.dataload import (
@@ -28,7 +28,12 @@ from core.dataload import (
 )
 from core.db.models import Contract, DepositGroup, ModuleEnablement
 from core.hookspecs import Parsed, RowError
-from core.security.tenancy import scope_values, scoped_delete, scoped_select
+from core.security.tenancy import (
+    replace_scoped_rows,
+    scope_values,
+    scoped_delete,
+    scoped_select,
+)
 from plugins.zaikei.models import (
     DEPOSIT_DOCUMENTS,
     DOCUMENTS,
@@ -38,8 +43,6 @@ from plugins.zaikei.models import (
     ZaikeiRun,
 )
 from plugins.zaikei.records import CODE, KEEP_RUNS
-
-BATCH = 5000
 
 RUN_COLUMNS = (
     Column("契約番号", digits(8)),
@@ -217,13 +220,13 @@ class _RunLinesLoader:
         for line in rows:
             by_run.setdefault(line.run_id, []).append(line)
         for run_id, lines in by_run.items():
-            group = lines[0].group
-            dbsession.execute(scoped_delete(group, self.model).where(self.model.run_id == run_id))
-            scope = {**scope_values(group), "run_id": run_id}
-            table = cast(Table, self.model.__table__)
-            for start in range(0, len(lines), BATCH):
-                batch = [{**scope, **line.values} for line in lines[start : start + BATCH]]
-                dbsession.execute(insert(table), batch)
+            replace_scoped_rows(
+                dbsession,
+                lines[0].group,
+                self.model,
+                self.model.run_id == run_id,
+                [{"run_id": run_id, **line.values} for line in lines],
+            )
 
 
 PERSON_NAMES = ("employee_no", "name_kana", "name_kanji", "savings_kind")
