@@ -279,8 +279,20 @@ class DemoFile:
 class StaffPermission(enum.StrEnum):
     """Permissions of the staff application, named ``scope:resource:action``."""
 
-    #: Any authenticated bank staff member (the staff app's placeholder identity, core.staff).
+    #: Any authenticated bank staff member: the home screen and the modules' read-only screens.
     USE = "staff:backoffice:use"
+    #: File, change and withdraw a customer's paper request (取扱者: the operator).
+    REQUEST_FILE = "staff:requests:file"
+    #: Approve or reject a request another staff member filed (検印者: the approver, BANK-2..5, 8).
+    REQUEST_APPROVE = "staff:requests:approve"
+    #: Create and change contracts, deposit groups and the modules enabled per group (BANK-1).
+    CONTRACTS_MANAGE = "staff:contracts:manage"
+    #: Publish messages, schedules, manuals and forms; upload the modules' bank data (BANK-6, BANK-7).
+    CONTENT_MANAGE = "staff:content:manage"
+    #: Read the audit log of every contract and export it.
+    AUDIT_READ = "staff:audit:read"
+    #: Create staff accounts, give roles, lock and unlock them, revoke their certificates.
+    STAFF_MANAGE = "staff:accounts:manage"
 
 
 #: A signer factory takes the validated settings and returns an object providing ``ISigner``
@@ -483,8 +495,9 @@ def cjs_staff_routes(config: Configurator, module: ServiceModule) -> None:
     """Add the module's staff screens to the staff application.
 
     Called once when the staff app is built, for each module plugin alone, with the route prefix
-    ``/staff/m/<code>`` in effect. Route names begin with ``<code>:``; views use
-    ``core.staff.StaffPermission.USE``. No service hours and no module enablement apply there.
+    ``/staff/m/<code>`` in effect. Route names begin with ``<code>:``; views declare a
+    :class:`StaffPermission` (``USE`` to read) and may join the console's menu with
+    ``config.add_staff_menu_entry``. No service hours and no module enablement apply there.
     Returns nothing.
     """
 

@@ -5,9 +5,11 @@ customer app, but composed apart: no customer service hours, no module enablemen
 session or certificate login, and none of the customer routes.
 
 PLACEHOLDER, to be replaced by the back-office issue (#14): the staff identity is the WSGI environ
-key ``cjs.staff_id``, which only code running in the server process can set (an HTTP header arrives
-as ``HTTP_…`` and cannot). Nothing sets it yet, so in a deployment every staff request is refused:
-the policy fails closed. Tests set it to stand for a logged-in staff member.
+keys ``cjs.staff_id`` and ``cjs.staff_roles`` (comma-separated :class:`~core.staff.roles.StaffRole`
+names), which only code running in the server process can set (an HTTP header arrives as ``HTTP_…``
+and cannot). Nothing sets them yet, so in a deployment every staff request is refused: the policy
+fails closed. Tests go through ``tests/staff_support.staff_client``, which stands for a signed-in
+staff member with the roles it is given.
 """
 
 from __future__ import annotations
@@ -23,25 +25,41 @@ from pyramid.view import forbidden_view_config, view_config
 
 from core.hookspecs import StaffPermission
 from core.plugins import get_modules
+from core.staff.roles import StaffRole, parse_roles, permissions_of
 
 #: The environ key that carries the staff member's ID (placeholder, see the module docstring).
 STAFF_ENVIRON_KEY = "cjs.staff_id"
+#: The environ key that carries the staff member's roles (placeholder, see the module docstring).
+STAFF_ROLES_ENVIRON_KEY = "cjs.staff_roles"
 
 
 @dataclass(frozen=True)
 class StaffIdentity:
-    """An authenticated bank staff member."""
+    """An authenticated bank staff member and the roles the account holds."""
 
     staff_id: str
+    roles: frozenset[StaffRole] = frozenset()
+
+    @property
+    def permissions(self) -> frozenset[StaffPermission]:
+        """What the roles permit."""
+        return permissions_of(self.roles)
 
 
 class StaffSecurityPolicy:
-    """Placeholder policy: the identity is ``environ["cjs.staff_id"]``; no identity, no permission."""
+    """Placeholder policy: the identity is ``environ["cjs.staff_id"]`` with the roles of
+    ``environ["cjs.staff_roles"]``; no identity, no permission; a permission only through a role."""
 
     def identity(self, request: Request) -> StaffIdentity | None:
-        """The staff member the server vouches for, or None."""
+        """The staff member the server vouches for, or None (also for an unknown role: fail closed)."""
         staff_id = request.environ.get(STAFF_ENVIRON_KEY)
-        return StaffIdentity(staff_id) if isinstance(staff_id, str) and staff_id else None
+        if not isinstance(staff_id, str) or not staff_id:
+            return None
+        try:
+            roles = parse_roles(str(request.environ.get(STAFF_ROLES_ENVIRON_KEY, "")))
+        except ValueError:
+            return None
+        return StaffIdentity(staff_id, roles)
 
     def authenticated_userid(self, request: Request) -> str | None:
         """The staff ID."""
@@ -49,12 +67,13 @@ class StaffSecurityPolicy:
         return identity.staff_id if identity is not None else None
 
     def permits(self, request: Request, context: Any, permission: str) -> Allowed | Denied:
-        """Every :class:`~core.hookspecs.StaffPermission` to a staff member; nothing else to anyone."""
-        if request.identity is None:
+        """A :class:`~core.hookspecs.StaffPermission` one of the staff member's roles grants."""
+        identity = request.identity
+        if identity is None:
             return Denied("no staff identity")
-        if permission in set(StaffPermission):
-            return Allowed("staff")
-        return Denied(f"unknown permission {permission!r}")
+        if permission in identity.permissions:
+            return Allowed(f"staff role grants {permission}")
+        return Denied(f"no role of {identity.staff_id} grants {permission!r}")
 
     def remember(self, request: Request, userid: Any, **kw: Any) -> list[tuple[str, str]]:
         """Nothing to remember: the identity comes with every request."""
@@ -86,8 +105,11 @@ def staff_forbidden(request: Request) -> HTTPForbidden:
 
 
 def includeme(config: Configurator) -> None:
-    """The staff security policy, ``/staff/``, the forbidden view and the modules' staff screens."""
+    """The staff security policy, the menu, ``/staff/``, the forbidden view and the modules' staff
+    screens."""
     config.set_security_policy(StaffSecurityPolicy())
+    config.include("core.staff.menu")
+    config.add_static_view("static", "templates:static", cache_max_age=3600)
     config.add_route("staff_home", "/staff/")
     config.scan("core.staff")
     get_modules(config.registry).configure_staff_routes(config)

@@ -21,7 +21,7 @@ from core.db.models import AuditEvent, Contract, DepositGroup, OutboxMessage
 from core.mail import body_of
 from core.plugins import get_modules, load_plugins, make_plugin_manager
 from core.settings import ConfigurationError, validate
-from core.staff import STAFF_ENVIRON_KEY
+from tests.staff_support import staff_client
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = "example_notes"
@@ -222,7 +222,7 @@ def test_its_command_and_its_loader(enabled, app_settings, tmp_path, capsys, dbs
 def test_its_staff_screen(enabled, app_settings):
     staff = make_app(app_settings, kind="staff")
     try:
-        client = webtest.TestApp(staff, extra_environ={STAFF_ENVIRON_KEY: "staff01"})
+        client = staff_client(staff)
         page = client.get("/staff/m/example_notes/")
         row = page.html.find(id="note-counts").find("tbody").find("tr")
         assert [cell.text for cell in row.find_all("td")] == ["10000001", "00000001", "1"]

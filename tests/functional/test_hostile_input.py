@@ -34,7 +34,7 @@ from sqlalchemy import inspect, text
 from core.app import close_app, make_app
 from core.db import make_engine
 from core.security.headers import SECURITY_HEADERS
-from core.staff import STAFF_ENVIRON_KEY
+from tests.staff_support import staff_client
 
 HTTPS = {"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
 MAX_FORM_BYTES = 1048576  # the default of cjs.request.max_form_bytes
@@ -406,7 +406,7 @@ def test_every_route_answers_hostile_input_without_a_500(
     customer.login(MASTER["password"])
     master_token = _csrf_token(customer.app.get("/users"))
 
-    staff = webtest.TestApp(staff_app, extra_environ={**HTTPS, STAFF_ENVIRON_KEY: "staff01"})
+    staff = staff_client(staff_app)
     run_route_table(anonymous.app, app, "customer", anonymous_token, db, tally)
     run_route_table(customer.app, app, "customer", master_token, db, tally)
     run_route_table(staff, staff_app, "staff", "none", db, tally)

@@ -14,8 +14,10 @@ from webtest import TestApp
 from core.app import close_app, make_app
 from core.clock import set_clock
 from core.hookspecs import ServiceModule, StaffPermission, hookimpl
-from core.staff import STAFF_ENVIRON_KEY
+from core.staff import STAFF_ENVIRON_KEY, STAFF_ROLES_ENVIRON_KEY
+from core.staff.roles import StaffRole
 from core.timefmt import JST
+from tests.staff_support import anonymous_staff_client, staff_client
 
 #: Saturday night, Japan time: the customer screens are closed (AUTH-7).
 CLOSED = dt.datetime(2026, 11, 28, 23, 0, tzinfo=JST)
@@ -45,13 +47,19 @@ class StaffModule:
             route_name="desk:staff",
             permission=StaffPermission.USE,
         )
+        config.add_route("desk:approve", "/approve")
+        config.add_view(
+            lambda request: Response("approvals"),
+            route_name="desk:approve",
+            permission=StaffPermission.REQUEST_APPROVE,
+        )
+        config.add_staff_menu_entry("窓口の検印", "desk:approve", StaffPermission.REQUEST_APPROVE)
 
 
 def _client(app: Any, staff_id: str | None = None) -> TestApp:
-    environ = {"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
-    if staff_id is not None:
-        environ[STAFF_ENVIRON_KEY] = staff_id
-    return TestApp(app, extra_environ=environ)
+    if staff_id is None:
+        return anonymous_staff_client(app)
+    return staff_client(app, staff_id)
 
 
 @pytest.fixture
@@ -84,6 +92,29 @@ def test_the_staff_app_refuses_everyone_else(closed_apps):
     _client(staff).get("/staff/m/desk/", status=403)
     _client(staff).get("/staff/", headers={"cjs.staff_id": "staff01"}, status=403)
     _client(staff).get("/staff/", headers={"X-Cjs-Staff-Id": "staff01"}, status=403)
+
+
+def test_a_staff_screen_answers_only_the_roles_that_grant_its_permission(closed_apps):
+    """The roles of seed 003's stamps: an operator (取扱者) cannot reach the approver's (検印者) screen,
+    and the menu shows each member only what the roles allow."""
+    _customer, staff = closed_apps
+    operator = staff_client(staff, "staff01", [StaffRole.OPERATOR])
+    approver = staff_client(staff, "staff02", [StaffRole.APPROVER])
+    operator.get("/staff/m/desk/approve", status=403)
+    assert approver.get("/staff/m/desk/approve").text == "approvals"
+    assert "窓口の検印" not in operator.get("/staff/").text
+    home = approver.get("/staff/")
+    assert "窓口の検印" in home.text
+    assert home.html.find(id="staff-roles").text == "検印者"
+
+
+def test_an_unknown_role_is_no_identity_at_all(closed_apps):
+    """Fail closed: a role the code does not know makes the member anonymous, not partly allowed."""
+    _customer, staff = closed_apps
+    staff_client(staff, "staff01", []).get("/staff/m/desk/approve", status=403)
+    client = anonymous_staff_client(staff)
+    client.extra_environ.update({STAFF_ENVIRON_KEY: "staff01", STAFF_ROLES_ENVIRON_KEY: "root"})
+    client.get("/staff/", status=403)
 
 
 def test_staff_screens_are_not_subject_to_customer_service_hours(closed_apps):
