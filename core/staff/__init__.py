@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyramid.config import Configurator
+from pyramid.csrf import CookieCSRFStoragePolicy, get_csrf_token
+from pyramid.events import BeforeRender
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.request import Request
 from pyramid.security import Allowed, Denied
@@ -84,6 +86,13 @@ class StaffSecurityPolicy:
         return []
 
 
+def _template_globals(event: BeforeRender) -> None:
+    """What every staff screen may draw: the CSRF token for its forms."""
+    request = event.get("request")
+    if request is not None:
+        event["csrf_token"] = lambda: get_csrf_token(request)
+
+
 @view_config(
     route_name="staff_home",
     renderer="staff/home.html",
@@ -108,6 +117,13 @@ def includeme(config: Configurator) -> None:
     """The staff security policy, the menu, ``/staff/``, the forbidden view and the modules' staff
     screens."""
     config.set_security_policy(StaffSecurityPolicy())
+    # Placeholder until staff sessions exist (#14): the CSRF token in a cookie of its own, checked
+    # on every unsafe request as in the customer app.
+    config.set_csrf_storage_policy(
+        CookieCSRFStoragePolicy(cookie_name="cjs_staff_csrf", secure=True, samesite="Strict")
+    )
+    config.set_default_csrf_options(require_csrf=True)
+    config.add_subscriber(_template_globals, BeforeRender)
     config.include("core.staff.menu")
     config.add_static_view("static", "templates:static", cache_max_age=3600)
     config.add_route("staff_home", "/staff/")

@@ -54,6 +54,12 @@ class StaffModule:
             permission=StaffPermission.REQUEST_APPROVE,
         )
         config.add_staff_menu_entry("窓口の検印", "desk:approve", StaffPermission.REQUEST_APPROVE)
+        config.add_view(
+            lambda request: Response("approved"),
+            route_name="desk:approve",
+            request_method="POST",
+            permission=StaffPermission.REQUEST_APPROVE,
+        )
 
 
 def _client(app: Any, staff_id: str | None = None) -> TestApp:
@@ -106,6 +112,18 @@ def test_a_staff_screen_answers_only_the_roles_that_grant_its_permission(closed_
     home = approver.get("/staff/")
     assert "窓口の検印" in home.text
     assert home.html.find(id="staff-roles").text == "検印者"
+
+
+def test_every_staff_post_needs_the_csrf_token(closed_apps):
+    _customer, staff = closed_apps
+    approver = staff_client(staff, "staff02", [StaffRole.APPROVER])
+    approver.post("/staff/m/desk/approve", {}, status=400)
+    approver.post(
+        "/staff/m/desk/approve", {}, headers={"Origin": "https://evil.example"}, status=400
+    )
+    approver.set_cookie("cjs_staff_csrf", "t0ken")
+    approver.post("/staff/m/desk/approve", {"csrf_token": "other"}, status=400)
+    assert approver.post("/staff/m/desk/approve", {"csrf_token": "t0ken"}).text == "approved"
 
 
 def test_an_unknown_role_is_no_identity_at_all(closed_apps):
