@@ -48,6 +48,7 @@ from core.db.models import (
     CertificateStatus,
     Contract,
     ContractKind,
+    FormerUserId,
     Role,
     User,
     UserRestriction,
@@ -187,6 +188,15 @@ def visible_users(dbsession: Session, viewer: User) -> list[User]:
     )
 
 
+def user_id_in_use(dbsession: Session, user_id: str) -> bool:
+    """ACC-1: whether ``user_id`` names a user (deleted ones included) or was a user's ID before
+    the bank changed it (BANK-8); either way it is never given again."""
+    for column in (User.user_id, FormerUserId.user_id):
+        if dbsession.scalars(select(column).where(column == user_id)).first() is not None:
+            return True
+    return False
+
+
 def may_see(viewer: User, user: User) -> bool:
     """ACC-6: the master sees its contract's users, a general user only itself."""
     if viewer.contract_id != user.contract_id or user.deleted_at is not None:
@@ -308,6 +318,12 @@ class IUserAdministration(Interface):
     def delete_master(target, staff_id, reason):
         """Delete a contract's master for the bank (BANK-4); return the serials revoked."""
 
+    def unlock_master(target, staff_id):
+        """Lift a master's lock or block for the bank (BANK-4, our design); whether it was one."""
+
+    def change_user_id(target, new_user_id, staff_id):
+        """Give ``target`` a new user ID for the bank (BANK-8), keeping its history."""
+
 
 @implementer(IUserAdministration)
 class UserAdministration:
@@ -369,7 +385,7 @@ class UserAdministration:
         levels = _check_levels(self.restrictable_modules(contract), new.levels)
         if general_user_count(db, contract.id) >= MAX_GENERAL_USERS:
             raise LimitReached()
-        if db.scalars(select(User.id).where(User.user_id == new.user_id)).first() is not None:
+        if user_id_in_use(db, new.user_id):
             raise UserIdTaken()
         now = self.clock()
         user = User(
@@ -521,6 +537,67 @@ class UserAdministration:
         )
         self.outbox.notify_user(row, "user_deleted")
         return revoked
+
+    def unlock_master(self, target: User, staff_id: str) -> bool:
+        """Lift the lock or block of the master ``target`` for the bank (BANK-4, our design beyond
+        the form: instead of deleting it); False when it was neither locked nor blocked.
+
+        Clears both counters as 正常 does (AUTH-2). :class:`NotAllowed` for a general user (its
+        master resets it) or a deleted master. Audited as ``user.update`` by the bank with the
+        state's change; the master is mailed ``user_unlocked``.
+        """
+        if not is_master(target):
+            raise NotAllowed()
+        row: User = lockout.lock_row(self.dbsession, User, target.id)
+        if row.deleted_at is not None:
+            raise NotAllowed("このユーザーは既に削除されています。")
+        before = state_of(row, self.clock())
+        if before == UserState.NORMAL:
+            return False
+        lockout.reset(row, lockout.USER_PASSWORD)
+        self.dbsession.flush()
+        self._audit(
+            "user.update",
+            staff_id,
+            row,
+            "bank",
+            fields=["state"],
+            state={"from": before.value, "to": UserState.NORMAL.value},
+        )
+        self.outbox.notify_user(row, "user_unlocked")
+        return True
+
+    def change_user_id(self, target: User, new_user_id: str, staff_id: str) -> str:
+        """Give ``target`` the user ID ``new_user_id`` for the bank (BANK-8); return the old one.
+
+        The row stays the same user: its certificates, sessions' owner, email codes, restrictions
+        and requests refer to it by its key, not by the ID, and stay. The audit trail is
+        append-only and keeps naming the user by the ID it had then; the old ID is kept in
+        ``former_user_ids`` (never given again, ACC-1) and the change is audited as
+        ``user.change_id`` with both IDs, which links the two. Valid certificates stay valid
+        (the login finds the user by the certificate's row; their subject keeps the old ID until
+        the next issuance, which carries the new one). The user's sessions end, so that every
+        screen shows the new ID from the next login. :class:`UserIdTaken` for an ID in use or used
+        before; :class:`NotAllowed` for a deleted user. The user is mailed ``user_id_changed``.
+        """
+        db = self.dbsession
+        row: User = lockout.lock_row(db, User, target.id)
+        if row.deleted_at is not None:
+            raise NotAllowed("このユーザーは既に削除されています。")
+        if user_id_in_use(db, new_user_id):
+            raise UserIdTaken()
+        old_user_id = row.user_id
+        try:
+            with db.begin_nested():
+                db.add(FormerUserId(user_pk=row.id, user_id=old_user_id, replaced_at=self.clock()))
+                row.user_id = new_user_id
+                db.flush()
+        except IntegrityError:
+            raise UserIdTaken() from None  # taken meanwhile from elsewhere
+        end_sessions_of(db, row.id)
+        self._audit("user.change_id", staff_id, row, "bank", old_user_id=old_user_id)
+        self.outbox.notify_user(row, "user_id_changed", old_user_id=old_user_id)
+        return old_user_id
 
     def _delete(
         self, target: User, actor: str, actor_kind: str, *, message: str

@@ -397,6 +397,73 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(255))
 
 
+class StaffRequestState(enum.StrEnum):
+    """Where a paper request (seed 003) stands: filed and waiting for 検印, or decided."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class StaffRequest(Base):
+    """A paper request the bank received (seed 003's 依頼書, BANK-2..5, BANK-8), carried out only
+    once a second staff member approves it (four eyes, ``core.staff.requests``).
+
+    The form's fields as written, the kind and its parameters (``params``: what the kind needs, a new
+    password only as a hash), the contract and the target user, who received it (受付者,
+    ``filed_by``) and who decided it (検印, ``decided_by``) with the seal check (印鑑照合).
+    """
+
+    __tablename__ = "staff_requests"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'approved', 'rejected', 'withdrawn')", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default=StaffRequestState.PENDING, index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    target_user_pk: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: 依頼日 and the form's 依頼者 block, as written on the paper.
+    requested_on: Mapped[dt.date] = mapped_column(Date)
+    postal_code: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(200))
+    organisation_name: Mapped[str] = mapped_column(String(100))
+    representative_title: Mapped[str] = mapped_column(String(50))
+    representative_name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    fax: Mapped[str] = mapped_column(String(20))
+    contact_person: Mapped[str] = mapped_column(String(50))
+    contract_no: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: 受付者: the staff member who received and filed it.
+    filed_by: Mapped[str] = mapped_column(String(64))
+    filed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: 検印 (approved or rejected) or the filer's withdrawal.
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: 印鑑照合: the approver compared the お申込印 with the registered seal.
+    seal_checked: Mapped[bool] = mapped_column(default=False)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+    contract: Mapped[Contract] = relationship()
+    target_user: Mapped[User | None] = relationship()
+
+
+class FormerUserId(Base):
+    """A user ID a user had before the bank changed it (BANK-8): the audit trail names the user by
+    it, and it is never given again (ACC-1)."""
+
+    __tablename__ = "former_user_ids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(12), unique=True)
+    replaced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 @event.listens_for(AuditEvent, "before_update")
 @event.listens_for(AuditEvent, "before_delete")
 def _audit_is_append_only(mapper: Any, connection: Any, target: AuditEvent) -> None:

@@ -80,6 +80,9 @@ _CORE_KEYS: Mapping[str, frozenset[str]] = {
     "user_unlocked": frozenset({"user_name", "user_id"}),
     "user_deleted": frozenset({"user_name", "user_id"}),
     "password_reset_by_master": frozenset({"user_name", "user_id"}),
+    "user_id_changed": frozenset({"user_name", "user_id", "old_user_id"}),
+    "initial_password_changed": frozenset({"user_name", "user_id", "contract_no"}),
+    "initial_password_unblocked": frozenset({"user_name", "user_id", "contract_no"}),
 }
 #: The core's mail templates, by name; the modules' come from ``cjs_mail_templates``.
 TEMPLATES: Mapping[str, MailTemplate] = {

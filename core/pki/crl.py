@@ -491,6 +491,10 @@ def watch(session_factory: sessionmaker[Session], on_revocation: Callable[[], No
     """
 
     def after_commit(session: Session) -> None:
+        # SQLAlchemy also calls after_commit when a SAVEPOINT (begin_nested) is released: the
+        # revocation is not committed yet, the outermost commit publishes.
+        if session.in_nested_transaction():
+            return
         if not session.info.pop(PENDING_KEY, False):
             return
         try:

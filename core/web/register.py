@@ -8,10 +8,10 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core import audit
+from core.accounts import users
 from core.auth.flows import Flow, FlowSpec, end, get_flows
 from core.auth.passwords import hash_password
 from core.clock import utcnow
@@ -60,7 +60,7 @@ def register_master_user(request: Request) -> Any:
     if request.method != "POST" or not form.validate():
         return values
     db = request.dbsession
-    if db.scalars(select(User.id).where(User.user_id == form.user_id.data)).first() is not None:
+    if users.user_id_in_use(db, form.user_id.data):
         form.user_id.errors = [*form.user_id.errors, ID_TAKEN]
         return values
     user = User(

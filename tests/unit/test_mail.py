@@ -51,6 +51,8 @@ SAMPLE: dict[str, Any] = {
     "revoked_at": dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC),
     "old_serial": "3A9F0C",
     "new_serial": "4B10D2",
+    "old_user_id": "goro99",
+    "contract_no": "10000001",
 }
 SETTINGS = {"cjs.service_url": "https://cjs.example.jp/"}
 

@@ -219,6 +219,22 @@ def test_a_committed_revocation_reaches_the_files_and_openssl_refuses_the_certif
     assert accepted.returncode == 0 and accepted.stdout.strip().endswith(": OK"), accepted.stderr
 
 
+def test_a_revocation_in_a_savepoint_is_published_after_the_outer_commit(pki: PKI) -> None:
+    """CERT-6, BANK-5: SQLAlchemy signals after_commit when a SAVEPOINT is released too (the staff
+    app applies an approved request in one); the publication waits for the real commit, and so
+    lists the certificate."""
+    issued = _issue(pki, "user0001")
+    with pki.factory() as session:
+        row = session.scalars(
+            select(Certificate).where(Certificate.serial == issued.certificate.serial)
+        ).one()
+        with session.begin_nested():
+            revoke(session, row, reason="superseded", actor="bank01", actor_kind="bank", now=_now())
+        assert pki.worker.wait()  # nothing asked for at the savepoint's release
+        session.commit()
+    assert _entry(pki.crl(), issued.certificate.serial) is not None
+
+
 def test_a_rolled_back_revocation_never_reaches_the_file(pki: PKI) -> None:
     """CERT-6: the file is written from committed data only, after the commit."""
     issued = _issue(pki, "user0001")
