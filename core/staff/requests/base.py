@@ -105,9 +105,11 @@ class RequestKind:
         """Extra WTForms fields (unbound) of this kind's screen for ``contract``."""
         return {}
 
-    def validate(self, dbsession: Session, contract: Contract, form: Any) -> Filing:
-        """Check the kind's fields of the validated ``form``; raise :class:`RequestRefused` naming
-        the field, or return the :class:`Filing`."""
+    def validate(
+        self, dbsession: Session, contract: Contract, form: Any, now: dt.datetime
+    ) -> Filing:
+        """Check the kind's fields of the validated ``form`` at ``now``; raise
+        :class:`RequestRefused` naming the field (None: the screen), or return the :class:`Filing`."""
         return Filing()
 
     def describe(self, row: StaffRequest) -> list[tuple[str, str]]:

@@ -102,6 +102,7 @@ def file(request: Request) -> Any:
     """依頼書の受付, second step: the paper form's fields and the kind's own; 受付 files it."""
     kind, contract = _kind_and_contract(request)
     db = request.dbsession
+    message = None
     form_class = paper_form_class(kind.fields(db, contract))
     form: PaperForm = form_class(
         formdata(request),
@@ -113,10 +114,12 @@ def file(request: Request) -> Any:
     )
     if request.method == "POST" and form.validate():
         try:
-            filing = kind.validate(db, contract, form)
+            filing = kind.validate(db, contract, form, now(request.registry))
         except base.RequestRefused as refused:
-            field = form[refused.field] if refused.field else form.requested_on
-            field.errors = [*field.errors, refused.message]
+            if refused.field:
+                form[refused.field].errors = [*form[refused.field].errors, refused.message]
+            else:
+                message = refused.message
         else:
             row = base.file_request(
                 db,
@@ -130,7 +133,13 @@ def file(request: Request) -> Any:
             )
             return HTTPFound(request.route_url("staff_request", id=row.id))
     extra = [form[name] for name in kind.fields(db, contract)]
-    return {"form": form, "kind": kind, "contract": contract, "extra_fields": extra}
+    return {
+        "form": form,
+        "kind": kind,
+        "contract": contract,
+        "extra_fields": extra,
+        "message": message,
+    }
 
 
 def _row(request: Request) -> StaffRequest:
