@@ -14,6 +14,8 @@ def includeme(config: Configurator) -> None:
     commit (BANK-5: the staff app revokes, so it publishes)."""
     config.include("core.pki.crl")
     config.add_route("staff_requests", "/staff/requests/")
+    config.add_route("staff_contract_lookup", "/staff/requests/lookup")
+    config.add_route("staff_contract_notice", "/staff/requests/lookup/{contract_no}/notice")
     config.add_route("staff_request_new", "/staff/requests/new")
     config.add_route("staff_request_file", "/staff/requests/new/{kind}/{contract_no}")
     config.add_route("staff_request", r"/staff/requests/{id:\d+}")
@@ -24,4 +26,7 @@ def includeme(config: Configurator) -> None:
         "依頼書の受付", "staff_request_new", StaffPermission.REQUEST_FILE, order=20
     )
     config.add_staff_menu_entry("依頼一覧・検印", "staff_requests", StaffPermission.USE, order=21)
+    config.add_staff_menu_entry(
+        "ご契約番号照会", "staff_contract_lookup", StaffPermission.REQUEST_FILE, order=22
+    )
     # The views and the kinds are picked up by core.staff's scan.
