@@ -210,6 +210,7 @@ def test_a_new_initial_password_applies_once_approved(
     assert "契約番号または初期パスワードが正しくありません" in page.text
 
     four_eyes(operator, approver, dbsession, number)
+    assert request_row(dbsession, number).params == {}  # the hash is not kept once applied
     change = dbsession.scalars(
         select(AuditEvent).where(AuditEvent.action == "contract.initial_password.change")
     ).one()

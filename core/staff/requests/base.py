@@ -100,6 +100,8 @@ class RequestKind:
     label: ClassVar[str]
     #: The requirement it implements (BANK-n).
     spec: ClassVar[str]
+    #: Parameters needed only until the request is decided (e.g. a password hash), then removed.
+    transient_params: ClassVar[frozenset[str]] = frozenset()
 
     def fields(self, dbsession: Session, contract: Contract) -> dict[str, Field]:
         """Extra WTForms fields (unbound) of this kind's screen for ``contract``."""
@@ -270,9 +272,7 @@ def approve(
     try:
         with dbsession.begin_nested():
             kind_of(row).apply(dbsession, row, approver)
-            row.state = StaffRequestState.APPROVED
-            row.decided_by = staff_id
-            row.decided_at = approver.now
+            _decide(row, StaffRequestState.APPROVED, staff_id, approver.now, "")
             row.seal_checked = True
             dbsession.flush()
     except RequestRefused as refused:
@@ -330,6 +330,9 @@ def _decide(
     row.decided_by = staff_id
     row.decided_at = now
     row.decision_note = note
+    transient = kind_of(row).transient_params
+    if transient:  # needed only until the decision (a password hash): not kept after it
+        row.params = {name: value for name, value in row.params.items() if name not in transient}
 
 
 def pending_requests(dbsession: Session) -> list[StaffRequest]:

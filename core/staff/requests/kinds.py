@@ -267,12 +267,13 @@ def _notify_master(
 @register_kind
 class InitialPasswordChange(RequestKind):
     """初期パスワードの変更 from a new 初期パスワード届出書 (BANK-3): the contract's initial password
-    replaced (kept only as a hash in the request), its failure count restarted; a lock or block stays
+    replaced (a hash in the request until it is decided, then removed), its failure count restarted; a lock or block stays
     (lifting it is 初期パスワードの閉塞解除). Audited as ``contract.initial_password.change``."""
 
     code = "initial_password_change"
     label = "初期パスワードの変更（初期パスワード届出書）"
     spec = "BANK-3"
+    transient_params = frozenset({"initial_password_hash"})
 
     def fields(self, dbsession: Session, contract: Contract) -> dict[str, Field]:
         return {
