@@ -4,6 +4,10 @@ The event commits or rolls back with the change it describes. Nothing secret may
 whose name suggests a password, code, key, PIN, passphrase or token is refused (fail closed). Nor is
 what an anonymous visitor typed as an ID that matched nothing (users type their password into the ID
 field): :func:`pseudonym` records it as a keyed hash (#12).
+
+The table is append-only (database triggers refuse UPDATE and DELETE) and tamper-evident: every event
+is chained to the one before it by a SHA-256 as it is flushed (:mod:`core.audit.chain`), and
+``cjs audit verify`` walks the chain.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.audit import chain
 from core.db.models import AuditEvent
 from core.secrets import keys_for
 
@@ -33,6 +38,8 @@ def _may_hold_secret(name: str) -> bool:
 
 
 RESULTS = ("success", "failure", "refused")
+
+chain.install()
 
 
 @dataclass(frozen=True)

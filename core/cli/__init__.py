@@ -145,6 +145,12 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.demo_command(args, load_settings(args.config))
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from core.cli import audit
+
+    return audit.audit_command(args, load_settings(args.config))
+
+
 def _module_command(command: Command) -> Any:
     def run(args: argparse.Namespace) -> int:
         return command.run(args, load_settings(args.config))
@@ -231,6 +237,10 @@ def build_parser(module_commands: Sequence[Command] = ()) -> argparse.ArgumentPa
         help="port of the demo SMTP server, where the app's mail goes (default: cjs.mail.smtp_port)",
     )
     demo.set_defaults(func=_demo)
+
+    from core.cli import audit as audit_cli
+
+    audit_cli.add_parser(commands, _audit)
 
     for command in module_commands:
         if command.name in commands.choices:

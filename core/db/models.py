@@ -254,6 +254,10 @@ class AuditEvent(Base):
     client_addr: Mapped[str | None] = mapped_column(String(45))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     message: Mapped[str | None] = mapped_column(Text)
+    #: The event's place in the hash chain (1, 2, …) and its hash (core.audit.chain, #14 item 6);
+    #: set as the event is flushed. Unique: no two events may claim the same predecessor.
+    chain_seq: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Manual(Base):
@@ -272,6 +276,8 @@ class Manual(Base):
     size: Mapped[int] = mapped_column(Integer)
     sort_order: Mapped[int] = mapped_column(Integer, default=100)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the bank withdrew it: kept for the audit trail, no longer shown in マニュアル照会.
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class MessageAudience(enum.StrEnum):
