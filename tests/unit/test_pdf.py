@@ -263,3 +263,24 @@ def test_sample_manuals_describe_login_and_issuance_for_their_audience(documents
         )
     assert "DC590101" in member and "DC590101" not in employer  # no group selection (FLOW-4)
     assert "労金控除事務" in member and "財形貯蓄事務" in employer
+
+
+def test_sample_manuals_agree_with_seed_001(documents, tmp_path):
+    """BANK-7: what the generated manuals tell customers is what seed 001 says — the contract number
+    comes from the ご利用開始（変更）のお知らせ (001 p.8), the initial password from the
+    初期パスワード届出書; a certificate is valid 366 days counting the issue day and mails go 30 days
+    before and after expiry (001 p.3, p.45); the service is closed on Saturdays, Sundays and national
+    holidays (001 p.3: 年末年始 is the help desk's, not the service's)."""
+    for name in ("member_manual", "employer_manual"):
+        text = flat(text_of(documents[name], tmp_path))
+        assert (
+            flat(
+                "「ご利用開始（変更）のお知らせ」に記載されているご契約番号（半角数字8桁）と、"
+                "「初期パスワード届出書」に記入いただいた初期パスワード（8桁）"
+            )
+            in text
+        )
+        assert "届出書」でお届けいただいたご契約番号" not in text
+        assert flat("発行日を含めて366日") in text and "1年間" not in text
+        assert flat("有効期限が過ぎたときに、メールでお知らせします") in text
+        assert flat("土・日・祝休日はご利用いただけません") in text and "年末年始" not in text
