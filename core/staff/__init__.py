@@ -126,6 +126,7 @@ def includeme(config: Configurator) -> None:
     config.add_subscriber(_template_globals, BeforeRender)
     config.include("core.staff.menu")
     config.include("core.staff.requests")
+    config.include("core.staff.audit")
     config.add_static_view("static", "templates:static", cache_max_age=3600)
     config.add_route("staff_home", "/staff/")
     config.scan("core.staff")

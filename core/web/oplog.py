@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from pyramid.httpexceptions import HTTPBadRequest, HTTPFound
@@ -26,10 +23,18 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import ColumnElement, Select, func, or_, select
-from wtforms import SelectField
-from wtforms.validators import ValidationError
 
 from core import audit, clock, timefmt
+from core.audit.labels import (
+    ACTOR_KIND_LABELS,
+    RESULT_LABELS,
+    TO_BEFORE_FROM,
+    ChoiceSelect,
+    action_label,
+    date_check,
+    jst_midnight,
+    page_numbers,
+)
 from core.db.models import AuditEvent, User
 from core.outputs import csvexport
 from core.plugins import get_modules
@@ -38,98 +43,14 @@ from core.timefmt import JST
 from core.web.forms import Form, StringField
 
 PAGE_SIZE = 50
-#: Page links shown on each side of the current page.
-PAGE_WINDOW = 4
 #: The most rows one CSV export holds (a contract's log is far smaller; this bounds a request).
 CSV_MAX_ROWS = 100_000
 
-RESULT_LABELS = {"success": "成功", "failure": "失敗", "refused": "拒否"}
 
 #: The user filter's values for events not done by a user of the contract (user IDs are
 #: alphanumeric, ACC-1, so these never clash with one).
 BANK_ACTOR = "_bank"
 SYSTEM_ACTOR = "_system"
-ACTOR_KIND_LABELS = {"bank": "ろうきん", "system": "システム", "anonymous": "（ログイン前）"}
-
-#: The Japanese name of every audit action the core records (grep ``audit.record``); an action not
-#: here shows its raw name. Dynamic names are built below from the flow and outcome tables. The
-#: service modules add their own (``cjs_action_labels``; ``load.<kind>`` for their loaders).
-ACTION_LABELS: dict[str, str] = {
-    # Login, logout, passwords (FLOW-4, FLOW-6, FLOW-7, AUTH-1)
-    "login.success": "ログイン",
-    "login.certificate": "ログイン（電子証明書の確認）",
-    "logout": "ログアウト",
-    "password.change": "パスワード変更",
-    "password.check": "パスワード変更（現在のパスワードの確認）",
-    "user.lock": "ロック",
-    "user.block": "閉塞",
-    # Sign-up (FLOW-1)
-    "register.master": "マスターユーザー登録",
-    "register.initial_password": "初期パスワード認証",
-    # Certificates (FLOW-2, CERT-*)
-    "code.send": "認証コード送信",
-    "code.accept": "認証コード認証",
-    "code.wrong": "認証コード認証（誤り）",
-    "code.expired": "認証コード認証（有効期限切れ）",
-    "cert.issue": "電子証明書発行",
-    "cert.revoke": "電子証明書失効",
-    # User administration (FLOW-5)
-    "user.create": "一般ユーザー登録",
-    "user.update": "契約ユーザー情報変更",
-    "user.delete": "一般ユーザー削除",
-    # This screen
-    "oplog.export": "操作ログCSV出力",
-    # The bank (BANK-*)
-    "bank.contract.create": "契約登録（ろうきん）",
-    "bank.contract.update": "契約内容変更（ろうきん）",
-    "bank.initial_password.change": "初期パスワード変更（ろうきん）",
-    "bank.deposit_group.create": "入金グループ登録（ろうきん）",
-    "bank.deposit_group.update": "入金グループ変更（ろうきん）",
-    "bank.module.enable": "サービス利用開始（ろうきん）",
-    "bank.module.options": "サービス内容変更（ろうきん）",
-    "bank.module.disable": "サービス利用終了（ろうきん）",
-    "bank.manual.register": "マニュアル登録（ろうきん）",
-    # The core's bank data files (BANK-6, core.bank.loaders)
-    "load.messages": "データ取込（お知らせ）",
-    "load.schedules": "データ取込（スケジュール）",
-}
-#: ``<flow>.password`` and ``<flow>.password.unknown_user`` (auth_backends.password).
-FLOW_LABELS = {
-    "login": "ログイン",
-    "issue": "電子証明書発行",
-    "register_master": "マスターユーザー登録",
-}
-#: ``register.initial_password.<outcome>`` (auth_backends.initial_password; core.auth.lockout.Outcome).
-OUTCOME_LABELS = {
-    "ok": "",
-    "wrong": "（誤り）",
-    "locked_now": "（ロック）",
-    "blocked_now": "（閉塞）",
-    "locked": "（ロック中）",
-    "blocked": "（閉塞中）",
-}
-
-BAD_DATE = "日付は「2026-04-01」の形式で入力してください。"
-NO_SUCH_DATE = "存在しない日付です。"
-TO_BEFORE_FROM = "終了日には開始日以降の日付を入力してください。"
-NOT_A_CHOICE = "選択肢から選択してください。"
-
-
-def action_label(action: str, module_labels: Mapping[str, str] = MappingProxyType({})) -> str:
-    """The Japanese name of an audit action (the core's, else ``module_labels``); else its raw name."""
-    if action in ACTION_LABELS:
-        return ACTION_LABELS[action]
-    if action in module_labels:
-        return module_labels[action]
-    prefix = "register.initial_password."
-    if action.startswith(prefix) and action[len(prefix) :] in OUTCOME_LABELS:
-        return ACTION_LABELS["register.initial_password"] + OUTCOME_LABELS[action[len(prefix) :]]
-    flow, _, rest = action.partition(".")
-    if flow in FLOW_LABELS and rest == "password":
-        return f"{FLOW_LABELS[flow]}（パスワード認証）"
-    if flow in FLOW_LABELS and rest == "password.unknown_user":
-        return f"{FLOW_LABELS[flow]}（パスワード認証・ユーザーIDなし）"
-    return action
 
 
 def actor_label(event: AuditEvent) -> str:
@@ -142,42 +63,13 @@ def actor_label(event: AuditEvent) -> str:
 # --- Filter ---------------------------------------------------------------------------------------
 
 
-def parse_date(value: str) -> dt.date:
-    """A date typed as 2026-04-01 or 2026/4/1 (full-width digits too); ValueError with the message."""
-    text = unicodedata.normalize("NFKC", value).strip()
-    match = re.fullmatch(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})", text)
-    if match is None:
-        raise ValueError(BAD_DATE)
-    try:
-        return dt.date(*(int(part) for part in match.groups()))
-    except ValueError:
-        raise ValueError(NO_SUCH_DATE) from None
-
-
-def _date_check(form: Form, field: Any) -> None:
-    field.date = None
-    if field.data and field.data.strip():
-        try:
-            field.date = parse_date(field.data)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
-
-
-class ChoiceSelect(SelectField):
-    """A select whose refusal of an unknown value is in Japanese."""
-
-    def pre_validate(self, form: Form) -> None:
-        if self.data not in {value for value, _label in self.choices or []}:
-            raise ValidationError(NOT_A_CHOICE)
-
-
 class OplogFilterForm(Form):
     """ユーザーID, 操作, 期間 (開始日・終了日): every field optional."""
 
     user = ChoiceSelect("ユーザーID", default="")
     action = ChoiceSelect("操作", default="")
-    date_from = StringField("期間（開始日）", [_date_check])
-    date_to = StringField("期間（終了日）", [_date_check])
+    date_from = StringField("期間（開始日）", [date_check])
+    date_to = StringField("期間（終了日）", [date_check])
 
     def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
         valid = super().validate(extra_validators)
@@ -209,10 +101,6 @@ class Filters:
         return {name: value for name, value in params.items() if value}
 
 
-def _jst_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=JST)
-
-
 def events_query(contract_no: str, filters: Filters) -> Select[AuditEvent]:
     """The contract's events matching ``filters``, newest first (the tenancy rule is here)."""
     conditions: list[ColumnElement[bool]] = [AuditEvent.contract_no == contract_no]
@@ -225,9 +113,9 @@ def events_query(contract_no: str, filters: Filters) -> Select[AuditEvent]:
     if filters.action:
         conditions.append(AuditEvent.action == filters.action)
     if filters.date_from is not None:
-        conditions.append(AuditEvent.occurred_at >= _jst_midnight(filters.date_from))
+        conditions.append(AuditEvent.occurred_at >= jst_midnight(filters.date_from))
     if filters.date_to is not None:
-        end = _jst_midnight(filters.date_to + dt.timedelta(days=1))
+        end = jst_midnight(filters.date_to + dt.timedelta(days=1))
         conditions.append(AuditEvent.occurred_at < end)
     return (
         select(AuditEvent)
@@ -295,17 +183,6 @@ def _row(event: AuditEvent, module_labels: Mapping[str, str]) -> dict[str, Any]:
         "action": event.action,
         "client_addr": event.client_addr or "",
     }
-
-
-def page_numbers(page: int, pages: int, window: int = PAGE_WINDOW) -> list[int | None]:
-    """The page links to show: first, last and ``window`` around ``page``; None marks a gap."""
-    shown = sorted({1, pages, *range(max(1, page - window), min(pages, page + window) + 1)})
-    out: list[int | None] = []
-    for number in shown:
-        if out and out[-1] is not None and number > out[-1] + 1:
-            out.append(None)
-        out.append(number)
-    return out
 
 
 def _page_param(request: Request) -> int:
