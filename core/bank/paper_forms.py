@@ -537,7 +537,7 @@ def operation_manual(kind: ContractKind | str, bank: BankInfo = BankInfo()) -> b
     return doc.build()
 
 
-# --- What マニュアル照会 offers in the demo ------------------------------------------------------------
+# --- What マニュアル照会 offers: the forms everywhere, the sample manuals in the demo ---------------
 
 
 @dataclass(frozen=True)
@@ -552,7 +552,7 @@ class GeneratedDocument:
     build: Callable[[BankInfo], bytes]
 
 
-DEMO_DOCUMENTS: tuple[GeneratedDocument, ...] = (
+SAMPLE_MANUALS: tuple[GeneratedDocument, ...] = (
     GeneratedDocument(
         "操作マニュアル【会員編】",
         "ログインと電子証明書の発行（抜粋・サンプル）",
@@ -569,6 +569,11 @@ DEMO_DOCUMENTS: tuple[GeneratedDocument, ...] = (
         10,
         lambda bank: operation_manual(ContractKind.EMPLOYER, bank),
     ),
+)
+
+#: The forms customers print from マニュアル照会 (001 p.43-46): published on every installation by
+#: ``cjs bank publish-forms``.
+FORMS: tuple[GeneratedDocument, ...] = (
     GeneratedDocument(
         "初期パスワード届出書（会員向け）",
         "初期パスワードの届出・変更のときにご提出ください。",
@@ -595,3 +600,6 @@ DEMO_DOCUMENTS: tuple[GeneratedDocument, ...] = (
         request_form,
     ),
 )
+
+#: What マニュアル照会 offers in the demo: the sample manuals and the forms.
+DEMO_DOCUMENTS: tuple[GeneratedDocument, ...] = SAMPLE_MANUALS + FORMS

@@ -93,6 +93,16 @@ def _bank(args: argparse.Namespace) -> int:
     return 0
 
 
+def _publish_forms(args: argparse.Namespace) -> int:
+    from core.bank import manuals
+    from core.bank.paper_forms import BankInfo
+
+    bank = BankInfo(name=args.bank_name, office=args.office, fax=args.fax, phone=args.phone)
+    for line in manuals.publish_forms_with_settings(load_settings(args.config), bank):
+        print(line)
+    return 0
+
+
 def _load(args: argparse.Namespace) -> int:
     from core.bank import loaders
     from core.db import make_engine, make_session_factory
@@ -200,6 +210,16 @@ def build_parser(module_commands: Sequence[Command] = ()) -> argparse.ArgumentPa
     apply = bank_actions.add_parser("apply", help="apply a bank configuration file")
     apply.add_argument("file")
     apply.set_defaults(func=_bank)
+    publish = bank_actions.add_parser(
+        "publish-forms",
+        help="publish the generated forms (初期パスワード届出書, 依頼書) in マニュアル照会 (BANK-7; "
+        "those already published are left alone)",
+    )
+    publish.add_argument("--bank-name", default="労働金庫", help="the bank's name on the forms")
+    publish.add_argument("--office", default="", help="the office the forms are sent to")
+    publish.add_argument("--fax", default="", help="its FAX number")
+    publish.add_argument("--phone", default="", help="its telephone number")
+    publish.set_defaults(func=_publish_forms)
     load = bank_actions.add_parser(
         "load",
         help="load a bank data file: the core's messages and schedules, a module's data (all rows "

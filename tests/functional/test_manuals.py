@@ -17,6 +17,8 @@ from core.bank.paper_forms import DEMO_DOCUMENTS
 from core.db.models import AuditEvent, Contract, Manual, User
 
 PASSWORD = "Passw0rd!"
+#: What the registration's check takes for a whole PDF: its header and its end marker.
+MINIMAL_PDF = b"%PDF-1.4\n%%EOF\n"
 
 MEMBER_TITLES = [
     "操作マニュアル【会員編】",
@@ -117,12 +119,13 @@ def test_seeding_the_demo_manuals_is_idempotent(seeded, dbsession):
         ({"content_type": "text/html"}, "PDFファイルだけ"),
         ({"content": b"<html><script>alert(1)</script>"}, "PDFファイルではありません。"),
         ({"content": b""}, "ファイルが空です。"),
+        ({"content": b"%PDF-1.4\n1 0 obj"}, "PDFファイルではありません。"),  # cut short
     ],
 )
 def test_register_manual_refuses_what_is_not_a_pdf_manual(dbsession, fields, message):
     values = {
         "title": "テスト",
-        "content": b"%PDF-1.4\n",
+        "content": MINIMAL_PDF,
         "audience": "both",
         "actor": "staff01",
     }
@@ -135,11 +138,11 @@ def test_register_manual_makes_the_file_name_safe(dbsession):
     manual = manuals.register_manual(
         dbsession,
         title="様式/第1号:改訂版",
-        content=b"%PDF-1.4\n",
+        content=MINIMAL_PDF,
         audience="member",
         actor="staff01",
     )
-    assert manual.filename == "様式_第1号_改訂版.pdf" and manual.size == 9
+    assert manual.filename == "様式_第1号_改訂版.pdf" and manual.size == len(MINIMAL_PDF)
 
 
 # --- The list --------------------------------------------------------------------------------------
