@@ -72,3 +72,12 @@ def test_outputs_bench_prints_load_inquiry_pdf_and_csv() -> None:
     assert re.search(r"^  inquiry\s+page\s+6: p50", out, re.M), out
     assert re.search(r"^  PDF\s+\d+ ms\s+6 pages, .* resident memory grew", out, re.M), out
     assert re.search(r"^  CSV\s+\d+ ms", out, re.M), out
+
+
+def test_audit_record_bench_prints_the_chain_beside_the_bare_record() -> None:
+    """#14 item 6: one auditing transaction with the hash chain beside the same without it."""
+    out = _bench("bench/audit_record.py", "-n", "3", "--writers", "2")
+    assert re.search(r"^bare\s+\d+\.\d\dms\s+\d+\.\d\dms$", out, re.M), out
+    assert re.search(r"^chained\s+\d+\.\d\dms\s+\d+\.\d\dms$", out, re.M), out
+    assert re.search(r"^ratio of medians \d+\.\d\d, difference [+-]\d+\.\d\d ms$", out, re.M), out
+    assert "numbered without a gap: yes" in out
