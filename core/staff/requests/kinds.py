@@ -138,9 +138,7 @@ class CertificateRevocation(RequestKind):
         if not _valid_certificates(dbsession, user):
             raise RequestRefused(NO_VALID_CERTIFICATE, "target_user")
         reason = form.revocation_reason.data
-        return Filing(
-            target=user, reason=REVOCATION_REASON_LABELS[reason], params={"rfc5280": reason}
-        )
+        return Filing(target=user, params={"rfc5280": reason})
 
     def describe(self, row: StaffRequest) -> list[tuple[str, str]]:
         return [("失効理由（RFC 5280）", REVOCATION_REASON_LABELS[row.params["rfc5280"]])]
