@@ -15,7 +15,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +89,16 @@ def read_rows(
         if good:
             rows.append((line, values))
     return rows, errors
+
+
+def write_file(columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A bank data file as the bank writes it: the header of ``columns``, then ``rows``, in cp932
+    with CRLF line ends (the demo's generated files, tests)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([column.name for column in columns])
+    writer.writerows(rows)
+    return buffer.getvalue().encode(ENCODING)
 
 
 # -- cell parsers --------------------------------------------------------------------------------

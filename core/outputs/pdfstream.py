@@ -29,6 +29,7 @@ from typing import IO, Any, Literal
 from fontTools import subset
 from fontTools.ttLib import TTFont
 
+from core.hookspecs import OutputContext
 from core.outputs.pdf import GOTHIC, MISSING_GLYPH, font_paths
 
 #: A4 portrait in points.
@@ -339,6 +340,19 @@ class ListHeader:
     deposit_group: str
     basis_date: str
     printed_at: dt.datetime
+
+
+def group_header(context: OutputContext, title: str, basis_date: dt.date) -> ListHeader:
+    """The header of a list of the context's deposit group: its organisation and group, ``title``,
+    作成基準日 ``basis_date``, printed now."""
+    group = context.deposit_group
+    return ListHeader(
+        title=title,
+        organisation=group.contract.organisation_name,
+        deposit_group=f"{group.group_no} {group.name_kanji}",
+        basis_date=f"{basis_date:%Y年%m月%d日}",
+        printed_at=context.now,
+    )
 
 
 #: Sizes of the list (points).

@@ -4,7 +4,7 @@ only through :func:`scoped_select`, which a module cannot forget (an unscoped st
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
 from pyramid.httpexceptions import HTTPForbidden
@@ -144,16 +144,20 @@ def replace_scoped_rows(
     group: DepositGroup,
     model: type[GroupScoped],
     criterion: ColumnElement[bool],
-    rows: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
 ) -> None:
     """Replace ``group``'s rows of ``model`` that match ``criterion`` (e.g. one round's lines) by
-    ``rows`` (column values without the tenancy columns, added here), inserted in batches: what a
-    bank file does to the round or run it names."""
+    ``rows`` (values of the columns ``names``, without the tenancy columns, added here), inserted
+    in batches: what a bank file does to the round or run it names."""
     dbsession.execute(scoped_delete(group, model).where(criterion))
     scope = scope_values(group)
     table = cast(Table, cast(Any, model).__table__)
     for start in range(0, len(rows), INSERT_BATCH):
-        batch = [{**scope, **row} for row in rows[start : start + INSERT_BATCH]]
+        batch = [
+            {**scope, **dict(zip(names, row, strict=True))}
+            for row in rows[start : start + INSERT_BATCH]
+        ]
         dbsession.execute(insert(table), batch)
 
 

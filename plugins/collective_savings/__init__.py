@@ -1,7 +1,8 @@
 """一斉積立事務 (SPEC 6.3, #13): collective savings rounds provided by the bank, read-only for the
 customer. The pattern every later module copies (docs/plugin-guide.md § 13): ``GroupScoped`` tables
-read through ``scoped_select``, loaders built on ``core.dataload``, an inquiry on ``core.inquiry``,
-streamed PDF lists from ``core.outputs.pdfstream`` and strict CSV exports, an information panel."""
+read through ``scoped_select``, its rounds declared once as ``core.batches.Batches`` (the lines
+loaders and the three screens configured on it), streamed PDF lists from ``core.outputs.pdfstream``
+and strict CSV exports, an information panel."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def cjs_schema() -> ModuleSchema:
 @hookimpl
 def cjs_module_routes(config: Configurator, module: ServiceModule) -> None:
     """The three read-only screens."""
-    views.add_routes(config)
+    views.SCREENS.add_routes(config)
 
 
 @hookimpl
@@ -67,11 +68,7 @@ def cjs_menu_entries(
     request: Request, deposit_group: DepositGroup, module: ServiceModule
 ) -> Sequence[MenuEntry]:
     """001's three menus of 一斉積立事務."""
-    return [
-        MenuEntry("一斉積立内訳明細照会", f"{savings.CODE}:inquiry"),
-        MenuEntry("一斉積立内訳明細表出力", f"{savings.CODE}:outputs"),
-        MenuEntry("一斉積立内訳明細データエクスポート", f"{savings.CODE}:export"),
-    ]
+    return views.SCREENS.menu_entries()
 
 
 @hookimpl

@@ -5,20 +5,15 @@ generated from small lists with a fixed seed (the same files every time, so the 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import random
-from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.dataload import Column
-from core.db.models import Contract, DepositGroup, ModuleEnablement
+from core.dataload import write_file
 from core.hookspecs import DemoFile
+from plugins.collective_savings import savings
 from plugins.collective_savings.loader import CHANGE_COLUMNS, DETAIL_COLUMNS, ROUND_COLUMNS
-from plugins.collective_savings.savings import CODE
 
 #: (kanji, kana) surnames and given names; names are drawn from their combinations.
 SURNAMES = [
@@ -42,14 +37,6 @@ ROUNDS = [
 EMPLOYEES = 300
 
 
-def _csv(columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([column.name for column in columns])
-    writer.writerows(rows)
-    return buffer.getvalue().encode("cp932")
-
-
 def _employees(rng: random.Random) -> list[list[str]]:
     people = []
     for number in range(1, EMPLOYEES + 1):
@@ -68,13 +55,7 @@ def _employees(rng: random.Random) -> list[list[str]]:
 
 def demo_files(dbsession: Session) -> list[DemoFile]:
     """The rounds, details and changes files of every deposit group with 一斉積立."""
-    groups = dbsession.execute(
-        select(Contract.contract_no, DepositGroup.group_no)
-        .join(DepositGroup, DepositGroup.contract_id == Contract.id)
-        .join(ModuleEnablement, ModuleEnablement.deposit_group_id == DepositGroup.id)
-        .where(ModuleEnablement.module_code == CODE)
-        .order_by(Contract.contract_no, DepositGroup.group_no)
-    ).all()
+    groups = sorted(savings.ROUNDS.groups(dbsession).by_number)
     rounds, details, changes = [], [], []
     for contract_no, group_no in groups:
         rng = random.Random(f"{contract_no}-{group_no}")  # noqa: S311 (demo names, not secrets)
@@ -91,7 +72,11 @@ def demo_files(dbsession: Session) -> list[DemoFile]:
                 amounts[person[0]] = after
             details += [[*key, *p, amounts[p[0]]] for p in people if amounts[p[0]]]
     return [
-        DemoFile("rounds", "demo_collective_savings_rounds.csv", _csv(ROUND_COLUMNS, rounds)),
-        DemoFile("details", "demo_collective_savings_details.csv", _csv(DETAIL_COLUMNS, details)),
-        DemoFile("changes", "demo_collective_savings_changes.csv", _csv(CHANGE_COLUMNS, changes)),
+        DemoFile("rounds", "demo_collective_savings_rounds.csv", write_file(ROUND_COLUMNS, rounds)),
+        DemoFile(
+            "details", "demo_collective_savings_details.csv", write_file(DETAIL_COLUMNS, details)
+        ),
+        DemoFile(
+            "changes", "demo_collective_savings_changes.csv", write_file(CHANGE_COLUMNS, changes)
+        ),
     ]

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, Any
 
-from core.hookspecs import CsvTable, Output, OutputContext, OutputRefused
-from core.outputs.pdfstream import ListColumn, ListHeader, amount, list_pdf
+from core.hookspecs import CsvTable, Output, OutputContext
+from core.outputs.pdfstream import ListColumn, ListHeader, amount, group_header, list_pdf
+from core.outputs.rows import streamed
 from plugins.collective_savings import savings
 from plugins.collective_savings.models import SavingsChange, SavingsDetail, SavingsRound
 
@@ -42,21 +43,9 @@ CHANGE_COLUMNS = [
 ]
 
 
-def _round(context: OutputContext) -> SavingsRound:
-    chosen = savings.chosen_round(context.dbsession, context, context.params.get("round"))
-    if chosen is None:
-        raise OutputRefused("指定された回の一斉積立データがありません。")
-    return chosen
-
-
 def _header(context: OutputContext, title: str, chosen: SavingsRound) -> ListHeader:
-    group = context.deposit_group
-    return ListHeader(
-        title=f"{title}　第{chosen.round_no}回 {chosen.name}（{chosen.kind_label}）",
-        organisation=group.contract.organisation_name,
-        deposit_group=f"{group.group_no} {group.name_kanji}",
-        basis_date=f"{chosen.created_on:%Y年%m月%d日}",
-        printed_at=context.now,
+    return group_header(
+        context, f"{title}　{savings.ROUNDS.describe(chosen)}", basis_date=chosen.created_on
     )
 
 
@@ -64,28 +53,19 @@ def _person(line: SavingsDetail | SavingsChange) -> list[Any]:
     return [line.employee_no, line.name_kana, line.name_kanji, line.branch_no, line.account_no]
 
 
-def _streamed(context: OutputContext, statement: Any) -> Iterator[Any]:
-    """The rows of ``statement`` fetched 1,000 at a time; the cursor is closed however it ends."""
-    result = context.dbsession.scalars(statement.execution_options(yield_per=1000))
-    try:
-        yield from result
-    finally:
-        result.close()
-
-
 def _ordered_details(context: OutputContext, chosen: SavingsRound) -> Iterator[SavingsDetail]:
     statement = savings.details(context, chosen).order_by(SavingsDetail.employee_no)
-    return _streamed(context, statement)
+    return streamed(context.dbsession, statement)
 
 
 def _ordered_changes(context: OutputContext, chosen: SavingsRound) -> Iterator[SavingsChange]:
     statement = savings.changes(context, chosen).order_by(SavingsChange.employee_no)
-    return _streamed(context, statement)
+    return streamed(context.dbsession, statement)
 
 
 def details_pdf(context: OutputContext) -> IO[bytes]:
     """一斉積立内訳明細表 (PDF): the round's details by employee number, count and total at the end."""
-    chosen = _round(context)
+    chosen = savings.ROUNDS.for_output(context)
     count, total = savings.detail_totals(context.dbsession, context, chosen)
     rows = (
         [number, *_person(line), line.amount]
@@ -102,7 +82,7 @@ def details_pdf(context: OutputContext) -> IO[bytes]:
 
 def changes_pdf(context: OutputContext) -> IO[bytes]:
     """一斉積立変更明細表 (PDF): the round's changes by employee number, totals at the end."""
-    chosen = _round(context)
+    chosen = savings.ROUNDS.for_output(context)
     count, before, after = savings.change_totals(context.dbsession, context, chosen)
     rows = (
         [number, *_person(line)[:3], line.change_kind, line.amount_before, line.amount_after]
@@ -123,7 +103,7 @@ def changes_pdf(context: OutputContext) -> IO[bytes]:
 
 def details_csv(context: OutputContext) -> CsvTable:
     """一斉積立内訳明細 (CSV): the same lines, one per employee."""
-    chosen = _round(context)
+    chosen = savings.ROUNDS.for_output(context)
     prefix = [chosen.round_no, chosen.name]
     rows = ([*prefix, *_person(line), line.amount] for line in _ordered_details(context, chosen))
     return CsvTable(DETAILS_HEADER, rows)
@@ -131,7 +111,7 @@ def details_csv(context: OutputContext) -> CsvTable:
 
 def changes_csv(context: OutputContext) -> CsvTable:
     """一斉積立変更明細 (CSV): the same lines, one per employee."""
-    chosen = _round(context)
+    chosen = savings.ROUNDS.for_output(context)
     prefix = [chosen.round_no, chosen.name]
     rows = (
         [*prefix, *_person(line), line.change_kind, line.amount_before, line.amount_after]

@@ -9,46 +9,48 @@ from typing import Any
 from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
 
+from core.batches import Batches
 from core.security.tenancy import ScopeSource, scoped_select
 from plugins.collective_savings.models import SavingsChange, SavingsDetail, SavingsRound
 
 CODE = "collective_savings"
 
+#: The rounds: named by 回号 in the bank's files and on the screens (``?round=014``).
+ROUNDS = Batches(
+    module=CODE,
+    module_name="一斉積立",
+    model=SavingsRound,
+    key=("round_no",),
+    lines_key="round_id",
+    not_loaded="この回号の一斉積立回が取り込まれていません。",
+    not_found="指定された回の一斉積立データがありません。",
+    picker_label="一斉積立回",
+    param="round",
+    value_attribute="round_no",
+    option=lambda r: f"{r.round_no} {r.name}（{r.created_on:%Y年%m月%d日} {r.kind_label}）",
+    describe=lambda r: f"第{r.round_no}回 {r.name}（{r.kind_label}）",
+    newest_first=(SavingsRound.created_on.desc(), SavingsRound.round_no.desc()),
+)
+
 
 def rounds_of(dbsession: Session, scope: ScopeSource) -> Sequence[SavingsRound]:
     """The group's rounds, newest first (the round picker, the information panel)."""
-    return dbsession.scalars(
-        scoped_select(scope, SavingsRound).order_by(
-            SavingsRound.created_on.desc(), SavingsRound.round_no.desc()
-        )
-    ).all()
+    return ROUNDS.all(dbsession, scope)
 
 
 def latest_round(dbsession: Session, scope: ScopeSource) -> SavingsRound | None:
     """The round received last (最新受信情報), or None before the first."""
-    rounds = rounds_of(dbsession, scope)
-    return rounds[0] if rounds else None
-
-
-def chosen_round(
-    dbsession: Session, scope: ScopeSource, round_no: str | None
-) -> SavingsRound | None:
-    """The round ``round_no`` of the group (the newest when None or empty), None when unknown."""
-    if not round_no:
-        return latest_round(dbsession, scope)
-    return dbsession.scalars(
-        scoped_select(scope, SavingsRound).where(SavingsRound.round_no == round_no)
-    ).one_or_none()
+    return ROUNDS.chosen(dbsession, scope, None)
 
 
 def details(scope: ScopeSource, savings_round: SavingsRound) -> Select[Any]:
     """The round's 内訳明細 (unsorted: the caller orders)."""
-    return scoped_select(scope, SavingsDetail).where(SavingsDetail.round_id == savings_round.id)
+    return ROUNDS.lines(scope, SavingsDetail, savings_round)
 
 
 def changes(scope: ScopeSource, savings_round: SavingsRound) -> Select[Any]:
     """The round's 変更明細 (unsorted: the caller orders)."""
-    return scoped_select(scope, SavingsChange).where(SavingsChange.round_id == savings_round.id)
+    return ROUNDS.lines(scope, SavingsChange, savings_round)
 
 
 def detail_totals(

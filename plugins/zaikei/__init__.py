@@ -60,7 +60,7 @@ def cjs_schema() -> ModuleSchema:
 @hookimpl
 def cjs_module_routes(config: Configurator, module: ServiceModule) -> None:
     """The three read-only screens."""
-    views.add_routes(config)
+    views.SCREENS.add_routes(config)
 
 
 @hookimpl
@@ -68,11 +68,7 @@ def cjs_menu_entries(
     request: Request, deposit_group: DepositGroup, module: ServiceModule
 ) -> Sequence[MenuEntry]:
     """001's three menus of 財形貯蓄事務."""
-    return [
-        MenuEntry("財形積立明細照会", f"{records.CODE}:inquiry"),
-        MenuEntry("財形積立明細書出力", f"{records.CODE}:outputs"),
-        MenuEntry("財形積立明細データエクスポート", f"{records.CODE}:export"),
-    ]
+    return views.SCREENS.menu_entries()
 
 
 @hookimpl

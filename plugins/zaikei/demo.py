@@ -4,21 +4,16 @@ document, and the change details of each 預入依頼書 run; a fixed seed, so t
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import random
-from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.dataload import Column
-from core.db.models import Contract, DepositGroup, ModuleEnablement
+from core.dataload import write_file
 from core.hookspecs import DemoFile
 from plugins.collective_savings.demo import GIVEN_NAMES, SURNAMES
+from plugins.zaikei import records
 from plugins.zaikei.loader import CHANGE_COLUMNS, DETAIL_COLUMNS, RUN_COLUMNS
-from plugins.zaikei.records import CODE
 
 EMPLOYEES = 200
 #: (作成区分, 作成基準日) of the demo runs; 1 (預入依頼書・月例) carries the details.
@@ -34,23 +29,9 @@ RUNS = [
 ]
 
 
-def _csv(columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([column.name for column in columns])
-    writer.writerows(rows)
-    return buffer.getvalue().encode("cp932")
-
-
 def demo_files(dbsession: Session) -> list[DemoFile]:
     """The runs, details and changes files of every deposit group with 財形."""
-    groups = dbsession.execute(
-        select(Contract.contract_no, DepositGroup.group_no)
-        .join(DepositGroup, DepositGroup.contract_id == Contract.id)
-        .join(ModuleEnablement, ModuleEnablement.deposit_group_id == DepositGroup.id)
-        .where(ModuleEnablement.module_code == CODE)
-        .order_by(Contract.contract_no, DepositGroup.group_no)
-    ).all()
+    groups = sorted(records.RUNS.groups(dbsession).by_number)
     runs, details, changes = [], [], []
     for contract_no, group_no in groups:
         rng = random.Random(f"zaikei-{contract_no}-{group_no}")  # noqa: S311 (demo names)
@@ -80,7 +61,7 @@ def demo_files(dbsession: Session) -> list[DemoFile]:
                 kind = "3" if after == 0 else "2"
                 changes.append([*key, *person[:4], kind, person[4], after])
     return [
-        DemoFile("runs", "demo_zaikei_runs.csv", _csv(RUN_COLUMNS, runs)),
-        DemoFile("details", "demo_zaikei_details.csv", _csv(DETAIL_COLUMNS, details)),
-        DemoFile("changes", "demo_zaikei_changes.csv", _csv(CHANGE_COLUMNS, changes)),
+        DemoFile("runs", "demo_zaikei_runs.csv", write_file(RUN_COLUMNS, runs)),
+        DemoFile("details", "demo_zaikei_details.csv", write_file(DETAIL_COLUMNS, details)),
+        DemoFile("changes", "demo_zaikei_changes.csv", write_file(CHANGE_COLUMNS, changes)),
     ]

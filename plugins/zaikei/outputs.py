@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, Any
 
-from core.hookspecs import CsvTable, Output, OutputContext, OutputRefused
-from core.outputs.pdfstream import ListColumn, ListHeader, amount, list_pdf
+from core.hookspecs import CsvTable, Output, OutputContext
+from core.outputs.pdfstream import ListColumn, ListHeader, amount, group_header, list_pdf
+from core.outputs.rows import streamed
 from plugins.zaikei import records
 from plugins.zaikei.models import ZaikeiChange, ZaikeiDetail, ZaikeiRun
 
@@ -48,41 +49,18 @@ CHANGE_COLUMNS = [
 ]
 
 
-def _run(context: OutputContext) -> ZaikeiRun:
-    chosen = records.chosen_run(context.dbsession, context, context.params.get("run"))
-    if chosen is None:
-        raise OutputRefused("指定された作成基準日の財形データがありません。")
-    return chosen
-
-
 def _header(context: OutputContext, title: str, run: ZaikeiRun) -> ListHeader:
-    group = context.deposit_group
-    return ListHeader(
-        title=f"{title}　{run.document_name}",
-        organisation=group.contract.organisation_name,
-        deposit_group=f"{group.group_no} {group.name_kanji}",
-        basis_date=f"{run.basis_date:%Y年%m月%d日}",
-        printed_at=context.now,
-    )
-
-
-def _streamed(context: OutputContext, statement: Any) -> Iterator[Any]:
-    """The rows of ``statement`` fetched 1,000 at a time; the cursor is closed however it ends."""
-    result = context.dbsession.scalars(statement.execution_options(yield_per=1000))
-    try:
-        yield from result
-    finally:
-        result.close()
+    return group_header(context, f"{title}　{run.document_name}", basis_date=run.basis_date)
 
 
 def _details(context: OutputContext, run: ZaikeiRun) -> Iterator[ZaikeiDetail]:
     order = (ZaikeiDetail.employee_no, ZaikeiDetail.savings_kind)
-    return _streamed(context, records.details(context, run).order_by(*order))
+    return streamed(context.dbsession, records.details(context, run).order_by(*order))
 
 
 def _changes(context: OutputContext, run: ZaikeiRun) -> Iterator[ZaikeiChange]:
     order = (ZaikeiChange.employee_no, ZaikeiChange.savings_kind)
-    return _streamed(context, records.changes(context, run).order_by(*order))
+    return streamed(context.dbsession, records.changes(context, run).order_by(*order))
 
 
 def _person(line: ZaikeiDetail | ZaikeiChange) -> list[Any]:
@@ -91,7 +69,7 @@ def _person(line: ZaikeiDetail | ZaikeiChange) -> list[Any]:
 
 def details_pdf(context: OutputContext) -> IO[bytes]:
     """財形積立明細書 (PDF): the run's savings by employee number, totals at the end."""
-    run = _run(context)
+    run = records.RUNS.for_output(context)
     count, monthly, summer, winter, balance = records.detail_totals(context.dbsession, context, run)
     rows = (
         [n, *_person(d), d.amount_monthly, d.amount_summer, d.amount_winter, d.balance]
@@ -110,7 +88,7 @@ def details_pdf(context: OutputContext) -> IO[bytes]:
 
 def changes_pdf(context: OutputContext) -> IO[bytes]:
     """財形積立変更明細書（預入依頼書のみ） (PDF): the run's changes, totals at the end."""
-    run = _run(context)
+    run = records.RUNS.for_output(context)
     count, before, after = records.change_totals(context.dbsession, context, run)
     rows = (
         [n, *_person(c), c.change_kind, c.amount_before, c.amount_after]
@@ -127,7 +105,7 @@ def changes_pdf(context: OutputContext) -> IO[bytes]:
 
 def details_csv(context: OutputContext) -> CsvTable:
     """財形積立明細 (CSV)."""
-    run = _run(context)
+    run = records.RUNS.for_output(context)
     prefix = [run.document_name, f"{run.basis_date:%Y%m%d}"]
     rows = (
         [*prefix, *_person(d), d.amount_monthly, d.amount_summer, d.amount_winter, d.balance]
@@ -138,7 +116,7 @@ def details_csv(context: OutputContext) -> CsvTable:
 
 def changes_csv(context: OutputContext) -> CsvTable:
     """財形積立変更明細 (CSV)."""
-    run = _run(context)
+    run = records.RUNS.for_output(context)
     prefix = [run.document_name, f"{run.basis_date:%Y%m%d}"]
     rows = (
         [*prefix, *_person(c), c.change_kind, c.amount_before, c.amount_after]

@@ -3,12 +3,12 @@ through these functions, each scoped to one contract and deposit group (ACC-7)."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
 
+from core.batches import Batches
 from core.security.tenancy import ScopeSource, scoped_select
 from plugins.zaikei.models import (
     DEPOSIT_DOCUMENTS,
@@ -23,21 +23,24 @@ CODE = "zaikei"
 KEEP_RUNS = 3
 
 
-def deposit_runs(dbsession: Session, scope: ScopeSource) -> Sequence[ZaikeiRun]:
-    """The group's 預入依頼書 runs (those with details), newest first (the run picker)."""
-    return dbsession.scalars(
-        scoped_select(scope, ZaikeiRun)
-        .where(ZaikeiRun.document.in_(DEPOSIT_DOCUMENTS))
-        .order_by(ZaikeiRun.basis_date.desc(), ZaikeiRun.document)
-    ).all()
-
-
-def chosen_run(dbsession: Session, scope: ScopeSource, run_id: str | None) -> ZaikeiRun | None:
-    """The 預入依頼書 run ``run_id`` of the group (the newest when None or empty), None if unknown."""
-    runs = deposit_runs(dbsession, scope)
-    if not run_id:
-        return runs[0] if runs else None
-    return next((run for run in runs if str(run.id) == run_id), None)
+#: The runs: named by 作成区分 and 作成基準日 in the bank's files, by id on the screens (``?run=``);
+#: the picker offers the 預入依頼書 runs, the ones with lines.
+RUNS = Batches(
+    module=CODE,
+    module_name="財形",
+    model=ZaikeiRun,
+    key=("document", "basis_date"),
+    lines_key="run_id",
+    not_loaded="この作成基準日の財形データが取り込まれていません。",
+    not_found="指定された作成基準日の財形データがありません。",
+    picker_label="作成基準日",
+    param="run",
+    value_attribute="id",
+    option=lambda run: f"{run.basis_date:%Y年%m月%d日} {run.document_name}",
+    describe=lambda run: f"{run.basis_date:%Y年%m月%d日} 作成の{run.document_name}",
+    newest_first=(ZaikeiRun.basis_date.desc(), ZaikeiRun.document),
+    offered=(ZaikeiRun.document.in_(DEPOSIT_DOCUMENTS),),
+)
 
 
 def basis_dates(dbsession: Session, scope: ScopeSource) -> dict[str, Any]:
@@ -53,12 +56,12 @@ def basis_dates(dbsession: Session, scope: ScopeSource) -> dict[str, Any]:
 
 def details(scope: ScopeSource, run: ZaikeiRun) -> Select[Any]:
     """The run's savings details (unsorted: the caller orders)."""
-    return scoped_select(scope, ZaikeiDetail).where(ZaikeiDetail.run_id == run.id)
+    return RUNS.lines(scope, ZaikeiDetail, run)
 
 
 def changes(scope: ScopeSource, run: ZaikeiRun) -> Select[Any]:
     """The run's change details (unsorted: the caller orders)."""
-    return scoped_select(scope, ZaikeiChange).where(ZaikeiChange.run_id == run.id)
+    return RUNS.lines(scope, ZaikeiChange, run)
 
 
 def detail_totals(dbsession: Session, scope: ScopeSource, run: ZaikeiRun) -> tuple[int, ...]:
