@@ -18,10 +18,10 @@ def includeme(config: Configurator) -> None:
     config.add_route("staff_contract_notice", "/staff/requests/lookup/{contract_no}/notice")
     config.add_route("staff_request_new", "/staff/requests/new")
     config.add_route("staff_request_file", "/staff/requests/new/{kind}/{contract_no}")
-    config.add_route("staff_request", r"/staff/requests/{id:\d+}")
-    config.add_route("staff_request_approve", r"/staff/requests/{id:\d+}/approve")
-    config.add_route("staff_request_reject", r"/staff/requests/{id:\d+}/reject")
-    config.add_route("staff_request_withdraw", r"/staff/requests/{id:\d+}/withdraw")
+    config.add_route("staff_request", r"/staff/requests/{id:\d{1,9}}")
+    config.add_route("staff_request_approve", r"/staff/requests/{id:\d{1,9}}/approve")
+    config.add_route("staff_request_reject", r"/staff/requests/{id:\d{1,9}}/reject")
+    config.add_route("staff_request_withdraw", r"/staff/requests/{id:\d{1,9}}/withdraw")
     config.add_staff_menu_entry(
         "依頼書の受付", "staff_request_new", StaffPermission.REQUEST_FILE, order=20
     )

@@ -42,7 +42,7 @@ def _phone(label: str) -> Any:
     def validate(form: Form, field: Any) -> None:
         value = field.data or ""
         digits = value.replace("-", "")
-        if not _PHONE.match(value) or len(digits) not in (10, 11):
+        if not _PHONE.match(value) or len(digits) not in (10, 11) or len(value) > 13:
             raise ValidationError(PHONE_FORMAT.format(label=label))
 
     return validate
