@@ -191,6 +191,13 @@ SETTINGS: tuple[Setting, ...] = (
         "closed every year on these MM-DD days",
     ),
     Setting("cjs.hours.maintenance", _windows, "", "maintenance windows START/END, Japan time"),
+    Setting(
+        "cjs.software_keyboard.shuffle",
+        boolean,
+        "false",
+        "the software keyboard of password fields opens with its keys in random order "
+        "(the customer can switch it on the keyboard itself; SPEC section 8)",
+    ),
     Setting("cjs.demo", boolean, "false", "demo mode: shows the demo mailbox page"),
     Setting("cjs.demo.maildir", _path, "var/demo-mail", "where the demo SMTP server keeps mail"),
     Setting("cjs.plugins.disabled", words, "", "names of installed plugins not to load"),

@@ -14,13 +14,16 @@ from core.plugins import get_modules
 from core.security.tenancy import selected_group
 from core.web import cert, login, register
 from core.web.flows import register_flows
+from core.web.software_keyboard import LAYOUT as SOFTWARE_KEYBOARD_LAYOUT
 
 
 def _template_globals(event: BeforeRender) -> None:
-    """What every screen may draw: the CSRF token and, once logged in, the header and menu bar."""
+    """What every screen may draw: the CSRF token, the software keyboard's keys and, once logged
+    in, the header and menu bar."""
     request = event.get("request")
     if request is None:
         return
+    event["software_keyboard_layout"] = SOFTWARE_KEYBOARD_LAYOUT
     event["csrf_token"] = lambda: get_csrf_token(request)
     event["nav"] = lambda: navigation(request)
 
