@@ -547,6 +547,8 @@ class Customer:
             form["code"] = self.latest_code(email or MASTER["email"])
             page = form.submit().maybe_follow()
         page = page.forms[0].submit().maybe_follow()  # 発行
+        assert "電子証明書発行中" in page.text, page.text
+        page = page.forms["issuing-form"].submit().maybe_follow()  # what its script does
         assert "電子証明書発行結果" in page.text, page.text
         download = self.app.get("/cert/download")
         disposition = download.headers["Content-Disposition"]

@@ -1,4 +1,10 @@
-"""FLOW-2, certificate issuance: DC586101 and the code (a flow) → 発行 → result with the download.
+"""FLOW-2, certificate issuance: DC586101 and the code (a flow) → 発行 → 電子証明書発行中 → result
+with the download.
+
+発行 only records in the flow (the session, in the database) that the customer asked for the
+certificate and answers with the 電子証明書発行中 screen; that screen's form is sent by itself
+(templates/static/autosubmit.js; without JavaScript its button) and the certificate is made there,
+once: the flow ends with it, so a reload or a second submit lands on the result.
 
 The PKCS#12 is encrypted with the password typed at DC586101 in this flow, which the flow keeps
 sealed in the session (never in clear at rest). The issued file is kept sealed the same way while
@@ -70,12 +76,40 @@ def cert_issue_confirm(request: Request) -> Any:
 
 
 @view_config(route_name="cert_issue", request_method="POST")
-def cert_issue(request: Request) -> Response:
-    """発行: key pair, certificate and PKCS#12 made here; the flow ends; on to the result."""
+def cert_issue_request(request: Request) -> Response:
+    """発行: the request is recorded in the flow; on to 電子証明書発行中."""
     flow, user = _completed_flow(request)
+    if flow is None or user is None:
+        return HTTPFound(request.route_url("cert_result"))  # a double submit lands on the result
+    flow.set(issue_requested=True)
+    return HTTPFound(request.route_url("cert_issuing"))
+
+
+def _requested_flow(request: Request) -> tuple[Flow | None, User | None]:
+    """The completed flow whose 発行 was pressed, and its user."""
+    flow, user = _completed_flow(request)
+    if flow is None or not flow.get("issue_requested"):
+        return None, None
+    return flow, user
+
+
+@view_config(route_name="cert_issuing", renderer="pki/cert_issuing.html", request_method="GET")
+def cert_issuing(request: Request) -> Any:
+    """電子証明書発行中: its form goes on by itself (a script) or by its button (no script)."""
+    flow, user = _requested_flow(request)
+    if flow is None or user is None:
+        unconfirmed, _ = _completed_flow(request)  # 発行 not pressed yet: back to its screen
+        return HTTPFound(request.route_url("cert_issue" if unconfirmed else "cert_result"))
+    return {"user": user}
+
+
+@view_config(route_name="cert_issuing", request_method="POST")
+def cert_issue(request: Request) -> Response:
+    """Key pair, certificate and PKCS#12 made here; the flow ends; on to the result."""
+    flow, user = _requested_flow(request)
     password = request.session.unseal(SEALED_PASSWORD)
     if flow is None or user is None or password is None:
-        return HTTPFound(request.route_url("cert_result"))  # a double submit lands on the result
+        return HTTPFound(request.route_url("cert_result"))  # a reload lands on the result
     settings = request.registry.settings
     try:
         issued = certificates.issue_certificate(
@@ -162,6 +196,7 @@ def cert_download(request: Request) -> Response:
 def includeme(config: Any) -> None:
     """Routes of the issuance screens after the authentication steps."""
     config.add_route("cert_issue", "/cert/issue")
+    config.add_route("cert_issuing", "/cert/issuing")
     config.add_route("cert_result", "/cert/result")
     config.add_route("cert_download", "/cert/download")
     config.scan("core.web.cert")

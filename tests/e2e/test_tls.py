@@ -91,6 +91,8 @@ def issue_certificate(deployment: Any) -> Issued:
     page = browser.submit(page, {"code": deployment.read_code(EMAIL)})
     assert page.path == "/cert/issue", page.text
     page = browser.submit(page, {})  # 発行
+    assert page.path == "/cert/issuing" and "電子証明書発行中" in page.text, page.text
+    page = browser.submit(page, {})  # 次へ (the screen's script sends it by itself)
     assert page.path == "/cert/result" and "電子証明書発行結果" in page.text, page.text
     download = browser.get("/cert/download")
     assert download.status == 200

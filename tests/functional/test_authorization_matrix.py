@@ -55,6 +55,7 @@ ROUTES: dict[str, Route] = {
     "issue.password": Route("public", "/cert", ("GET", "POST")),
     "issue.email_code": Route("public", "/cert/code", ("GET", "POST")),
     "cert_issue": Route("public", "/cert/issue", ("GET", "POST")),
+    "cert_issuing": Route("public", "/cert/issuing", ("GET", "POST")),
     "cert_result": Route("public", "/cert/result", ("GET", "POST")),
     "cert_download": Route("public", "/cert/download"),
     "login.password": Route("public", "/login", ("GET", "POST")),

@@ -46,7 +46,9 @@ def test_issuance_with_the_emailed_code_then_login_to_the_information_screen(mas
     form["code"] = master.latest_code("taro@example.com")
     page = form.submit().maybe_follow()
     assert "電子証明書発行" in page.text and "発行" in page.text
-    result = page.forms[0].submit().maybe_follow()
+    issuing = page.forms[0].submit().maybe_follow()
+    assert "電子証明書発行中" in issuing.text
+    result = issuing.forms["issuing-form"].submit().maybe_follow()
     assert "電子証明書発行結果" in result.text
     assert result.headers["Refresh"].endswith("/cert/download")  # the automatic download
     assert result.html.find(id="download-link") is not None  # and the plain link
@@ -410,8 +412,42 @@ def test_proxy_headers_from_an_untrusted_peer_are_refused(testapp):
     )
 
 
+def _certificates(dbsession) -> int:
+    dbsession.rollback()
+    return int(dbsession.scalar(select(func.count()).select_from(Certificate)) or 0)
+
+
+def test_issue_answers_with_the_issuing_screen_that_moves_on_by_itself(master, dbsession):
+    """FLOW-2 (001 p.10 (9), 000 「③ 発行中」, 002 「⑦ 発行中」): 発行 answers with 電子証明書発行中
+    and the manual's note; its form is sent by templates/static/autosubmit.js (from 'self', no inline
+    script) and, without JavaScript, by its 次へ button; the certificate is made when it is sent."""
+    page = master.start_issue("master01", PASSWORD)
+    form = page.forms[0]
+    form["code"] = master.latest_code("taro@example.com")
+    confirm = form.submit().maybe_follow()
+    assert master.app.get("/cert/issuing").maybe_follow().request.path == "/cert/issue"
+    issuing = confirm.forms[0].submit().maybe_follow()
+    assert issuing.request.path == "/cert/issuing"
+    assert issuing.html.find("h1").get_text() == "電子証明書発行中"
+    assert "電子証明書を発行しています。そのままお待ちください。" in issuing.text
+    assert "※ 電子証明書の発行は、数十秒かかる場合があります。" in issuing.text
+    issuing_form = issuing.html.find("form", id="issuing-form")
+    assert issuing_form.has_attr("data-autosubmit") and issuing_form["method"] == "post"
+    assert issuing_form.find("button", type="submit").get_text() == "次へ"
+    script = issuing.html.find("script", src=re.compile(r"/static/autosubmit\.js$"))
+    assert script is not None and script.has_attr("defer")
+    assert "requestSubmit" in master.app.get("/static/autosubmit.js").text
+    assert issuing.html.find("script", src=False) is None  # no inline script
+    assert _certificates(dbsession) == 0  # nothing made before the screen's form goes
+    result = issuing.forms["issuing-form"].submit().maybe_follow()
+    assert result.request.path == "/cert/result" and "電子証明書発行結果" in result.text
+    assert _certificates(dbsession) == 1
+
+
 def test_a_double_submit_of_issue_issues_once(master, dbsession):
-    """AUTH-9: the 発行 button pressed twice (or the POST replayed) issues one certificate."""
+    """AUTH-9: 発行 pressed twice shows 電子証明書発行中 once more; its form sent twice (a click
+    beside the script, a reload of the POST) issues one certificate and lands on the result, and so
+    does a reload of the issuing screen afterwards."""
     page = master.start_issue("master01", PASSWORD)
     form = page.forms[0]
     form["code"] = master.latest_code("taro@example.com")
@@ -419,9 +455,14 @@ def test_a_double_submit_of_issue_issues_once(master, dbsession):
     first = confirm.forms[0].submit()
     second = confirm.forms[0].submit()  # the same form again, as a second click sends it
     assert first.status_int == second.status_int == 302
-    assert second.maybe_follow().request.path == "/cert/result"
-    dbsession.rollback()
-    assert dbsession.scalar(select(func.count()).select_from(Certificate)) == 1
+    issuing = second.maybe_follow()
+    assert issuing.request.path == "/cert/issuing"
+    once = issuing.forms["issuing-form"].submit()
+    twice = issuing.forms["issuing-form"].submit()
+    assert once.status_int == twice.status_int == 302
+    assert twice.maybe_follow().request.path == "/cert/result"
+    assert master.app.get("/cert/issuing").maybe_follow().request.path == "/cert/result"
+    assert _certificates(dbsession) == 1
 
 
 def test_back_and_reload_keep_the_flow_where_it_is(master):

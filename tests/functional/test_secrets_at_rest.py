@@ -166,6 +166,7 @@ class Run:
         form["code"] = self.mailed_code(f"code mailed to {name}", email)
         page = form.submit().maybe_follow()
         page = page.forms[0].submit().maybe_follow()  # 発行
+        page = page.forms["issuing-form"].submit().maybe_follow()  # 電子証明書発行中
         assert "電子証明書発行結果" in page.text, page.text
         pkcs12 = browser.app.get("/cert/download").body
         browser.app.reset()
