@@ -47,7 +47,8 @@ class ServiceModule:
     ``code`` is the stable identifier stored in the database (module enablement, restrictions);
     ``contract_kinds`` lists the contract kinds ("member", "employer") it serves;
     ``restriction_levels`` the ACC-7 levels the master may choose from, "show" first; ``order`` places
-    it in menus and lists.
+    it in menus and lists; ``short_name`` is the name the user screens' ユーザー別機能制限 show when
+    it differs from ``name`` (001: 「賃控元帳」 there, 「賃金控除元帳」 in DC590101's 備考).
     """
 
     code: str
@@ -58,6 +59,12 @@ class ServiceModule:
     options: Mapping[str, str] = field(default_factory=dict)
     #: Position in menus and lists (001's order: 労金控除, 賃控元帳, 一斉積立; 財形).
     order: int = 100
+    short_name: str = ""
+
+    @property
+    def restriction_label(self) -> str:
+        """The module's name on ユーザー別機能制限 (DM492101, user registration)."""
+        return self.short_name or self.name
 
 
 @dataclass(frozen=True)

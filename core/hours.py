@@ -78,12 +78,31 @@ class ServiceHours:
         """Whether customer screens are served at ``now``."""
         return self.closed_reason(now) is None
 
+    def closed_days_label(self) -> str:
+        """The weekdays and holidays the service is closed on, for the notice, e.g. 土・日・祝休日."""
+        parts = [WEEKDAY_NAMES[d] for d in range(7) if d not in self.open_days]
+        if self.national_holidays_closed:
+            parts.append("祝休日")
+        return "・".join(parts)
+
+    def closed_month_days_label(self) -> str:
+        """The bank's extra closed days of every year, e.g. 12月31日・1月1日 (empty when none)."""
+        return "・".join(
+            f"{month}月{day}日" for month, day in sorted(self.closed_days, key=_year_end_first)
+        )
+
     def open_days_label(self) -> str:
         """The open weekdays for the notice, e.g. 月～金曜日."""
         days = sorted(self.open_days)
         if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
             return f"{WEEKDAY_NAMES[days[0]]}～{WEEKDAY_NAMES[days[-1]]}曜日"
         return "・".join(WEEKDAY_NAMES[d] for d in days) + "曜日"
+
+
+def _year_end_first(month_day: tuple[int, int]) -> tuple[bool, int, int]:
+    """Order closed days as the year-end holidays read: 12月31日 before 1月1日."""
+    month, day = month_day
+    return (month < 7, month, day)
 
 
 _SERVICE_HOURS = "cjs.hours"

@@ -74,18 +74,18 @@ class UserRegistrationForm(Form):
     user_id = StringField("ユーザーID", [required("ユーザーID"), rule(rules.check_user_id)])
     password = PasswordField("パスワード", [required("パスワード"), rule(rules.check_password)])
     password_confirm = PasswordField(
-        "パスワード（再入力）",
+        "パスワード再入力",
         [
-            required("パスワード（再入力）"),
+            required("パスワード再入力"),
             same_as("password", "パスワードと再入力したパスワードが一致しません。"),
         ],
     )
     user_name = StringField("ユーザー名", [required("ユーザー名"), rule(rules.check_user_name)])
     email = StringField("メールアドレス", [required("メールアドレス")])
     email_confirm = StringField(
-        "メールアドレス（再入力）",
+        "メールアドレス再入力",
         [
-            required("メールアドレス（再入力）"),
+            required("メールアドレス再入力"),
             same_as("email", "メールアドレスと再入力したメールアドレスが一致しません。"),
         ],
     )
@@ -104,16 +104,16 @@ class UserRegistrationForm(Form):
 
 
 class PasswordChangeForm(Form):
-    """現在のパスワード / 新しいパスワード / 新しいパスワード（再入力） (FLOW-3, FLOW-6)."""
+    """現在のパスワード / 新しいパスワード / 新しいパスワード再入力 (FLOW-3, FLOW-6)."""
 
     current_password = PasswordField("現在のパスワード", [required("現在のパスワード")])
     new_password = PasswordField(
         "新しいパスワード", [required("新しいパスワード"), rule(rules.check_password)]
     )
     new_password_confirm = PasswordField(
-        "新しいパスワード（再入力）",
+        "新しいパスワード再入力",
         [
-            required("新しいパスワード（再入力）"),
+            required("新しいパスワード再入力"),
             same_as("new_password", "新しいパスワードと再入力したパスワードが一致しません。"),
         ],
     )

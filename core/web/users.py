@@ -79,7 +79,7 @@ def _matches(other: str, message: str) -> Callable[[Form, Any], None]:
 
 def _restriction_field(module: ServiceModule, default: str) -> ChoiceField:
     return ChoiceField(
-        module.name,
+        module.restriction_label,
         choices=[
             SelectChoice(level, users.level_label(level)) for level in module.restriction_levels
         ],
@@ -107,7 +107,7 @@ class ProfileForm(Form):
 
     user_name = StringField("ユーザー名", [_if_entered(rules.check_user_name)])
     email = StringField("メールアドレス")
-    email_confirm = StringField("メールアドレス（再入力）", [_matches("email", EMAIL_MISMATCH)])
+    email_confirm = StringField("メールアドレス再入力", [_matches("email", EMAIL_MISMATCH)])
 
     def __init__(
         self, formdata: Any = None, *, denied_domains: frozenset[str] = frozenset(), **kw: Any
@@ -127,9 +127,7 @@ class MasterEditForm(ProfileForm):
     """DM492101 as the master fills it: a password (+再入力) besides the profile."""
 
     password = PasswordField("パスワード", [_if_entered(rules.check_password)])
-    password_confirm = PasswordField(
-        "パスワード（再入力）", [_matches("password", PASSWORD_MISMATCH)]
-    )
+    password_confirm = PasswordField("パスワード再入力", [_matches("password", PASSWORD_MISMATCH)])
 
 
 class GeneralEditForm(MasterEditForm):

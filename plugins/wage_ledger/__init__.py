@@ -14,6 +14,7 @@ MODULE = ServiceModule(
     contract_kinds=("member",),
     restriction_levels=("show", "hide", "view_only"),
     order=20,
+    short_name="賃控元帳",
 )
 
 

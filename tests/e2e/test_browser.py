@@ -246,7 +246,17 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     expect(header).to_contain_text("デモ労働組合連合会")
     shot(page, "info")
 
-    page.locator(".menu-bar li", has_text="共通機能").first.hover()  # the menu opens on hover/focus
+    # The menu's headings are disclosure buttons (#15): closed at first, opened from the keyboard.
+    common = page.locator(".menu-bar").get_by_role("button", name="共通機能", exact=True)
+    expect(common).to_have_attribute("aria-expanded", "false")
+    expect(page.get_by_role("link", name="パスワード変更")).to_be_hidden()
+    common.focus()
+    page.keyboard.press("Enter")
+    expect(common).to_have_attribute("aria-expanded", "true")
+    shot(page, "menu-open")
+    page.keyboard.press("Escape")
+    expect(common).to_have_attribute("aria-expanded", "false")
+    common.click()
     page.get_by_role("link", name="パスワード変更").click()
     heading(page, "パスワード変更")
     page.locator("[name=current_password]").fill(PASSWORD)

@@ -128,8 +128,8 @@ def _logged_in(
 
 
 def _open_menu(page: Any, item: str, menu: str = "一斉積立事務") -> None:
-    """A submenu link of ``menu`` in the menu bar: the submenu opens on hover of its parent."""
-    page.locator(".menu-bar li", has_text=menu).first.hover()
+    """A submenu link of ``menu`` in the menu bar: its heading button opens the submenu."""
+    page.locator(".menu-bar").get_by_role("button", name=menu, exact=True).click()
     page.locator(".menu-bar").get_by_role("link", name=item, exact=True).click()
 
 

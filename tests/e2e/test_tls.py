@@ -78,7 +78,7 @@ def register_master(deployment: Any) -> None:
             "email_confirm": EMAIL,
         },
     )
-    assert "マスターユーザーを登録しました" in page.text, page.text
+    assert "マスターユーザーの登録を完了しました" in page.text, page.text
 
 
 def issue_certificate(deployment: Any) -> Issued:

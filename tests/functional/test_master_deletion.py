@@ -85,7 +85,7 @@ def test_a_master_deleted_by_the_bank_is_registered_again(
     assert "失効しています" in customer.app.get("/login").maybe_follow().text
 
     page = Customer.of(app, dbsession).register_master(**NEW_MASTER)
-    assert "マスターユーザーを登録しました" in page.text and "master02" in page.text
+    assert "マスターユーザーの登録を完了しました" in page.text and "master02" in page.text
 
     dbsession.rollback()
     masters = dbsession.scalars(

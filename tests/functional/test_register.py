@@ -47,7 +47,7 @@ def test_master_registration_from_the_top_page_to_the_result(testapp, bank, dbse
     page = dc583101(testapp)
     assert "DC584101" in page.text
     result = dc584101(page)
-    assert "マスターユーザーを登録しました" in result.text
+    assert "マスターユーザーの登録を完了しました" in result.text
     assert "master01" in result.text and "労金　太郎" in result.text
     assert "Passw0rd!" not in result.text and "********" in result.text
     assert result.html.find(id="btn-cert")["href"].endswith("/cert")
@@ -68,7 +68,7 @@ def test_the_result_screen_survives_a_reload(testapp, bank):
     """AUTH-9: reloading the result neither fails nor registers twice."""
     result = dc584101(dc583101(testapp))
     again = testapp.get(result.request.url)
-    assert "マスターユーザーを登録しました" in again.text
+    assert "マスターユーザーの登録を完了しました" in again.text
 
 
 def test_a_contract_with_a_master_is_refused_with_the_explanation(testapp, bank, dbsession):
@@ -215,7 +215,7 @@ def test_a_user_id_in_use_is_refused(testapp, bank, dbsession):
     assert count_users(dbsession) == 1
     assert "MASTER01" not in page.text
     page = dc584101(page, user_id="MASTER01")  # case-sensitive: a different ID
-    assert "マスターユーザーを登録しました" in page.text
+    assert "マスターユーザーの登録を完了しました" in page.text
 
 
 def test_a_post_without_the_csrf_token_is_refused(testapp, bank):

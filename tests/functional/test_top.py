@@ -26,7 +26,7 @@ def test_top_page_shows_the_notices_of_the_manuals(testapp):
     """001 ＜ご注意事項＞: register on the PC you will use; ID and password rules; ID is permanent."""
     text = testapp.get("/").text
     assert "サービスをご利用になるパソコンで登録してください。" in text
-    assert "半角英数字混在の6～12文字" in text
+    assert "半角英数混在の6～12文字" in text
     assert "半角英大文字・英小文字・数字・記号混在の8～12文字" in text
     assert "「ユーザーID」は一度登録すると変更できません。" in text
     # AUTH-9: ours does not forbid the back button as the old system did.

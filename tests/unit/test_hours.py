@@ -69,3 +69,15 @@ def test_hours_and_days_are_settings():
 
 def test_always_open_for_the_demo():
     assert hours(**{"cjs.hours.always_open": "true"}).is_open(jst(2026, 12, 31, 3, 0))
+
+
+def test_the_closed_days_are_named_from_the_settings():
+    """AUTH-7: the hours notice names what the settings close, not a fixed 「土・日・祝休日」."""
+    assert hours().closed_days_label() == "土・日・祝休日"
+    assert hours().closed_month_days_label() == "12月31日・1月1日・1月2日・1月3日"
+    assert hours(**{"cjs.hours.open_days": "mon tue wed thu fri sat"}).closed_days_label() == (
+        "日・祝休日"
+    )
+    no_holidays = hours(**{"cjs.hours.national_holidays_closed": "false"})
+    assert no_holidays.closed_days_label() == "土・日"
+    assert hours(**{"cjs.hours.closed_days": ""}).closed_month_days_label() == ""
