@@ -218,6 +218,18 @@ def info(request: Request) -> Any:
     }
 
 
+@view_config(
+    route_name="session_keepalive",
+    permission=Permission.USE,
+    request_method="POST",
+    require_csrf=True,
+)
+def session_keepalive(request: Request) -> Response:
+    """ログインを継続する on the session timeout notice (AUTH-6): a request, so the idle time starts
+    again; nothing else changes."""
+    return Response(status=204)
+
+
 def includeme(config: Any) -> None:
     """Routes of the logged-in screens of the core."""
     config.add_route("password_initial", "/password/initial")
@@ -225,4 +237,5 @@ def includeme(config: Any) -> None:
     config.add_route("logout", "/logout")
     config.add_route("groups", "/groups")
     config.add_route("info", "/info")
+    config.add_route("session_keepalive", "/session/keepalive")
     config.scan("core.web.login")

@@ -6,7 +6,8 @@ DC583101's 初期パスワード, DC584101's パスワード (keys shuffled by t
 pressed from the computer's keyboard: Tab/Enter reach them, as a keyboard or screen-reader user
 would), DC586101 and DC582101. The password holds 記号 that are awkward elsewhere (" < & \\ ` ~ | }).
 Shift, 1文字削除 and クリア are used on the way. While the keyboard types, the page sends nothing
-and stores nothing: the value leaves the field only by the form's own submit.
+and stores nothing: the value leaves the field only by the form's own submit. Once logged in, the
+page's clock is moved on to show the session timeout notice (AUTH-6) and its ログインを継続する.
 
 The cheroot deployment only (the keyboard is the same page behind nginx). Without Playwright or
 /usr/bin/chromium the test is skipped, or fails when ``CI=true``.
@@ -201,6 +202,7 @@ def test_a_password_with_symbols_typed_only_on_the_software_keyboard_logs_in(
         ],
     )
     second.set_default_timeout(15_000)
+    second.clock.install()  # the page's timers, for the session timeout notice below
     page = second.new_page()
     problems.watch(page)
     page.goto(base + "login")
@@ -212,5 +214,22 @@ def test_a_password_with_symbols_typed_only_on_the_software_keyboard_logs_in(
     page.get_by_role("button", name="ログイン").click()
     screen(page, "DC590101")  # logged in: the deposit group selection of the member contract
     expect(page.locator("main")).to_contain_text(re.compile(r"登録件数：2件"))
+
+    # AUTH-6, #15 item 6: five minutes before the 60-minute idle limit the notice appears; its
+    # ログインを継続する asks the server once (the idle time restarts) and the notice goes away.
+    notice = page.locator("#session-timeout")
+    expect(notice).to_be_hidden()
+    page.clock.fast_forward("54:00")
+    expect(notice).to_be_hidden()
+    page.clock.fast_forward("01:01")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("まもなく自動的にログアウトします")
+    shot(page, "session-timeout-notice")
+    with page.expect_response("**/session/keepalive") as kept:
+        notice.get_by_role("button", name="ログインを継続する").click()
+    assert kept.value.status == 204
+    expect(notice).to_be_hidden()
+    page.clock.fast_forward("54:00")
+    expect(notice).to_be_hidden()  # counted afresh from the keep-alive
     second.close()
     assert problems.items == []

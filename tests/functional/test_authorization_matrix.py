@@ -66,6 +66,7 @@ ROUTES: dict[str, Route] = {
     "password": Route("use", "/password", ("GET", "POST")),
     "groups": Route("use", "/groups", ("GET", "POST")),
     "info": Route("use", "/info"),
+    "session_keepalive": Route("use", "/session/keepalive", ("POST",)),
     "users": Route("use", "/users"),
     "users_new": Route("administer", "/users/new", ("GET", "POST")),
     "user_edit": Route("self_or_master", "/users/general01", ("GET", "POST")),
