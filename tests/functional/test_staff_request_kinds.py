@@ -135,7 +135,7 @@ def test_a_master_deleted_on_request_is_registered_again(
 
     assert customer.app.get("/info").maybe_follow().request.path == "/"
     page = Customer.of(app, dbsession).register_master(**NEW_MASTER)
-    assert "マスターユーザーを登録しました" in page.text and "master02" in page.text
+    assert "マスターユーザーの登録を完了しました" in page.text and "master02" in page.text
 
 
 def test_a_blocked_master_is_unblocked_on_request_instead(
@@ -222,7 +222,7 @@ def test_a_new_initial_password_applies_once_approved(
     page = Customer.of(customer.app.app, dbsession).register_master(
         initial_password=NEW_INITIAL_PASSWORD
     )
-    assert "マスターユーザーを登録しました" in page.text
+    assert "マスターユーザーの登録を完了しました" in page.text
     assert mails(dbsession, "initial_password_changed") == []  # no master to tell then
 
 
@@ -247,7 +247,7 @@ def test_a_blocked_initial_password_is_unblocked_once_approved(
     ).one()
     assert (unblock.actor, unblock.details) == (APPROVER, {"state": "blocked"})
     page = Customer.of(customer.app.app, dbsession).register_master()
-    assert "マスターユーザーを登録しました" in page.text
+    assert "マスターユーザーの登録を完了しました" in page.text
 
 
 def test_a_user_id_changes_on_request_keeping_the_user_its_certificate_and_its_trail(
