@@ -97,7 +97,7 @@ def close_app(app: guard.RequestGuard) -> None:
     stays in the outbox for the next sender).
     """
     mail.stop_sender(app.registry)
-    crl_worker = publication_worker_of(app.registry)  # the staff app has none
+    crl_worker = publication_worker_of(app.registry)
     if crl_worker is not None:
         crl_worker.stop()
     get_engine(app.registry).dispose()
