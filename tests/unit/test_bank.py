@@ -92,7 +92,7 @@ def test_a_changed_file_changes_only_what_changed(settings, dbsession, tmp_path)
             organisation_name = "x"
             initial_password = "Abcd#123"
             """,
-            "contracts[0].contract_no: 契約番号は半角数字8桁で入力してください。",
+            "bank.toml:3: contracts[0].contract_no: 契約番号は半角数字8桁で入力してください。",
         ),
         (
             """
@@ -106,7 +106,7 @@ def test_a_changed_file_changes_only_what_changed(settings, dbsession, tmp_path)
             name_kanji = "本部"
             name_kana = "ﾎﾝﾌﾞ"
             """,
-            "contract 12345678.initial_password: 初期パスワードは半角英大文字",
+            "bank.toml:6: contract 12345678.initial_password: 初期パスワードは半角英大文字",
         ),
         (
             """
@@ -121,7 +121,8 @@ def test_a_changed_file_changes_only_what_changed(settings, dbsession, tmp_path)
             name_kana = "ﾎﾝﾌﾞ"
             modules = ["rokin_deduction"]
             """,
-            "rokin_deduction is not offered to employer contracts",
+            "bank.toml:11: contract 12345678.deposit_groups[0].modules: "
+            "労金控除（rokin_deduction）は事業主の契約では利用できません。",
         ),
         (
             """
@@ -135,7 +136,7 @@ def test_a_changed_file_changes_only_what_changed(settings, dbsession, tmp_path)
             name_kanji = "本部"
             name_kana = "ホンブ"
             """,
-            "name_kana: カナ名は半角カナ",
+            "bank.toml:10: contract 12345678.deposit_groups[0].name_kana: カナ名は半角カナ",
         ),
         (
             """
@@ -150,14 +151,16 @@ def test_a_changed_file_changes_only_what_changed(settings, dbsession, tmp_path)
             name_kana = "ﾎﾝﾌﾞ"
             modules = ["payroll"]
             """,
-            "unknown module 'payroll'",
+            "bank.toml:11: contract 12345678.deposit_groups[0].modules: モジュール 'payroll' はありません。",
         ),
-        ("contracts = [", "bank.toml"),
+        ("\n[[contracts]]\nkind = member\n", "bank.toml: Invalid value (at line 3, column 8)"),
     ],
 )
-def test_a_bad_file_names_the_place_and_stores_nothing(
+def test_a_bad_file_names_the_line_and_the_place_and_stores_nothing(
     settings, dbsession, tmp_path, text, message
 ):
+    """BANK-1: a bank file with an error changes nothing; the message names the file's line, the
+    place in the declaration and the rule, in the words the console shows at the field."""
     with pytest.raises(BankConfigError) as caught:
         apply_file_with_settings(settings, write(tmp_path, text))
     assert message in str(caught.value)
@@ -172,17 +175,24 @@ def test_a_late_error_rolls_back_the_earlier_contracts(settings, dbsession, tmp_
     text = (ROOT / "demo" / "bank.toml").read_text(encoding="utf-8")
     text = text.replace('organisation_name = "デモ労働組合連合会"', 'organisation_name = "改名"')
     text = text.replace('group_no = "00000002"', 'group_no = "00000003"')
-    with pytest.raises(BankConfigError, match="group 00000002 exists but is not in the file"):
+    with pytest.raises(
+        BankConfigError, match=r"bank\.toml:4: contract 10000001: 入金グループ 00000002 は"
+    ):
         apply_file_with_settings(settings, write(tmp_path, text))
     assert counts(dbsession) == before
     member = dbsession.scalars(select(Contract).where(Contract.contract_no == "10000001")).one()
     assert member.organisation_name == "デモ労働組合連合会"
 
 
-def test_cjs_bank_apply_on_the_command_line(app_settings, tmp_path):
+def write_ini(app_settings, tmp_path):
     ini = tmp_path / "test.ini"
     lines = "\n".join(f"{k} = {v}" for k, v in app_settings.items())
     ini.write_text(f"[app:main]\nuse = egg:cjs\n{lines}\n", encoding="utf-8")
+    return ini
+
+
+def test_cjs_bank_apply_on_the_command_line(app_settings, tmp_path):
+    ini = write_ini(app_settings, tmp_path)
     cjs = Path(sys.executable).with_name("cjs")
     first = subprocess.run(
         [cjs, "-c", ini, "bank", "apply", ROOT / "demo" / "bank.toml"],
@@ -198,3 +208,22 @@ def test_cjs_bank_apply_on_the_command_line(app_settings, tmp_path):
         check=True,
     )
     assert again.stdout.strip() == "no change"
+
+
+def test_cjs_bank_apply_names_the_line_of_an_error_and_changes_nothing(
+    app_settings, tmp_path, dbsession
+):
+    """BANK-1: the command prints FILE:LINE, the place and the rule, exits 2, and stores nothing."""
+    text = (ROOT / "demo" / "bank.toml").read_text(encoding="utf-8")
+    path = write(tmp_path, text.replace('name_kana = "ﾋｶﾞｼｼﾌﾞ"', 'name_kana = "ヒガシシブ"'))
+    cjs = Path(sys.executable).with_name("cjs")
+    result = subprocess.run(
+        [cjs, "-c", write_ini(app_settings, tmp_path), "bank", "apply", path],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"cjs: {path}:19: contract 10000001.deposit_groups[1].name_kana: カナ名は半角カナ"
+    )
+    assert counts(dbsession) == (0, 0, 0, 0)
