@@ -115,11 +115,19 @@ class ContractDeclaration:
     path: KeyPath = ()
 
 
+#: The longest organisation and deposit group names the database holds.
+NAME_MAX = 100
+
+
 def _text(entry: Mapping[str, Any], key: str, place: str, path: KeyPath) -> str:
     value = entry.get(key)
+    label = FIELD_LABELS.get(key, key)
     if not isinstance(value, str) or not value.strip():
-        label = FIELD_LABELS.get(key, key)
         raise BankConfigError(f"{place}.{key}", f"{label}を入力してください。", (*path, key))
+    if len(value.strip()) > NAME_MAX or not value.strip().isprintable():
+        raise BankConfigError(
+            f"{place}.{key}", f"{label}は{NAME_MAX}文字以内で入力してください。", (*path, key)
+        )
     return value.strip()
 
 

@@ -110,6 +110,7 @@ def test_a_contract_is_created_with_its_first_group_and_audited(operator, dbsess
         ("contract_no", "1234", "契約番号は半角数字8桁で入力してください。"),
         ("contract_no", "10000001", "この契約番号の契約は登録済みです。"),
         ("organisation_name", "", "団体名を入力してください。"),
+        ("organisation_name", "団" * 101, "団体名は100文字以内で入力してください。"),
         ("initial_password", "abcdefgh", "初期パスワードは半角英大文字"),
         ("name_kana", "ホンブ", "カナ名は半角カナ"),
         ("kind", "partner", "契約種別は member（会員）か employer（事業主）を指定してください"),
