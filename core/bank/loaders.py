@@ -85,6 +85,39 @@ def _loaded_before(session: Session, action: str, digest: str) -> bool:
     return any((d or {}).get("sha256") == digest for d in details)
 
 
+def load_in(
+    session: Session,
+    loader: Loader,
+    data: bytes,
+    name: str,
+    *,
+    now: dt.datetime,
+    module: str = CORE_LOADERS,
+    actor: str = ACTOR,
+) -> LoadReport:
+    """Parse ``data`` (the file ``name``) with ``loader`` of ``module`` and store it with its audit
+    event (done by ``actor``) in ``session``'s transaction, which the caller commits; raises
+    :class:`LoadRefused` before writing anything when a row is refused. The same bytes loaded again
+    store nothing (``already_loaded``). The command and the staff console both load through here."""
+    action = load_action(module, loader.kind)
+    digest = hashlib.sha256(data).hexdigest()
+    if _loaded_before(session, action, digest):
+        return LoadReport(loader.kind, 0, already_loaded=True)
+    parsed = loader.parse(session, data)
+    if parsed.errors:
+        raise LoadRefused(loader.kind, parsed.errors)
+    loader.store(session, parsed.rows, now=now)
+    audit.record(
+        session,
+        action,
+        actor=actor,
+        actor_kind="bank",
+        target=name,
+        details={"kind": loader.kind, "rows": len(parsed.rows), "sha256": digest},
+    )
+    return LoadReport(loader.kind, len(parsed.rows))
+
+
 def load_data(
     session_factory: Callable[[], Session],
     loader: Loader,
@@ -94,27 +127,10 @@ def load_data(
     now: dt.datetime,
     module: str = CORE_LOADERS,
 ) -> LoadReport:
-    """Parse ``data`` (the file ``name``) with ``loader`` of ``module`` and store it in one
-    transaction with its audit event; raises :class:`LoadRefused` (nothing stored) when a row is
-    refused. The same bytes loaded again store nothing (``already_loaded``)."""
-    action = load_action(module, loader.kind)
-    digest = hashlib.sha256(data).hexdigest()
+    """:func:`load_in` in a transaction of its own: committed when the file is stored, rolled back
+    when :class:`LoadRefused` is raised."""
     with session_factory() as session, session.begin():
-        if _loaded_before(session, action, digest):
-            return LoadReport(loader.kind, 0, already_loaded=True)
-        parsed = loader.parse(session, data)
-        if parsed.errors:
-            raise LoadRefused(loader.kind, parsed.errors)  # rolls the transaction back
-        loader.store(session, parsed.rows, now=now)
-        audit.record(
-            session,
-            action,
-            actor=ACTOR,
-            actor_kind="bank",
-            target=name,
-            details={"kind": loader.kind, "rows": len(parsed.rows), "sha256": digest},
-        )
-    return LoadReport(loader.kind, len(parsed.rows))
+        return load_in(session, loader, data, name, now=now, module=module)
 
 
 def load_file(

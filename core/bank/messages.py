@@ -10,7 +10,7 @@ write them through :func:`save_message`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from core.dataload import (
 )
 from core.db.models import Contract, DepositGroup, Message, MessageAudience
 from core.hookspecs import Parsed, RowError
-from core.timefmt import JST
+from core.timefmt import JST, to_jst
 
 SUBJECT_MAX = 50
 BODY_MAX = 1000
@@ -190,6 +190,47 @@ def _message(
     )
 
 
+def message_from_cells(
+    cells: Mapping[str, str], organisations: Organisations
+) -> tuple[MessageData | None, list[RowError]]:
+    """One message from its cells written as in the file (by column name, a missing one empty),
+    checked by the rules of a line of the file: the message, or every fault (line 1) and None.
+    The console's form goes through here, the file through :class:`MessagesLoader`."""
+    values: list[Any] = []
+    errors: list[RowError] = []
+    for column in COLUMNS:
+        cell = cells.get(column.name, "")
+        try:
+            values.append(column.parse(cell))
+        except CellError as exc:
+            errors.append(RowError(1, str(exc), column.name, cell))
+    if errors:
+        return None, errors
+    message = _message(1, values, organisations, set(), errors)
+    return (None if errors else message), errors
+
+
+def cells_of(dbsession: Session, message: Message) -> dict[str, str]:
+    """``message`` as the file would write it, by column name (the console's form starts here)."""
+    contract = dbsession.get(Contract, message.contract_id) if message.contract_id else None
+    group = (
+        dbsession.get(DepositGroup, message.deposit_group_id) if message.deposit_group_id else None
+    )
+    words = {audience: word for word, audience in AUDIENCE_WORDS.items()}
+    withdraw_at = message.withdraw_at
+    return {
+        "お知らせ番号": message.message_no,
+        "掲載日": f"{message.posted_on:%Y%m%d}",
+        "件名": message.subject,
+        "メッセージ": message.body,
+        "対象": words[MessageAudience(message.audience)],
+        "契約番号": contract.contract_no if contract is not None else "",
+        "入金グループ": group.group_no if group is not None else "",
+        "掲載開始": f"{to_jst(message.publish_at):%Y%m%d%H%M}",
+        "掲載終了": f"{to_jst(withdraw_at):%Y%m%d%H%M}" if withdraw_at is not None else "",
+    }
+
+
 class MessagesLoader:
     """``cjs bank load core messages FILE``: the bank's messages, added or updated by お知らせ番号."""
 
@@ -214,3 +255,12 @@ class MessagesLoader:
         """Add or update each message; the core commits them with the file's audit event."""
         for row in rows:
             save_message(dbsession, row)
+
+
+def withdraw_message(message: Message, now: dt.datetime) -> bool:
+    """Withdraw ``message`` at ``now`` (its 掲載終了 becomes now); False when it was withdrawn
+    already by then (nothing changes)."""
+    if message.withdraw_at is not None and message.withdraw_at <= now:
+        return False
+    message.withdraw_at = now
+    return True

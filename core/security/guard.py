@@ -378,7 +378,7 @@ class RequestGuard:
         charset = parameters.get("charset")
         if (is_form or media == MULTIPART) and charset is not None and charset not in _UTF8_NAMES:
             raise Refusal(400, UNREADABLE, f"form charset {charset!r}")
-        if chunked or is_form:
+        if chunked or is_form or media == MULTIPART:  # read here, closed with the response
             body = _read_bounded(environ["wsgi.input"], None if chunked else length, limit)
             environ["wsgi.input"] = body
             environ["webob.is_body_seekable"] = True  # WebOb and pyramid_retry copy it no more
