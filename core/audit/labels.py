@@ -65,6 +65,9 @@ ACTION_LABELS: dict[str, str] = {
     "bank.manual.register": "マニュアル登録（ろうきん）",
     "bank.manual.reorder": "マニュアル表示順変更（ろうきん）",
     "bank.manual.withdraw": "マニュアル掲載終了（ろうきん）",
+    "bank.message.create": "お知らせ登録（ろうきん）",
+    "bank.message.update": "お知らせ変更（ろうきん）",
+    "bank.message.withdraw": "お知らせ掲載終了（ろうきん）",
     # The staff console (#14)
     "staff.audit.export": "監査ログCSV出力（ろうきん）",
     # The core's bank data files (BANK-6, core.bank.loaders)
