@@ -281,3 +281,23 @@ def test_the_zaikei_screen_shows_the_panels_of_the_employer_modules(
         assert (f"{PANEL_TEXT} 00000001" in page.text) == (level == "show")
     finally:
         close_app(app)
+
+
+def _header_terms(page) -> list[str]:
+    return [dt_.text for dt_ in page.html.find("dl", class_="header-status").find_all("dt")]
+
+
+def test_the_header_shows_the_deposit_group_of_a_member_only(app, dbsession, member_master):
+    """Seed 001 p.20 and p.24 (#13, SPEC 6.4): a 会員's header names the selected 入金グループ; a
+    事業主's has none (it has no 入金グループ選択), only the organisation and the user."""
+    member_page = member_master()
+    assert _header_terms(member_page) == ["団体名", "ユーザー", "入金グループ"]
+    Customer.of(app, dbsession).register_master(
+        contract_no="20000001",
+        initial_password="Demo#002",
+        user_id="employer01",
+        email="employer01@example.com",
+    )
+    _, employer_page = _login(app, dbsession, "employer01", "employer01@example.com")
+    assert employer_page.request.path == "/info"
+    assert _header_terms(employer_page) == ["団体名", "ユーザー"]
