@@ -21,20 +21,36 @@ docs/plugin-guide.md § 13 shows a module built on it.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from pyramid.config import Configurator
 from pyramid.request import Request
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, Table, select
 from sqlalchemy.orm import Session
 
-from core.dataload import Column, digits, full_width, half_width_kana, read_rows, search_kana
+from core.dataload import (
+    Column,
+    digits,
+    full_width,
+    half_width_kana,
+    read_columns,
+    search_kana,
+)
+from core.db.bulk import insert_rows
 from core.db.models import Contract, DepositGroup, ModuleEnablement
 from core.hookspecs import MenuEntry, OutputContext, OutputRefused, Parsed, RowError
 from core.inquiry import Sort, paged
-from core.security.tenancy import GroupScoped, ScopeSource, replace_scoped_rows, scoped_select
+from core.security.tenancy import (
+    GroupScoped,
+    ScopeSource,
+    scope_values,
+    scoped_delete,
+    scoped_select,
+)
 
 #: The columns that open every file of a module's batches: the deposit group.
 GROUP_COLUMNS = (Column("契約番号", digits(8)), Column("入金グループ", digits(8)))
@@ -155,9 +171,9 @@ class Batches:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Batch:
-    """A batch a lines file names: its group and its id."""
+    """A batch a lines file names: its group and its id (one object per batch of a file)."""
 
     group: DepositGroup
     batch_id: int
@@ -183,30 +199,46 @@ class BatchLinesLoader:
 
     def parse(self, dbsession: Session, data: bytes) -> Parsed:
         """Every line of the file, or an error for each bad row."""
-        rows, errors = read_rows(data, self.columns)
+        lines, columns, errors = read_columns(data, self.columns)
         groups = self.batches.groups(dbsession)
         width = 2 + len(self.batches.key)
         unique = [width + self.names.index(name) for name in self.unique]
-        duplicate_column = self.columns[unique[0]].name
-        # Looked up once per batch of the file: 100,000 lines name a few batches.
-        found: dict[tuple[Any, ...], _Batch | RowError] = {}
-        seen: set[tuple[Any, ...]] = set()
-        parsed: list[tuple[_Batch, tuple[Any, ...]]] = []
-        for line, values in rows:
-            key = tuple(values[:width])
-            batch = found.get(key)
-            if batch is None:
-                batch = found[key] = self._batch(dbsession, groups, line, key)
+        # The file is handled a column at a time (zip, map), not a line at a time, and each batch
+        # it names is looked up once: 100,000 lines name a few batches.
+        keys = list(zip(*columns[:width], strict=True))
+        batches: dict[tuple[Any, ...], _Batch | RowError] = {}
+        for key in dict.fromkeys(keys):
+            batches[key] = self._batch(dbsession, groups, lines[keys.index(key)], key)
+        identities = list(zip(keys, *(columns[i] for i in unique), strict=True))
+        if len(set(identities)) < len(identities) or not all(
+            isinstance(batch, _Batch) for batch in batches.values()
+        ):
+            errors += self._refused(lines, keys, identities, batches, columns[unique[0]])
+            return Parsed(rows=(), errors=sorted(errors, key=lambda e: e.line))
+        values = zip(*columns[width:], strict=True)
+        parsed = list(zip(map(batches.__getitem__, keys), values, strict=True))
+        return Parsed(rows=parsed, errors=sorted(errors, key=lambda e: e.line))
+
+    def _refused(
+        self,
+        lines: Sequence[int],
+        keys: Sequence[tuple[Any, ...]],
+        identities: Sequence[tuple[Any, ...]],
+        batches: dict[tuple[Any, ...], _Batch | RowError],
+        employees: Sequence[Any],
+    ) -> list[RowError]:
+        """The errors of the lines whose batch is refused and of the lines repeating what is
+        ``unique`` in their batch (the first one stays good)."""
+        errors, seen = [], set()
+        column = self.columns[2 + len(self.batches.key) + self.names.index(self.unique[0])].name
+        for line, key, identity, employee in zip(lines, keys, identities, employees, strict=True):
+            batch = batches[key]
             if isinstance(batch, RowError):
                 errors.append(RowError(line, batch.message, batch.column, batch.value))
-                continue
-            identity = (key, *(values[i] for i in unique))
-            if identity in seen:
-                errors.append(RowError(line, self.duplicate, duplicate_column, values[unique[0]]))
-                continue
+            elif identity in seen:
+                errors.append(RowError(line, self.duplicate, column, employee))
             seen.add(identity)
-            parsed.append((batch, tuple(values[width:])))
-        return Parsed(rows=parsed, errors=sorted(errors, key=lambda e: e.line))
+        return errors
 
     def _batch(
         self, dbsession: Session, groups: GroupsWithModule, line: int, key: tuple[Any, ...]
@@ -222,16 +254,22 @@ class BatchLinesLoader:
         return _Batch(group, batch_id)
 
     def store(self, dbsession: Session, rows: Sequence[Any], *, now: dt.datetime) -> None:
-        """Replace the lines of every batch in the file."""
-        by_batch: dict[_Batch, list[tuple[Any, ...]]] = {}
-        for batch, values in rows:
-            by_batch.setdefault(batch, []).append((batch.batch_id, *values))
+        """Replace the lines of every batch in the file: delete each batch's lines (scoped to its
+        group), then insert the file's lines by the driver's fastest path."""
         batch_id = getattr(self.model, self.batches.lines_key)
-        names = (self.batches.lines_key, *self.names)
+        table = cast(Table, cast(Any, self.model).__table__)
+        by_batch: dict[_Batch, list[Sequence[Any]]] = {}
+        for batch, group in itertools.groupby(rows, key=operator.itemgetter(0)):
+            by_batch.setdefault(batch, []).extend(map(operator.itemgetter(1), group))
         for batch, lines in by_batch.items():
-            replace_scoped_rows(
-                dbsession, batch.group, self.model, batch_id == batch.batch_id, names, lines
+            dbsession.execute(
+                scoped_delete(batch.group, self.model).where(batch_id == batch.batch_id)
             )
+            fixed = {
+                **scope_values(batch.group),
+                self.batches.lines_key: batch.batch_id,
+            }
+            insert_rows(dbsession, table, self.names, lines, fixed=fixed)
 
 
 def employee_searches(model: Any) -> dict[str, Callable[[str], ColumnElement[bool]]]:

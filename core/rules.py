@@ -18,7 +18,8 @@ _DIGITS8 = re.compile(r"^[0-9]{8}$")
 
 # U+FF61–U+FF9F: half-width katakana and marks; space, digits, upper-case letters and a few symbols
 # are allowed in bank kana names (全銀 character set). One pattern: a loader checks 100,000 names.
-_HALF_WIDTH_KANA = re.compile(r"[\uff61-\uff9f0-9A-Z ().\-/]*")
+HALF_WIDTH_KANA_CHARACTERS = r"[\uff61-\uff9f0-9A-Z ().\-/]"
+_HALF_WIDTH_KANA = re.compile(HALF_WIDTH_KANA_CHARACTERS + "*")
 
 
 def is_half_width_kana_text(value: str) -> bool:

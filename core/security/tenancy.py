@@ -4,20 +4,16 @@ only through :func:`scoped_select`, which a module cannot forget (an unscoped st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.request import Request
 from sqlalchemy import (
-    ColumnElement,
     Delete,
     ForeignKey,
     Select,
-    Table,
     delete,
     event,
-    insert,
     select,
 )
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
@@ -133,32 +129,6 @@ def unscoped(statement: Statement, reason: str) -> Statement:
 def scope_values(group: DepositGroup) -> dict[str, int]:
     """The tenancy columns of a new row of ``group``: ``Model(**scope_values(group), ...)``."""
     return {"contract_id": group.contract_id, "deposit_group_id": group.id}
-
-
-#: Rows inserted by one INSERT of :func:`replace_scoped_rows` (a bank file may hold 100,000).
-INSERT_BATCH = 5000
-
-
-def replace_scoped_rows(
-    dbsession: Session,
-    group: DepositGroup,
-    model: type[GroupScoped],
-    criterion: ColumnElement[bool],
-    names: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-) -> None:
-    """Replace ``group``'s rows of ``model`` that match ``criterion`` (e.g. one round's lines) by
-    ``rows`` (values of the columns ``names``, without the tenancy columns, added here), inserted
-    in batches: what a bank file does to the round or run it names."""
-    dbsession.execute(scoped_delete(group, model).where(criterion))
-    scope = scope_values(group)
-    table = cast(Table, cast(Any, model).__table__)
-    for start in range(0, len(rows), INSERT_BATCH):
-        batch = [
-            {**scope, **dict(zip(names, row, strict=True))}
-            for row in rows[start : start + INSERT_BATCH]
-        ]
-        dbsession.execute(insert(table), batch)
 
 
 def _scoped_tables() -> dict[Any, str]:
