@@ -69,6 +69,14 @@ ACTION_LABELS: dict[str, str] = {
     "bank.message.update": "お知らせ変更（ろうきん）",
     "bank.message.withdraw": "お知らせ掲載終了（ろうきん）",
     # The staff console (#14)
+    "staff_request.file": "依頼受付（ろうきん）",
+    "staff_request.approve": "依頼承認・検印（ろうきん）",
+    "staff_request.reject": "依頼却下（ろうきん）",
+    "staff_request.withdraw": "依頼取下げ（ろうきん）",
+    "contract.initial_password.change": "初期パスワード変更（ろうきん）",
+    "contract.initial_password.unblock": "初期パスワード閉塞解除（ろうきん）",
+    "contract.notice.print": "ご利用開始（変更）のお知らせ印刷（ろうきん）",
+    "user.change_id": "ユーザーID変更（ろうきん）",
     "staff.audit.export": "監査ログCSV出力（ろうきん）",
     # The core's bank data files (BANK-6, core.bank.loaders)
     "load.messages": "データ取込（お知らせ）",

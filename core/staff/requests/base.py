@@ -185,7 +185,7 @@ def _audit(
 ) -> None:
     audit.record(
         dbsession,
-        f"staff_request.{action}",
+        action,
         actor=staff_id,
         actor_kind="bank",
         result=result,
@@ -222,7 +222,7 @@ def file_request(
     )
     dbsession.add(row)
     dbsession.flush()
-    _audit(dbsession, "file", row, staff_id, origin)
+    _audit(dbsession, "staff_request.file", row, staff_id, origin)
     return row
 
 
@@ -266,7 +266,7 @@ def approve(
     row = _pending(dbsession, request_id)
     staff_id, origin = approver.staff_id, approver.origin
     if row.filed_by == staff_id:
-        raise _refuse(dbsession, "approve", row, staff_id, origin, SELF_APPROVAL)
+        raise _refuse(dbsession, "staff_request.approve", row, staff_id, origin, SELF_APPROVAL)
     if not seal_checked:
         raise RequestRefused(SEAL_NOT_CHECKED, "seal_checked")
     try:
@@ -277,8 +277,18 @@ def approve(
             dbsession.flush()
     except RequestRefused as refused:
         dbsession.refresh(row)
-        raise _refuse(dbsession, "approve", row, staff_id, origin, refused.message) from None
-    _audit(dbsession, "approve", row, staff_id, origin, filed_by=row.filed_by, seal_checked=True)
+        raise _refuse(
+            dbsession, "staff_request.approve", row, staff_id, origin, refused.message
+        ) from None
+    _audit(
+        dbsession,
+        "staff_request.approve",
+        row,
+        staff_id,
+        origin,
+        filed_by=row.filed_by,
+        seal_checked=True,
+    )
     return row
 
 
@@ -295,12 +305,12 @@ def reject(
     who withdraws instead); nothing is applied. Audited as ``staff_request.reject``."""
     row = _pending(dbsession, request_id)
     if row.filed_by == staff_id:
-        raise _refuse(dbsession, "reject", row, staff_id, origin, SELF_REJECTION)
+        raise _refuse(dbsession, "staff_request.reject", row, staff_id, origin, SELF_REJECTION)
     if not note.strip():
         raise RequestRefused(NOTE_REQUIRED, "note")
     _decide(row, StaffRequestState.REJECTED, staff_id, now, note.strip())
     dbsession.flush()
-    _audit(dbsession, "reject", row, staff_id, origin, note=row.decision_note)
+    _audit(dbsession, "staff_request.reject", row, staff_id, origin, note=row.decision_note)
     return row
 
 
@@ -316,10 +326,10 @@ def withdraw(
     applied. Audited as ``staff_request.withdraw``."""
     row = _pending(dbsession, request_id)
     if row.filed_by != staff_id:
-        raise _refuse(dbsession, "withdraw", row, staff_id, origin, NOT_THE_FILER)
+        raise _refuse(dbsession, "staff_request.withdraw", row, staff_id, origin, NOT_THE_FILER)
     _decide(row, StaffRequestState.WITHDRAWN, staff_id, now, "")
     dbsession.flush()
-    _audit(dbsession, "withdraw", row, staff_id, origin)
+    _audit(dbsession, "staff_request.withdraw", row, staff_id, origin)
     return row
 
 

@@ -243,7 +243,7 @@ def _initial_password_audit(
 ) -> None:
     audit.record(
         dbsession,
-        f"contract.initial_password.{action}",
+        action,
         actor=approver.staff_id,
         actor_kind="bank",
         target=contract.contract_no,
@@ -301,7 +301,7 @@ class InitialPasswordChange(RequestKind):
         contract.initial_password_hash = request_row.params["initial_password_hash"]
         contract.initial_failed_count = 0
         dbsession.flush()
-        _initial_password_audit(dbsession, "change", contract, approver)
+        _initial_password_audit(dbsession, "contract.initial_password.change", contract, approver)
         _notify_master(dbsession, contract, approver, "initial_password_changed")
 
 
@@ -329,7 +329,9 @@ class InitialPasswordUnblock(RequestKind):
             raise RequestRefused(INITIAL_NOT_LOCKED)
         lockout.reset(contract, lockout.INITIAL_PASSWORD)
         dbsession.flush()
-        _initial_password_audit(dbsession, "unblock", contract, approver, state=before.value)
+        _initial_password_audit(
+            dbsession, "contract.initial_password.unblock", contract, approver, state=before.value
+        )
         _notify_master(dbsession, contract, approver, "initial_password_unblocked")
 
 
