@@ -60,6 +60,13 @@ DOC_IMAGES = {
     "outputs": "savings-outputs.png",
     "export": "savings-export.png",
 }
+#: The 財形 screenshots docs/customer-guide.md § 9 shows.
+ZAIKEI_DOC_IMAGES = {
+    "info": "zaikei-info.png",
+    "inquiry": "zaikei-inquiry.png",
+    "outputs": "zaikei-outputs.png",
+    "export": "zaikei-export.png",
+}
 
 
 @pytest.fixture
@@ -227,11 +234,20 @@ def test_an_employer_reads_the_zaikei_screen_and_downloads_the_statement(
     )
     p12 = _user_with_certificate(app, "employer01", "master", False, tmp_path, "20000001")
     problems = Problems()
+    shot = Screens(SCREENSHOTS / deployment.mode, prefix="zaikei-")
     context, page = _logged_in(chromium_browser, deployment, p12, problems, group=None)
     dates = page.locator("#zaikei-basis-dates")
     expect(dates).to_contain_text("2026/10/20")  # 預入依頼書（月例）, the newest of the demo
     expect(dates).to_contain_text("加入者残高一覧表")
+    shot(page, "info")
+    _open_menu(page, "財形積立明細照会", menu="財形貯蓄事務")
+    expect(page.locator("#result-count")).to_contain_text("抽出件数：")
+    shot(page, "inquiry")
+    _open_menu(page, "財形積立明細データエクスポート", menu="財形貯蓄事務")
+    expect(page.locator("#btn-details-csv")).to_be_visible()
+    shot(page, "export")
     _open_menu(page, "財形積立明細書出力", menu="財形貯蓄事務")
+    shot(page, "outputs")
     with page.expect_download() as pdf_info:
         page.locator("#btn-details-pdf").click()
     pdf = tmp_path / "zaikei.pdf"
@@ -243,3 +259,5 @@ def test_an_employer_reads_the_zaikei_screen_and_downloads_the_statement(
         assert "財形積立明細書" in text and "株式会社デモ商事" in text
     context.close()
     assert problems.items == []
+    if deployment.mode == "direct" and os.environ.get("CJS_DOCS_IMAGES") == "1":
+        export_doc_images(shot.paths, ZAIKEI_DOC_IMAGES)
