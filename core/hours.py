@@ -91,12 +91,28 @@ class ServiceHours:
             f"{month}月{day}日" for month, day in sorted(self.closed_days, key=_year_end_first)
         )
 
+    def excluded_days_label(self) -> str:
+        """What the footer's hours leave out, e.g. 祝休日・年末年始 (empty when nothing).
+
+        The closed month-days read 年末年始 when they all fall between 12月29日 and 1月3日, as the
+        manuals write it; other days are named.
+        """
+        parts = ["祝休日"] if self.national_holidays_closed else []
+        if self.closed_days and self.closed_days <= _YEAR_END:
+            parts.append("年末年始")
+        elif self.closed_days:
+            parts.append(self.closed_month_days_label())
+        return "・".join(parts)
+
     def open_days_label(self) -> str:
         """The open weekdays for the notice, e.g. 月～金曜日."""
         days = sorted(self.open_days)
         if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
             return f"{WEEKDAY_NAMES[days[0]]}～{WEEKDAY_NAMES[days[-1]]}曜日"
         return "・".join(WEEKDAY_NAMES[d] for d in days) + "曜日"
+
+
+_YEAR_END = frozenset({(12, 29), (12, 30), (12, 31), (1, 1), (1, 2), (1, 3)})
 
 
 def _year_end_first(month_day: tuple[int, int]) -> tuple[bool, int, int]:

@@ -252,5 +252,7 @@ def test_the_hours_notice_names_the_closed_days_of_the_settings(app_settings):
         assert headers == ["月～土曜日", "日"]
         assert "12月31日・1月1日はご利用いただけません。" in page.text
         assert "土・日・祝休日" not in page.text
+        footer = page.html.select_one("footer.site-footer").get_text()
+        assert "ご利用時間：月～土曜日 8:00～20:00（年末年始を除く）" in footer  # not 祝休日
     finally:
         close_app(app)

@@ -81,3 +81,12 @@ def test_the_closed_days_are_named_from_the_settings():
     no_holidays = hours(**{"cjs.hours.national_holidays_closed": "false"})
     assert no_holidays.closed_days_label() == "土・日"
     assert hours(**{"cjs.hours.closed_days": ""}).closed_month_days_label() == ""
+
+
+def test_the_footer_leaves_out_what_the_settings_close():
+    """AUTH-7: the footer's 「（祝休日・年末年始を除く）」 follows the settings too."""
+    assert hours().excluded_days_label() == "祝休日・年末年始"
+    assert hours(**{"cjs.hours.closed_days": ""}).excluded_days_label() == "祝休日"
+    no_holidays = {"cjs.hours.national_holidays_closed": "false"}
+    assert hours(**no_holidays, **{"cjs.hours.closed_days": ""}).excluded_days_label() == ""
+    assert hours(**{"cjs.hours.closed_days": "05-01"}).excluded_days_label() == "祝休日・5月1日"
