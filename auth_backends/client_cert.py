@@ -1,5 +1,9 @@
-"""The TLS client certificate (AUTH-5): it names the user who logs in. A missing, foreign, expired
-or revoked certificate, or a blocked user, never reaches the password screen."""
+"""The TLS client certificate (AUTH-5): it names the account that signs in. A missing, foreign,
+expired or revoked certificate, or a blocked account, never reaches the password screen.
+
+The same step in both applications (AUTH-8): which certificates count, and whose they are, comes
+from the application's :class:`~core.auth.accounts.IAccountDirectory` (a customer's certificate is
+unknown on the staff app, a staff certificate on the customer app)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from typing import Any
 from pyramid.request import Request
 
 from core import audit, clock
+from core.auth.accounts import IAccountDirectory
 from core.auth.flows import OK, Flow, StepResult
 from core.hookspecs import AuthStep, Screen, hookimpl
-from core.security.policy import certificate_for, certificate_problem
 
 MESSAGES = {
     "none": "電子証明書が確認できませんでした。電子証明書を取得したパソコンのブラウザから、"
@@ -34,28 +38,27 @@ class ClientCertificateStep:
         raise LookupError("the client certificate step has no screen")
 
     def enter(self, request: Request, flow: Flow) -> StepResult | None:
+        accounts = request.find_service(IAccountDirectory)
         if request.client_certificate.certificate is None:
             problem = "none"
             certificate = None
         else:
-            certificate = certificate_for(request)
-            problem = certificate_problem(certificate, clock.now(request.registry)) or ""
+            certificate = accounts.certificate(request)
+            problem = accounts.certificate_problem(certificate, clock.now(request.registry)) or ""
         if problem:
             audit.record(
                 request.dbsession,
-                "login.certificate",
-                contract_no=(
-                    certificate.user.contract.contract_no if certificate is not None else None
-                ),
-                actor=(certificate.user.user_id if certificate is not None else "anonymous"),
-                actor_kind="user" if certificate is not None else "anonymous",
+                f"{flow.spec.name}.certificate",
+                contract_no=certificate.contract_no if certificate is not None else None,
+                actor=certificate.holder_id if certificate is not None else "anonymous",
+                actor_kind=accounts.actor_kind if certificate is not None else "anonymous",
                 result="refused",
                 request=request,
                 details={"problem": problem},
             )
-            return StepResult(leave=True, message=MESSAGES[problem])
+            return StepResult(leave=True, message=accounts.messages.get(problem, MESSAGES[problem]))
         assert certificate is not None
-        flow.set(user_pk=certificate.user_pk, certificate_id=certificate.id)
+        flow.set(user_pk=accounts.holder_pk(certificate), certificate_id=certificate.id)
         return OK
 
     def make_form(self, request: Request, flow: Flow) -> Any:

@@ -1,7 +1,9 @@
-"""The user's password with lockout (AUTH-1, AUTH-2): DC582101 at login, DC586101 at issuance.
+"""The account's password with lockout (AUTH-1, AUTH-2): DC582101 at login, DC586101 at issuance,
+the staff sign-in.
 
-At login the user is already known from the client certificate and only the password is asked; at
-issuance the user ID is asked too. Both share the user's counters.
+At login the account is already known from the client certificate and only the password is asked;
+at issuance the user ID is asked too. Both share the account's counters. The accounts are the
+application's :class:`~core.auth.accounts.IAccountDirectory`: contract users or bank staff (AUTH-8).
 """
 
 from __future__ import annotations
@@ -9,14 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.request import Request
-from sqlalchemy import select
 
 from auth_backends import messages
 from core import audit
 from core.auth import lockout
+from core.auth.accounts import IAccountDirectory
 from core.auth.flows import OK, SEALED_PASSWORD, Flow, StepResult
-from core.auth.user_password import IUserPasswordCheck
-from core.db.models import User
 from core.hookspecs import AuthStep, Screen, hookimpl
 from core.web.forms import Form, PasswordField, StringField, formdata, required
 
@@ -39,6 +39,8 @@ class PasswordStep:
     slug: str | None = ""
 
     def screen(self, flow: Flow) -> Screen:
+        if self.name in flow.spec.screens:
+            return flow.spec.screens[self.name]
         if flow.spec.name == "login":
             return Screen("DC582101", "ログイン", "auth/flow_password.html")
         return Screen("DC586101", "電子証明書発行 ユーザー認証", "auth/flow_password.html")
@@ -51,21 +53,14 @@ class PasswordStep:
         return form_class(formdata(request))
 
     def check(self, request: Request, flow: Flow, form: Any) -> StepResult:
-        db = request.dbsession
+        accounts = request.find_service(IAccountDirectory)
         known = flow.get("user_pk")
         wrong = WRONG if known else WRONG_WITH_ID
-        if known:
-            user = db.get(User, known)
-            if user is not None and user.deleted_at is not None:
-                user = None
-        else:
-            user = db.scalars(
-                select(User).where(User.user_id == form.user_id.data, User.deleted_at.is_(None))
-            ).one_or_none()
+        user = accounts.account(known) if known else accounts.account_by_login(form.user_id.data)
         if user is None:
             lockout.check_unknown(form.password.data)
             audit.record(
-                db,
+                request.dbsession,
                 f"{flow.spec.name}.password.unknown_user",
                 actor=audit.pseudonym(request.registry.settings, form.user_id.data),
                 actor_kind="anonymous",
@@ -73,13 +68,13 @@ class PasswordStep:
                 request=request,
             )
             return StepResult(message=wrong)
-        row, outcome = request.find_service(IUserPasswordCheck).check(
+        row, outcome = accounts.check_password(
             user, form.password.data, action=f"{flow.spec.name}.password"
         )
         if outcome in {lockout.Outcome.LOCKED, lockout.Outcome.LOCKED_NOW}:
-            return StepResult(message=messages.LOCKED)
+            return StepResult(message=accounts.messages.get("locked", messages.LOCKED))
         if outcome in {lockout.Outcome.BLOCKED, lockout.Outcome.BLOCKED_NOW}:
-            return StepResult(message=messages.BLOCKED_USER)
+            return StepResult(message=accounts.messages.get("blocked", messages.BLOCKED_USER))
         if outcome == lockout.Outcome.WRONG:
             return StepResult(message=wrong)
         if flow.spec.check_user is not None:

@@ -81,13 +81,15 @@ def make_app(
 ) -> guard.RequestGuard:
     """Build the ``kind`` WSGI application from a settings mapping (tests and ``cjs serve``).
 
-    Outermost the request guard (hostile input, size limits, the public host: #12), then the
+    Outermost the request guard (hostile input, size limits, the app's own public host: #12, #14),
+    then the
     client-certificate middleware, then the router; ``app.registry`` is the router's registry.
     """
     router = make_config(settings, plugins, kind).make_wsgi_app()
     registry = router.registry
     certificates = ClientCertificateMiddleware(router, registry.settings["cjs.proxy.trusted"])
-    return guard.wrap(certificates, registry)
+    url_setting = "cjs.staff.service_url" if kind == "staff" else "cjs.service_url"
+    return guard.wrap(certificates, registry, url_setting)
 
 
 def close_app(app: guard.RequestGuard) -> None:

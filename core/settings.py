@@ -89,6 +89,14 @@ def public_url(value: str) -> str:
     return f"{parts.scheme}://{netloc}/"
 
 
+def listen_address(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:port`` for IPv6) where a server listens."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
 def _path(value: str) -> Path:
     return Path(value.strip())
 
@@ -257,6 +265,32 @@ SETTINGS: tuple[Setting, ...] = (
         "https://localhost:8443/",
         "the public base URL (scheme, host, port): links, redirects and mails use it, and a "
         "request whose Host header names another host is refused with 400",
+    ),
+    Setting(
+        "cjs.staff.service_url",
+        public_url,
+        "https://localhost:9443/",
+        "the staff application's public base URL (#14): its links and redirects use it, and a "
+        "request to the staff listener whose Host header names another host is refused with 400",
+    ),
+    Setting(
+        "cjs.staff.listen",
+        listen_address,
+        "127.0.0.1:9443",
+        "host:port of the staff application's listener (`cjs serve --staff`), on the bank's "
+        "internal network, apart from the customers' listener",
+    ),
+    Setting(
+        "cjs.staff.session.idle_minutes",
+        positive_int,
+        "30",
+        "idle limit of a staff session (AUTH-6 for the back office)",
+    ),
+    Setting(
+        "cjs.staff.session.absolute_hours",
+        positive_int,
+        "10",
+        "absolute limit of a staff session",
     ),
     Setting(
         "cjs.request.max_form_bytes",

@@ -395,6 +395,7 @@ def app_settings(
         # The public base URL (#12): the clients below speak HTTPS to "localhost"; the guard
         # refuses any other Host.
         "cjs.service_url": "https://localhost/",
+        "cjs.staff.service_url": "https://localhost/",
     }
 
 

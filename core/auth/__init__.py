@@ -4,5 +4,7 @@ from pyramid.config import Configurator
 
 
 def includeme(config: Configurator) -> None:
-    """The user password check service (``IUserPasswordCheck``)."""
+    """The user password check service (``IUserPasswordCheck``) and the customer accounts the
+    sign-in steps authenticate (``IAccountDirectory``)."""
     config.include("core.auth.user_password")
+    config.include("core.auth.accounts")

@@ -19,6 +19,7 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
+from core.hookspecs import Screen
 from core.settings import ConfigurationError
 
 if TYPE_CHECKING:
@@ -64,6 +65,11 @@ class FlowSpec:
     check_user: Callable[[Request, Any], str | None] | None = None
     #: Whether the password typed in the flow is kept (sealed) for the end of the flow (PKCS#12).
     keeps_password: bool = False
+    #: The screens of this flow's steps where a step's own does not fit, by step name (the staff
+    #: sign-in draws the password step in the staff console's layout).
+    screens: Mapping[str, Screen] = field(default_factory=dict)
+    #: Where a flow that a step ended goes, with its message (the customer app's top page).
+    exit_route: str = "top"
 
 
 class Flow:
@@ -189,7 +195,7 @@ _FLOWS = "cjs.auth.flows"
 
 
 def set_flows(registry: Registry, flows: FlowRegistry) -> None:
-    """Make ``flows`` the application's flows (``core.web.flows`` at configuration)."""
+    """Make ``flows`` the application's flows (``core.auth.screens`` at configuration)."""
     registry[_FLOWS] = flows
 
 
@@ -228,4 +234,4 @@ def leave(request: Request, flow: Flow, result: StepResult) -> Response:
     if result.restart:
         first = next(step for step in flow.steps if step.slug is not None)
         return HTTPFound(request.route_url(route_name(spec, first)))
-    return HTTPFound(request.route_url("top"))
+    return HTTPFound(request.route_url(spec.exit_route))

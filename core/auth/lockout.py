@@ -1,7 +1,8 @@
 """Password checks with lockout (AUTH-1): 6 consecutive failures lock for 60 minutes, the 3rd lock
 blocks until an administrator resets it.
 
-The counters live in the row of the credential (a user's password, or a contract's initial password)
+The counters live in the row of the credential (a user's or a staff member's password, or a
+contract's initial password)
 and are read and written under a row lock (``SELECT … FOR UPDATE``; SQLite serialises writers with
 ``BEGIN IMMEDIATE``), so concurrent wrong passwords from several processes never lose a count. While
 locked or blocked even the right password is refused, not counted, and the answer is the same
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.auth.passwords import hash_password, verify_password
-from core.db.models import Contract, User
+from core.db.models import Contract, StaffMember, User
 
 FAILURES_PER_LOCK = 6
 LOCK_DURATION = dt.timedelta(minutes=60)
@@ -61,7 +62,9 @@ INITIAL_PASSWORD = Columns(
 )
 
 
-def lock_row(dbsession: Session, model: type[User] | type[Contract], pk: int) -> Any:
+def lock_row(
+    dbsession: Session, model: type[User] | type[Contract] | type[StaffMember], pk: int
+) -> Any:
     """Load a row under a row lock for the rest of the transaction."""
     return dbsession.scalars(
         select(model)

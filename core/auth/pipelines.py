@@ -2,6 +2,9 @@
 
 Steps come from ``cjs_auth_steps`` plugins (``cjs.auth_backends``). A flow naming a step no plugin
 provides stops the start with one line naming the setting.
+
+The flows of the staff application are named ``staff_<flow>`` (``cjs.pipeline.staff_login``); each
+application resolves only its own flows and leaves the other's settings to it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from core.hookspecs import AuthStep
 from core.settings import ConfigurationError
 
 PREFIX = "cjs.pipeline."
+#: The names of the staff application's flows begin with this.
+STAFF_FLOW_PREFIX = "staff_"
 
 
 def available_steps(pm: pluggy.PluginManager) -> dict[str, AuthStep]:
@@ -33,10 +38,16 @@ def build_pipelines(
 ) -> dict[str, tuple[AuthStep, ...]]:
     """Resolve each flow's ``cjs.pipeline.<flow>`` setting (or its default) into steps, in order.
 
-    A setting for a flow that does not exist stops the start too.
+    A setting for a flow that does not exist stops the start too (a flow of the other application,
+    told apart by :data:`STAFF_FLOW_PREFIX`, is left to it).
     """
     steps = available_steps(pm)
-    configured = {k[len(PREFIX) :]: str(v) for k, v in settings.items() if k.startswith(PREFIX)}
+    staff = all(flow.startswith(STAFF_FLOW_PREFIX) for flow in defaults)
+    configured = {
+        k[len(PREFIX) :]: str(v)
+        for k, v in settings.items()
+        if k.startswith(PREFIX) and k[len(PREFIX) :].startswith(STAFF_FLOW_PREFIX) == staff
+    }
     unknown = sorted(set(configured) - set(defaults))
     if unknown:
         raise ConfigurationError(

@@ -213,14 +213,12 @@ class UserRestriction(Base):
     user: Mapped[User] = relationship(back_populates="restrictions")
 
 
-class Certificate(Base):
-    """A client certificate issued by our CA; the private key is never stored."""
-
-    __tablename__ = "certificates"
+class IssuedCertificateColumns:
+    """What the CA records of every certificate it issues, a customer's or a staff member's: serial,
+    names, fingerprint, validity and revocation (CERT-6: the CRL lists both kinds)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     serial: Mapped[str] = mapped_column(String(40), unique=True)
-    user_pk: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     issuer: Mapped[str] = mapped_column(String(255))
     subject: Mapped[str] = mapped_column(String(255))
     fingerprint_sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -231,10 +229,28 @@ class Certificate(Base):
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
     first_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Certificate(IssuedCertificateColumns, Base):
+    """A customer's client certificate issued by our CA; the private key is never stored."""
+
+    __tablename__ = "certificates"
+
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     expiry_notice_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     expired_notice_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="certificates")
+
+    @property
+    def holder_id(self) -> str:
+        """Whose certificate it is, as the audit log names them: the user ID."""
+        return self.user.user_id
+
+    @property
+    def contract_no(self) -> str | None:
+        """The holder's contract number (the audit log files the event under it)."""
+        return self.user.contract.contract_no
 
 
 class AuditEvent(Base):
@@ -354,13 +370,17 @@ class DeductionSchedule(Base):
 
 
 class WebSession(Base):
-    """A browser session (AUTH-6): the cookie token's SHA-256, its data and its times."""
+    """A browser session (AUTH-6): the cookie token's SHA-256, its data and its times; bound to a
+    customer user or to a staff member once signed in."""
 
     __tablename__ = "web_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Which application's session: ``customer`` or ``staff`` (each reads only its own).
+    app: Mapped[str] = mapped_column(String(16), default="customer", server_default="customer")
     user_pk: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    staff_pk: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -380,6 +400,57 @@ class EmailCode(Base):
     failed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class StaffMember(Base):
+    """A bank staff account of the back office (#14): staff ID, name, roles, its password with the
+    customers' lockout counters (AUTH-1, AUTH-2: the same column names, ``core.auth.lockout``).
+
+    ``roles`` holds the ``core.staff.roles.StaffRole`` names, comma-separated (one or more).
+    ``blocked_at`` is set by the lockout's third lock and by an administrator's lock; ``disabled_at``
+    ends the account for good (its row, certificates and audit history stay).
+    """
+
+    __tablename__ = "staff_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(50))
+    roles: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    password_is_temporary: Mapped[bool] = mapped_column(default=True)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lock_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    certificates: Mapped[list[StaffCertificate]] = relationship(
+        back_populates="staff", order_by="StaffCertificate.issued_at"
+    )
+
+
+class StaffCertificate(IssuedCertificateColumns, Base):
+    """A staff member's client certificate, of the CA's staff profile (``core.pki.staff``)."""
+
+    __tablename__ = "staff_certificates"
+
+    staff_pk: Mapped[int] = mapped_column(ForeignKey("staff_members.id"), index=True)
+
+    staff: Mapped[StaffMember] = relationship(back_populates="certificates")
+
+    @property
+    def holder_id(self) -> str:
+        """Whose certificate it is, as the audit log names them: the staff ID."""
+        return self.staff.staff_id
+
+    @property
+    def contract_no(self) -> str | None:
+        """None: a staff certificate belongs to no contract."""
+        return None
 
 
 class OutboxMessage(Base):

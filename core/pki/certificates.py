@@ -37,7 +37,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import attributes
 
 from core import audit
-from core.db.models import Certificate, CertificateStatus, User
+from core.db.models import Certificate, CertificateStatus, StaffCertificate, User
 from core.pki.crl import note_revocation
 from core.pki.x509 import (
     REVOCATION_REASONS,
@@ -383,7 +383,7 @@ def record_first_use(
 
 def revoke(
     dbsession: Session,
-    certificate: Certificate,
+    certificate: Certificate | StaffCertificate,
     *,
     reason: str,
     actor: str,
@@ -395,7 +395,7 @@ def revoke(
     """Revoke ``certificate`` with an RFC 5280 ``reason``; False when it was already revoked.
 
     The one place a certificate is revoked (customer flows, CERT-4/8, bank staff BANK-4/5, user
-    deletion): it flags the transaction, and the CRL (CERT-6) is published once it commits
+    deletion, staff certificates of the CA's staff profile): it flags the transaction, and the CRL (CERT-6) is published once it commits
     (``core.pki.crl``; nothing on rollback). The status changes with a conditional UPDATE, so
     two concurrent revocations revoke and audit once. A session logged in with the certificate ends
     at its next request (``core.security.policy`` re-checks the certificate every time). Audited as
@@ -407,9 +407,10 @@ def revoke(
             f"reason must be one of {', '.join(REVOCATION_REASONS)} (RFC 5280), got {reason!r}"
         )
     dbsession.flush()
+    model = type(certificate)
     result = dbsession.execute(
-        update(Certificate)
-        .where(Certificate.id == certificate.id, Certificate.status == CertificateStatus.VALID)
+        update(model)
+        .where(model.id == certificate.id, model.status == CertificateStatus.VALID)
         .values(status=CertificateStatus.REVOKED, revoked_at=now, revocation_reason=reason)
         .execution_options(synchronize_session=False)
     )
@@ -420,14 +421,13 @@ def revoke(
     attributes.set_committed_value(certificate, "revoked_at", now.astimezone(dt.UTC))
     attributes.set_committed_value(certificate, "revocation_reason", reason)
     note_revocation(dbsession)
-    user = certificate.user
     audit.record(
         dbsession,
         "cert.revoke",
         actor=actor,
         actor_kind=actor_kind,
-        target=user.user_id,
-        contract_no=user.contract.contract_no,
+        target=certificate.holder_id,
+        contract_no=certificate.contract_no,
         request=request,
         details={"serial": certificate.serial, "reason": reason},
         message=message,

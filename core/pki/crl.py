@@ -66,7 +66,7 @@ from sqlalchemy.pool import NullPool
 
 from core import clock
 from core.db import get_session_factory, make_engine, make_session_factory
-from core.db.models import Certificate, CertificateStatus, utcnow
+from core.db.models import Certificate, CertificateStatus, StaffCertificate, utcnow
 from core.pki.files import folder_lock, write_atomically
 from core.pki.signers import get_signer, load_signer
 from core.pki.x509 import authority_key_identifier, common_name, key_identifier, reason_flag
@@ -109,36 +109,53 @@ def der_path(folder: Path, ca_certificate: x509.Certificate) -> Path:
 # --- Building -----------------------------------------------------------------------------------
 
 
-def _listed(ca_certificate: x509.Certificate, this_update: dt.datetime) -> tuple[Any, ...]:
+#: The tables of the certificates the CA issues: customers' and staff's (``core.pki.staff``).
+ISSUED_CERTIFICATE_MODELS: tuple[type[Certificate] | type[StaffCertificate], ...] = (
+    Certificate,
+    StaffCertificate,
+)
+
+
+def _listed(
+    model: type[Certificate] | type[StaffCertificate],
+    ca_certificate: x509.Certificate,
+    this_update: dt.datetime,
+) -> tuple[Any, ...]:
     """SQL conditions: revoked, of this issuer, expired less than :data:`RETENTION` ago."""
     return (
-        Certificate.status == CertificateStatus.REVOKED,
-        Certificate.issuer == ca_certificate.subject.rfc4514_string(),
-        Certificate.not_after > this_update - RETENTION,
+        model.status == CertificateStatus.REVOKED,
+        model.issuer == ca_certificate.subject.rfc4514_string(),
+        model.not_after > this_update - RETENTION,
     )
 
 
 def revoked_certificates(
     dbsession: Session, ca_certificate: x509.Certificate, this_update: dt.datetime
-) -> list[Certificate]:
-    """The rows a CRL of ``ca_certificate`` issued at ``this_update`` lists, oldest revocation first."""
-    query = (
-        select(Certificate)
-        .where(*_listed(ca_certificate, this_update))
-        .order_by(Certificate.revoked_at, Certificate.id)
-    )
-    return list(dbsession.scalars(query))
+) -> list[Certificate | StaffCertificate]:
+    """The rows a CRL of ``ca_certificate`` issued at ``this_update`` lists (customers' and
+    staff's), oldest revocation first."""
+    rows: list[Certificate | StaffCertificate] = []
+    for model in ISSUED_CERTIFICATE_MODELS:
+        rows += dbsession.scalars(select(model).where(*_listed(model, ca_certificate, this_update)))
+    return sorted(rows, key=lambda row: (row.revoked_at or this_update, row.serial))
 
 
 def count_revoked(
     dbsession: Session, ca_certificate: x509.Certificate, this_update: dt.datetime
 ) -> int:
     """How many entries a CRL issued at ``this_update`` would list now (the staleness check)."""
-    query = select(func.count(Certificate.id)).where(*_listed(ca_certificate, this_update))
-    return int(dbsession.scalar(query) or 0)
+    return sum(
+        int(
+            dbsession.scalar(
+                select(func.count(model.id)).where(*_listed(model, ca_certificate, this_update))
+            )
+            or 0
+        )
+        for model in ISSUED_CERTIFICATE_MODELS
+    )
 
 
-def revoked_entry(certificate: Certificate) -> x509.RevokedCertificate:
+def revoked_entry(certificate: Certificate | StaffCertificate) -> x509.RevokedCertificate:
     """The CRL entry of a revoked row: serial, revocation date, reasonCode (none for unspecified)."""
     if certificate.revoked_at is None:
         raise ValueError(f"certificate {certificate.serial} has no revocation date")
@@ -155,7 +172,7 @@ def revoked_entry(certificate: Certificate) -> x509.RevokedCertificate:
 
 def build_crl(
     signer: Any,
-    certificates: Sequence[Certificate],
+    certificates: Sequence[Certificate | StaffCertificate],
     *,
     number: int,
     this_update: dt.datetime,
@@ -559,7 +576,7 @@ def get_publication_worker(registry: Any) -> PublicationWorker:
 
 
 def publication_worker_of(registry: Any) -> PublicationWorker | None:
-    """The application's publication worker, or None in an application without one (staff)."""
+    """The application's publication worker, or None in an application without one."""
     worker: PublicationWorker | None = registry.get(_WORKER)
     return worker
 

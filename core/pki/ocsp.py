@@ -44,7 +44,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import clock
-from core.db.models import Certificate, CertificateStatus, utcnow
+from core.db.models import Certificate, CertificateStatus, StaffCertificate, utcnow
 from core.pki.files import folder_lock, write_atomically
 from core.pki.signers import get_signer
 from core.pki.x509 import (
@@ -238,9 +238,13 @@ class OCSPResponder:
             log.exception("OCSP responder key unavailable")
             return error_response(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
 
-        row = dbsession.scalars(
-            select(Certificate).where(Certificate.serial == format(serial_number, "x"))
-        ).one_or_none()
+        serial = format(serial_number, "x")
+        row = (
+            dbsession.scalars(select(Certificate).where(Certificate.serial == serial)).first()
+            or dbsession.scalars(
+                select(StaffCertificate).where(StaffCertificate.serial == serial)
+            ).first()
+        )
         status, revoked_at, reason = self._status(row, ca_certificate)
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
             issuer_name_hash=name_hash,
@@ -272,7 +276,7 @@ class OCSPResponder:
 
     @staticmethod
     def _status(
-        row: Certificate | None, ca_certificate: x509.Certificate
+        row: Certificate | StaffCertificate | None, ca_certificate: x509.Certificate
     ) -> tuple[ocsp.OCSPCertStatus, dt.datetime | None, x509.ReasonFlags | None]:
         if row is None or row.issuer != ca_certificate.subject.rfc4514_string():
             return ocsp.OCSPCertStatus.UNKNOWN, None, None

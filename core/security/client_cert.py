@@ -38,6 +38,11 @@ PROTO_HEADER = "HTTP_X_FORWARDED_PROTO"
 PROXY_HEADERS = (VERIFY_HEADER, CERT_HEADER, PROTO_HEADER)
 FORWARDED_FOR_HEADER = "HTTP_X_FORWARDED_FOR"
 
+#: The certificate policy that marks a certificate of the CA's staff profile (``core.pki.staff``):
+#: an OID of the UUID arc 2.25 (ITU-T X.667). The customer app refuses such a certificate, the staff
+#: app accepts no other.
+STAFF_POLICY_OID = x509.ObjectIdentifier("2.25.287430037976741757780028944697038604840")
+
 ENVIRON_VERIFY = "cjs.client_verify"
 ENVIRON_CERT = "cjs.client_cert_pem"
 
@@ -51,6 +56,15 @@ class PresentedCertificate:
 
 
 NONE = PresentedCertificate("NONE", None)
+
+
+def is_staff_profile(certificate: x509.Certificate) -> bool:
+    """Whether ``certificate`` names the staff policy :data:`STAFF_POLICY_OID`."""
+    try:
+        policies = certificate.extensions.get_extension_for_class(x509.CertificatePolicies)
+    except x509.ExtensionNotFound:
+        return False
+    return any(policy.policy_identifier == STAFF_POLICY_OID for policy in policies.value)
 
 
 #: What a visitor refused here reads (the log gets the reason).

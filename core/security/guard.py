@@ -5,7 +5,8 @@ header, never with a 500. :class:`RequestGuard` is WSGI middleware, the outermos
 applications (``core.app.make_app``): it runs before pyramid_retry copies the body and before WebOb
 decodes the path, the query or the form, and it refuses
 
-- a ``Host`` header naming another host than the public base URL ``cjs.service_url`` (400); a
+- a ``Host`` header naming another host than the app's public base URL (``cjs.service_url``; the
+  staff app's ``cjs.staff.service_url``) (400); a
   request that passes is rewritten to that URL (scheme, host, port), so every link and
   redirect the application builds points there, and forwarded host headers are dropped;
 - a path or query string whose percent-decoded bytes are not UTF-8 (encoded surrogates included) or
@@ -433,12 +434,13 @@ def upload_deriver(view: Callable[..., Any], info: Any) -> Callable[..., Any]:
 upload_deriver.options = ("accepts_upload",)  # type: ignore[attr-defined]
 
 
-def wrap(app: Callable[..., Any], registry: Registry) -> RequestGuard:
-    """The guard around ``app`` with the limits and the public URL of ``registry``'s settings."""
+def wrap(
+    app: Callable[..., Any], registry: Registry, url_setting: str = "cjs.service_url"
+) -> RequestGuard:
+    """The guard around ``app`` with the limits of ``registry``'s settings and the public URL of
+    its ``url_setting`` (the staff app: ``cjs.staff.service_url``, its own host)."""
     settings = registry.settings
-    return RequestGuard(
-        app, registry, settings["cjs.service_url"], RequestLimits.from_settings(settings)
-    )
+    return RequestGuard(app, registry, settings[url_setting], RequestLimits.from_settings(settings))
 
 
 def includeme(config: Configurator) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from core import clock
 from core.db.models import Certificate, CertificateStatus, Role, User
+from core.security.client_cert import is_staff_profile
 
 AUTH_KEY = "auth"
 
@@ -55,9 +56,13 @@ class ForbiddenReason(enum.StrEnum):
 
 
 def certificate_for(request: Request) -> Certificate | None:
-    """The database row of the certificate this request presents, if it is one we issued."""
+    """The database row of the customer certificate this request presents, if it is one we issued.
+
+    A certificate of the CA's staff profile never is (#14: staff certificates do not log in as
+    customers, whatever the tables hold).
+    """
     presented = request.client_certificate.certificate
-    if presented is None:
+    if presented is None or is_staff_profile(presented):
         return None
     from cryptography.hazmat.primitives import hashes
 

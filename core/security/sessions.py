@@ -36,6 +36,8 @@ from core.db import get_session_factory
 from core.db.models import WebSession
 
 COOKIE_NAME = "__Host-cjs_session"
+#: The staff application's session cookie (its own name, its own rows: ``web_sessions.app``).
+STAFF_COOKIE_NAME = "__Host-cjs_staff_session"
 _SEALED = "_sealed"
 _FLASH = "_f_"
 _CSRF = "_csrft_"
@@ -59,11 +61,21 @@ class DatabaseSession(dict[str, Any]):
     change. ``expired`` is true when the browser presented a session that had timed out.
     """
 
-    def __init__(self, request: Request, row: WebSession | None, token: str | None) -> None:
+    def __init__(
+        self,
+        request: Request,
+        row: WebSession | None,
+        token: str | None,
+        *,
+        app: str = "customer",
+        cookie_name: str = COOKIE_NAME,
+    ) -> None:
         super().__init__(row.data if row is not None else {})
         self._request = request
         self._row = row
         self._token = token
+        self._app = app
+        self._cookie_name = cookie_name
         self._cookie_callback = False
         self.expired = False
         self.new = row is None
@@ -78,7 +90,11 @@ class DatabaseSession(dict[str, Any]):
             self._token = secrets.token_urlsafe(32)
             now = clock.now(self._request.registry)
             self._row = WebSession(
-                token_hash=_token_hash(self._token), data={}, created_at=now, last_seen_at=now
+                token_hash=_token_hash(self._token),
+                app=self._app,
+                data={},
+                created_at=now,
+                last_seen_at=now,
             )
             self._request.dbsession.add(self._row)
             self._set_cookie_later()
@@ -90,13 +106,9 @@ class DatabaseSession(dict[str, Any]):
             self._request.add_response_callback(self._set_cookie)
 
     def _set_cookie(self, request: Request, response: Response) -> None:
-        if self._row is None or self._token is None:
-            response.set_cookie(
-                COOKIE_NAME, None, path="/", secure=True, httponly=True, samesite="Strict"
-            )
-            return
+        token = self._token if self._row is not None else None
         response.set_cookie(
-            COOKIE_NAME, self._token, path="/", secure=True, httponly=True, samesite="Strict"
+            self._cookie_name, token, path="/", secure=True, httponly=True, samesite="Strict"
         )
 
     def invalidate(self) -> None:
@@ -135,6 +147,12 @@ class DatabaseSession(dict[str, Any]):
         self.changed()
         assert self._row is not None
         self._row.user_pk = user_pk
+
+    def bind_staff(self, staff_pk: int) -> None:
+        """Record which staff member's session this is, so that locking or revoking ends it."""
+        self.changed()
+        assert self._row is not None
+        self._row.staff_pk = staff_pk
 
     # -- sealed values ------------------------------------------------------------------------
 
@@ -266,26 +284,41 @@ def _touch(row: WebSession, now: dt.datetime) -> None:
 
 
 def session_factory_for(
-    idle: dt.timedelta, absolute: dt.timedelta, clock: Callable[[], dt.datetime]
+    idle: dt.timedelta,
+    absolute: dt.timedelta,
+    clock: Callable[[], dt.datetime],
+    *,
+    app: str = "customer",
+    cookie_name: str = COOKIE_NAME,
 ) -> Callable[[Request], DatabaseSession]:
-    """A Pyramid session factory with the given idle and absolute limits."""
+    """A Pyramid session factory with the given idle and absolute limits, for the ``app``
+    application's sessions (``customer`` or ``staff``) in the cookie ``cookie_name``.
+
+    An application reads only its own rows: a customer's token sent to the staff application is
+    unknown there, and the other way round.
+    """
+
+    def new_session(request: Request, row: WebSession | None, token: str | None) -> DatabaseSession:
+        return DatabaseSession(request, row, token, app=app, cookie_name=cookie_name)
 
     def factory(request: Request) -> DatabaseSession:
-        token = request.cookies.get(COOKIE_NAME)
+        token = request.cookies.get(cookie_name)
         row = None
         if token:
             row = request.dbsession.scalars(
-                select(WebSession).where(WebSession.token_hash == _token_hash(token))
+                select(WebSession).where(
+                    WebSession.token_hash == _token_hash(token), WebSession.app == app
+                )
             ).one_or_none()
         if row is None:
-            session = DatabaseSession(request, None, None)
+            session = new_session(request, None, None)
             if token:
                 session._set_cookie_later()  # an unknown token: clear the stale cookie
             return session
         now = clock()
         if now - row.last_seen_at >= idle or now - row.created_at >= absolute:
             request.dbsession.delete(row)
-            session = DatabaseSession(request, None, None)
+            session = new_session(request, None, None)
             session.expired = True
             session._set_cookie_later()
             return session
@@ -293,7 +326,7 @@ def session_factory_for(
         # the transaction commits, in the same UPDATE as any change to the data (set now, the first
         # query would flush it apart).
         request.tm.get().addBeforeCommitHook(_touch, (row, now))
-        return DatabaseSession(request, row, token)
+        return new_session(request, row, token)
 
     return factory
 
@@ -301,6 +334,11 @@ def session_factory_for(
 def end_sessions_of(dbsession: Any, user_pk: int) -> None:
     """End every session of a user at once (logout elsewhere, deletion, revocation, block)."""
     dbsession.execute(delete(WebSession).where(WebSession.user_pk == user_pk))
+
+
+def end_staff_sessions_of(dbsession: Any, staff_pk: int) -> None:
+    """End every session of a staff member at once (lock, block, revocation, role change)."""
+    dbsession.execute(delete(WebSession).where(WebSession.staff_pk == staff_pk))
 
 
 def delete_expired(dbsession: Any, idle: dt.timedelta, absolute: dt.timedelta) -> int:

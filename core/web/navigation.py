@@ -8,12 +8,12 @@ from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
 from pyramid.events import BeforeRender
 
+from core.auth.screens import register_flows
 from core.db.models import ContractKind
 from core.modules.access import restriction_level
 from core.plugins import get_modules
 from core.security.tenancy import selected_group
 from core.web import cert, login, register
-from core.web.flows import register_flows
 from core.web.software_keyboard import LAYOUT as SOFTWARE_KEYBOARD_LAYOUT
 
 

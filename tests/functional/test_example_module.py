@@ -226,7 +226,8 @@ def test_its_staff_screen(enabled, app_settings):
         page = client.get("/staff/m/example_notes/")
         row = page.html.find(id="note-counts").find("tbody").find("tr")
         assert [cell.text for cell in row.find_all("td")] == ["10000001", "00000001", "1"]
-        webtest.TestApp(staff).get("/staff/m/example_notes/", status=403)
+        anonymous = webtest.TestApp(staff).get("/staff/m/example_notes/", status=302)
+        assert anonymous.location.endswith("/staff/login")  # no staff sign-in, no screen
         assert "連絡メモ" in client.get("/staff/").text
         assert get_modules(staff.registry).template_folders[CODE] == "cjs_example_module:templates"
     finally:

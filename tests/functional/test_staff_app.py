@@ -13,11 +13,12 @@ from webtest import TestApp
 
 from core.app import close_app, make_app
 from core.clock import set_clock
+from core.db import get_session_factory
+from core.db.models import StaffMember
 from core.hookspecs import ServiceModule, StaffPermission, hookimpl
-from core.staff import STAFF_ENVIRON_KEY, STAFF_ROLES_ENVIRON_KEY
 from core.staff.roles import StaffRole
 from core.timefmt import JST
-from tests.staff_support import anonymous_staff_client, staff_client
+from tests.staff_support import anonymous_staff_client, csrf_token, staff_client
 
 #: Saturday night, Japan time: the customer screens are closed (AUTH-7).
 CLOSED = dt.datetime(2026, 11, 28, 23, 0, tzinfo=JST)
@@ -91,13 +92,14 @@ def test_the_staff_home_answers_an_authenticated_staff_member(closed_apps):
 
 
 def test_the_staff_app_refuses_everyone_else(closed_apps):
-    """Fail closed: without the server-set staff identity every staff screen is 403; an HTTP header
+    """Fail closed: without a staff sign-in every staff screen sends to the sign-in; an HTTP header
     cannot stand in for it."""
     _customer, staff = closed_apps
-    _client(staff).get("/staff/", status=403)
-    _client(staff).get("/staff/m/desk/", status=403)
-    _client(staff).get("/staff/", headers={"cjs.staff_id": "staff01"}, status=403)
-    _client(staff).get("/staff/", headers={"X-Cjs-Staff-Id": "staff01"}, status=403)
+    for path in ("/staff/", "/staff/m/desk/"):
+        response = _client(staff).get(path, status=302)
+        assert response.location == "https://localhost/staff/login"
+    for header in ("cjs.staff_id", "X-Cjs-Staff-Id", "X-Staff-Id"):
+        _client(staff).get("/staff/", headers={header: "staff01"}, status=302)
 
 
 def test_a_staff_screen_answers_only_the_roles_that_grant_its_permission(closed_apps):
@@ -117,22 +119,28 @@ def test_a_staff_screen_answers_only_the_roles_that_grant_its_permission(closed_
 def test_every_staff_post_needs_the_csrf_token(closed_apps):
     _customer, staff = closed_apps
     approver = staff_client(staff, "staff02", [StaffRole.APPROVER])
+    token = csrf_token(approver)
     approver.post("/staff/m/desk/approve", {}, status=400)
     approver.post(
-        "/staff/m/desk/approve", {}, headers={"Origin": "https://evil.example"}, status=400
+        "/staff/m/desk/approve",
+        {"csrf_token": token},
+        headers={"Origin": "https://evil.example"},
+        status=400,
     )
-    approver.set_cookie("cjs_staff_csrf", "t0ken")
     approver.post("/staff/m/desk/approve", {"csrf_token": "other"}, status=400)
-    assert approver.post("/staff/m/desk/approve", {"csrf_token": "t0ken"}).text == "approved"
+    assert approver.post("/staff/m/desk/approve", {"csrf_token": token}).text == "approved"
 
 
-def test_an_unknown_role_is_no_identity_at_all(closed_apps):
-    """Fail closed: a role the code does not know makes the member anonymous, not partly allowed."""
+def test_an_unknown_role_grants_nothing(closed_apps):
+    """Fail closed: a role the code does not know, in the account's row, grants nothing at all
+    (not even the home screen), and no role neither."""
     _customer, staff = closed_apps
     staff_client(staff, "staff01", []).get("/staff/m/desk/approve", status=403)
-    client = anonymous_staff_client(staff)
-    client.extra_environ.update({STAFF_ENVIRON_KEY: "staff01", STAFF_ROLES_ENVIRON_KEY: "root"})
+    client = staff_client(staff, "staff02", [StaffRole.APPROVER])
+    with get_session_factory(staff.registry)() as db, db.begin():
+        db.query(StaffMember).filter_by(staff_id="staff02").one().roles = "approver,root"
     client.get("/staff/", status=403)
+    client.get("/staff/m/desk/approve", status=403)
 
 
 def test_staff_screens_are_not_subject_to_customer_service_hours(closed_apps):
@@ -152,7 +160,8 @@ def test_customer_routes_are_not_reachable_in_the_staff_app(closed_apps):
     customer, staff = closed_apps
     for path in ("/", "/login", "/register/master", "/m/desk/list", "/oplog"):
         _client(staff, "staff01").get(path, status=404)
-    _client(customer, "staff01").get("/staff/", status=404)
+    for path in ("/staff/", "/staff/login", "/staff/entrance"):
+        _client(customer).get(path, status=404)
 
 
 def test_staff_routes_must_carry_the_module_prefix(app_settings):
