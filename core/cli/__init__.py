@@ -18,6 +18,7 @@ from pyramid.paster import get_appsettings
 from core.hookspecs import Command
 from core.plugins import ModuleRegistry, Plugins, load_plugins, make_plugin_manager
 from core.settings import ConfigurationError, words
+from core.staff.roles import StaffRole
 
 
 def load_configuration(config_path: str) -> Plugins:
@@ -149,6 +150,12 @@ def _serve(args: argparse.Namespace) -> int:
     return server.serve_command(args, load_settings(args.config))
 
 
+def _staff(args: argparse.Namespace) -> int:
+    from core.cli import staff
+
+    return staff.create_command(args, load_settings(args.config))
+
+
 def _demo(args: argparse.Namespace) -> int:
     from core.cli import demo
 
@@ -238,14 +245,43 @@ def build_parser(module_commands: Sequence[Command] = ()) -> argparse.ArgumentPa
     jobs.set_defaults(func=_jobs)
 
     serve = commands.add_parser("serve", help="serve HTTPS with optional client certificates")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument("--host", help="default 127.0.0.1; with --staff, cjs.staff.listen's host")
+    serve.add_argument(
+        "--port", type=int, help="default 8443; with --staff, cjs.staff.listen's port"
+    )
+    serve.add_argument(
+        "--staff",
+        action="store_true",
+        help="serve the bank staff's application (client certificates required)",
+    )
     serve.add_argument(
         "--behind-proxy",
         action="store_true",
         help="serve plain HTTP for a TLS proxy (nginx) in front; needs cjs.proxy.trusted",
     )
     serve.set_defaults(func=_serve)
+
+    staff = commands.add_parser("staff", help="bank staff accounts of the back office")
+    staff_actions = staff.add_subparsers(dest="action", required=True)
+    create = staff_actions.add_parser(
+        "create",
+        help="create a staff account, write its certificate (PKCS#12), print its initial password",
+    )
+    create.add_argument("--staff-id", required=True, help="the staff ID (its certificate's CN)")
+    create.add_argument("--name", required=True, help="the staff member's name")
+    create.add_argument(
+        "--admin",
+        action="store_true",
+        help="an administrator; refused while an active administrator exists",
+    )
+    create.add_argument(
+        "--role",
+        action="append",
+        choices=[role.value for role in StaffRole],
+        help="a role (repeatable): operator, approver, administrator",
+    )
+    create.add_argument("--out", required=True, help="the PKCS#12 file to write (must not exist)")
+    create.set_defaults(func=_staff)
 
     demo = commands.add_parser("demo", help="prepare the demo data and serve it with a mailbox")
     demo.add_argument("--host", default="127.0.0.1")

@@ -13,6 +13,13 @@ certificate placed there by an operator (e.g. from the bank's public CA) is used
 
 Behind nginx (``cjs serve --behind-proxy``, ``make_server(..., certfile=None)``) the server speaks
 plain HTTP on a loopback address and nginx terminates TLS (docs/deployment.md).
+
+``cjs serve --staff`` serves the bank staff's application instead (#14), on its own listener
+(``cjs.staff.listen``, on the bank's internal network) with its own public URL
+(``cjs.staff.service_url``). There a client certificate of our CA is *required* in the handshake
+(a browser without one never gets a request through); the staff app then accepts only a
+certificate of the CA's staff profile (``core.staff.accounts``). One process serves one listener:
+the customers' and the staff's run as two processes.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ def make_server(
     numthreads: int = 10,
     shutdown_timeout: int = 5,
     max_body_bytes: int = 0,
+    require_client_certificate: bool = False,
 ) -> wsgi.Server:
     """A cheroot WSGI server for ``app`` on ``host:port`` over TLS 1.2 or newer.
 
@@ -68,8 +76,8 @@ def make_server(
     cheroot's 413 before the application runs. ``cjs serve`` gives it ``cjs.request.max_upload_bytes``,
     the largest body any screen takes; the request guard enforces the smaller per-screen limits.
 
-    Clients are asked for an optional certificate verified against ``client_ca_file``. The server
-    is not started: call ``prepare()`` then ``serve()`` (or ``start()``), and ``stop()``.
+    Clients are asked for an optional certificate verified against ``client_ca_file`` (required
+    with ``require_client_certificate``: the staff listener). The server is not started: call ``prepare()`` then ``serve()`` (or ``start()``), and ``stop()``.
 
     With ``certfile=None`` the server speaks plain HTTP, for a TLS proxy (nginx) in front of it on
     a loopback address: the proxy verifies the client certificate and forwards it in headers that
@@ -89,7 +97,7 @@ def make_server(
         adapter = BuiltinSSLAdapter(str(certfile), str(keyfile))
         context = adapter.context
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.verify_mode = ssl.CERT_OPTIONAL
+        context.verify_mode = ssl.CERT_REQUIRED if require_client_certificate else ssl.CERT_OPTIONAL
         context.load_verify_locations(cafile=str(client_ca_file))
         server.ssl_adapter = adapter
     server.error_log = _error_log  # type: ignore[method-assign]
@@ -216,40 +224,56 @@ def setup_logging(args: argparse.Namespace) -> None:
         logging.basicConfig(level=logging.INFO)
 
 
+#: Where ``cjs serve`` listens without ``--host``/``--port`` (the staff app: ``cjs.staff.listen``).
+CUSTOMER_LISTEN = ("127.0.0.1", 8443)
+
+
+def listen_address(args: argparse.Namespace, settings: Mapping[str, Any]) -> tuple[str, int]:
+    """``--host``/``--port`` where given, else the default of the app served."""
+    host, port = settings["cjs.staff.listen"] if getattr(args, "staff", False) else CUSTOMER_LISTEN
+    return (args.host or host), (args.port or port)
+
+
 def serve_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
     """``cjs serve``: serve the application over HTTPS until SIGTERM or SIGINT.
 
-    ``--behind-proxy`` (``args.behind_proxy``): plain HTTP for nginx in front (docs/deployment.md);
-    ``cjs.proxy.trusted`` must name the proxy's address.
+    ``--staff`` (``args.staff``): the bank staff's application on ``cjs.staff.listen``, client
+    certificates required. ``--behind-proxy`` (``args.behind_proxy``): plain HTTP for nginx in
+    front (docs/deployment.md); ``cjs.proxy.trusted`` must name the proxy's address.
     """
     setup_logging(args)
+    staff = bool(getattr(args, "staff", False))
     behind_proxy = bool(getattr(args, "behind_proxy", False))
     if behind_proxy and not settings["cjs.proxy.trusted"]:
         raise ConfigurationError(
             "cjs.proxy.trusted: empty, but --behind-proxy needs the TLS proxy's address"
         )
-    app = make_app(settings)
+    host, port = listen_address(args, settings)
+    app = make_app(settings, kind="staff" if staff else "customer")
     max_body_bytes = settings["cjs.request.max_upload_bytes"]
     if behind_proxy:
-        server = make_server(app, args.host, args.port, None, max_body_bytes=max_body_bytes)
-        shown = f"[{args.host}]" if ":" in args.host else args.host
+        server = make_server(app, host, port, None, max_body_bytes=max_body_bytes)
+        shown = f"[{host}]" if ":" in host else host
         description = "plain HTTP behind a TLS proxy trusted at " + " ".join(
             settings["cjs.proxy.trusted"]
         )
-        address = f"http://{shown}:{args.port}/"
+        address = f"http://{shown}:{port}/"
     else:
         certfile, keyfile = ensure_server_certificate(settings, get_signer(app.registry))
         server = make_server(
             app,
-            args.host,
-            args.port,
+            host,
+            port,
             certfile,
             keyfile,
             client_ca_path(settings),
             max_body_bytes=max_body_bytes,
+            require_client_certificate=staff,
         )
-        description = "TLS, optional client certificates"
-        address = url_for(args.host, args.port)
+        description = "TLS, client certificates " + ("required" if staff else "optional")
+        address = url_for(host, port)
+    if staff:
+        description = "the staff application, " + description
     with stop_signals() as stop, running(server):
         mail.start_sender(app.registry)
         log.info("serving %s (%s)", address, description)

@@ -81,6 +81,7 @@ def includeme(config: Configurator) -> None:
     config.include("core.staff.manuals")
     config.include("core.staff.contracts")
     config.include("core.staff.content")
+    config.include("core.staff.admin")
     config.add_static_view("static", "templates:static", cache_max_age=3600)
     config.add_route("staff_home", "/staff/")
     config.scan("core.staff")

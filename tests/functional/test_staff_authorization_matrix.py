@@ -31,7 +31,9 @@ OPERATOR, APPROVER, ADMINISTRATOR = (
     StaffRole.ADMINISTRATOR,
 )
 EVERY_ROLE = frozenset(StaffRole)
+ADMIN_ONLY = frozenset({ADMINISTRATOR})
 PUBLIC = "public"
+POST = ("POST",)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,19 @@ ROUTES: dict[str, Route] = {
     # Every signed-in member may change its own password.
     "staff_password": Route("/staff/password", EVERY_ROLE, ("GET", "POST")),
     "staff_home": Route("/staff/", EVERY_ROLE),
+    # 職員管理 (core.staff.admin): administrators only.
+    "staff_admin": Route("/staff/admin/staff", ADMIN_ONLY),
+    "staff_admin_new": Route("/staff/admin/staff/new", ADMIN_ONLY, ("GET", "POST")),
+    "staff_admin_issued": Route("/staff/admin/issued", ADMIN_ONLY),
+    "staff_admin_download": Route("/staff/admin/issued/download", ADMIN_ONLY),
+    "staff_admin_member": Route("/staff/admin/staff/matrix-operator", ADMIN_ONLY),
+    "staff_admin_roles": Route("/staff/admin/staff/matrix-operator/roles", ADMIN_ONLY, POST),
+    "staff_admin_lock": Route("/staff/admin/staff/matrix-operator/lock", ADMIN_ONLY, POST),
+    "staff_admin_unlock": Route("/staff/admin/staff/matrix-operator/unlock", ADMIN_ONLY, POST),
+    "staff_admin_issue": Route("/staff/admin/staff/matrix-operator/certificates", ADMIN_ONLY, POST),
+    "staff_admin_revoke": Route(
+        "/staff/admin/staff/matrix-operator/certificates/1/revoke", ADMIN_ONLY, POST
+    ),
     # The installed example module (examples/cjs_example_module): its staff overview.
     "example_notes:staff": Route("/staff/m/example_notes/", EVERY_ROLE),
 }
