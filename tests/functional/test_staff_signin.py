@@ -218,3 +218,22 @@ def test_a_staff_pkcs12_holds_a_certificate_of_the_staff_profile(staff_app):
     assert certificate is not None and is_staff_profile(certificate)
     subject = certificate.subject.rfc4514_string()
     assert "CN=admin09" in subject and "OU=CJS staff" in subject
+
+
+def test_the_staff_app_answers_only_its_own_host(app_settings):
+    """cjs.staff.service_url: the guard checks the staff app's Host against its own public URL, not
+    the customers' (#12's guard, per app)."""
+    settings = {
+        **app_settings,
+        "cjs.service_url": "https://cjs.example.jp/",
+        "cjs.staff.service_url": "https://staff.example.jp:9443/",
+    }
+    staff = make_app(settings, kind="staff")
+    try:
+        customer_host = {"wsgi.url_scheme": "https", "HTTP_HOST": "cjs.example.jp"}
+        TestApp(staff, extra_environ=customer_host).get("/staff/entrance", status=400)
+        own_host = {"wsgi.url_scheme": "https", "HTTP_HOST": "staff.example.jp:9443"}
+        response = TestApp(staff, extra_environ=own_host).get("/staff/", status=302)
+        assert response.location == "https://staff.example.jp:9443/staff/login"
+    finally:
+        close_app(staff)
