@@ -70,8 +70,6 @@ def includeme(config: Configurator) -> None:
     # unsafe request as in the customer app.
     config.set_default_csrf_options(require_csrf=True)
     config.include("core.security.client_cert")
-    # Revocations made here (staff certificates, BANK-4/5) publish the CRL after their commit.
-    config.include("core.pki.crl")
     config.include("core.staff.accounts")
     config.add_subscriber(_template_globals, BeforeRender)
     config.include("core.staff.menu")

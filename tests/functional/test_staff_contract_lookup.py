@@ -17,6 +17,7 @@ from tests.staff_requests_support import OPERATOR, PAPER, file_request
 from tests.staff_requests_support import approver as approver
 from tests.staff_requests_support import operator as operator
 from tests.staff_requests_support import staff_app as staff_app
+from tests.staff_support import csrf_token
 
 
 def search(operator: Any, **criteria: str) -> Any:
@@ -92,8 +93,8 @@ def test_bad_lookup_input_shows_the_screen_again_with_the_message(
     )
     assert page.forms["lookup-form"]["phone"].value == "03-ABCD"
     assert "lookup-results" not in page.text
-    operator.set_cookie("cjs_staff_csrf", "t0ken")
-    operator.post("/staff/requests/lookup/99999999/notice", {"csrf_token": "t0ken"}, status=404)
+    token = csrf_token(operator)
+    operator.post("/staff/requests/lookup/99999999/notice", {"csrf_token": token}, status=404)
     dbsession.rollback()
     assert not dbsession.scalars(
         select(AuditEvent).where(AuditEvent.action.like("contract.%"))

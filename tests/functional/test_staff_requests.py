@@ -232,7 +232,7 @@ def test_the_request_screens_answer_only_the_roles_that_may_use_them(
 ) -> None:
     """#14 item 2: operators file (REQUEST_FILE), approvers approve (REQUEST_APPROVE)."""
     from core.staff.roles import StaffRole
-    from tests.staff_support import staff_client
+    from tests.staff_support import csrf_token, staff_client
 
     only_approver = staff_client(staff_app, "staff03", [StaffRole.APPROVER])
     only_operator = staff_client(staff_app, "staff04", [StaffRole.OPERATOR])
@@ -244,5 +244,5 @@ def test_the_request_screens_answer_only_the_roles_that_may_use_them(
     assert "依頼書の受付" not in only_approver.get("/staff/").text
     assert only_operator.get("/staff/requests/new/cert_revoke/10000001").status_int == 200
     only_operator.get("/staff/requests/new/nonsense/10000001", status=404)
-    only_operator.set_cookie("cjs_staff_csrf", "t0ken")
-    only_operator.post("/staff/requests/1/approve", {"csrf_token": "t0ken"}, status=403)
+    token = csrf_token(only_operator)
+    only_operator.post("/staff/requests/1/approve", {"csrf_token": token}, status=403)
