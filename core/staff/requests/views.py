@@ -143,7 +143,11 @@ def file(request: Request) -> Any:
 
 
 def _row(request: Request) -> StaffRequest:
-    row = request.dbsession.get(StaffRequest, int(request.matchdict["id"]))
+    try:
+        pk = int(request.matchdict["id"])
+    except ValueError:  # more digits than Python converts (a hostile path): no such request
+        raise HTTPNotFound() from None
+    row = request.dbsession.get(StaffRequest, pk)
     if row is None:
         raise HTTPNotFound()
     return row
