@@ -88,6 +88,13 @@ ROUTES: dict[str, Route] = {
     "staff_request_withdraw": Route("/staff/requests/1/withdraw", OPERATOR_ONLY, POST),
     "staff_contract_lookup": Route("/staff/requests/lookup", OPERATOR_ONLY),
     "staff_contract_notice": Route("/staff/requests/lookup/10000001/notice", OPERATOR_ONLY, POST),
+    # 監査ログ照会 (core.staff.audit): every role reads the audit log.
+    "staff_audit": Route("/staff/audit", EVERY_ROLE),
+    "staff_audit_csv": Route("/staff/audit/csv", EVERY_ROLE),
+    # マニュアル管理 (core.staff.manuals; BANK-7): the operator.
+    "staff_manuals": Route("/staff/manuals", OPERATOR_ONLY, ("GET", "POST")),
+    "staff_manual_move": Route("/staff/manuals/1/move", OPERATOR_ONLY, POST),
+    "staff_manual_withdraw": Route("/staff/manuals/1/withdraw", OPERATOR_ONLY, POST),
     # The installed example module (examples/cjs_example_module): its staff overview.
     "example_notes:staff": Route("/staff/m/example_notes/", EVERY_ROLE),
 }

@@ -19,7 +19,7 @@ from core.bank import manuals
 from core.bank.paper_forms import FORMS, REQUEST_TITLE, BankInfo, request_form
 from core.db.models import AuditEvent, Manual
 from core.staff.roles import StaffRole
-from tests.staff_support import staff_client
+from tests.staff_support import csrf_token, staff_client
 
 PDF = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 
@@ -148,11 +148,11 @@ def test_a_withdrawn_manual_leaves_the_customers_list(operator, dbsession):
     assert dbsession.get(Manual, old) is not None  # kept for the audit trail
     assert actions(dbsession)[-1] == "bank.manual.withdraw"
     # Withdrawing it again, or moving it, changes nothing.
-    operator.set_cookie("cjs_staff_csrf", "t0ken")
-    again = operator.post(f"/staff/manuals/{old}/withdraw", {"csrf_token": "t0ken"}, status=404)
+    token = csrf_token(operator)
+    again = operator.post(f"/staff/manuals/{old}/withdraw", {"csrf_token": token}, status=404)
     assert manuals.NOT_FOUND in again.text
     operator.post(
-        f"/staff/manuals/{old}/move", {"csrf_token": "t0ken", "direction": "up"}, status=404
+        f"/staff/manuals/{old}/move", {"csrf_token": token, "direction": "up"}, status=404
     )
     assert actions(dbsession).count("bank.manual.withdraw") == 1
 

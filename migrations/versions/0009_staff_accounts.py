@@ -1,7 +1,7 @@
 """staff accounts, staff certificates, staff sessions (#14, AUTH-1, AUTH-2, AUTH-8, CERT-6)
 
-Revision ID: 0008_staff_accounts
-Revises: 0007_staff_requests
+Revision ID: 0009_staff_accounts
+Revises: 0008_audit_chain
 Create Date: 2026-12-01 03:20:00
 
 Written by hand after the models: ``staff_members`` (roles, password, the customers' lockout
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_staff_accounts"
-down_revision = "0007_staff_requests"
+revision = "0009_staff_accounts"
+down_revision = "0008_audit_chain"
 branch_labels = None
 depends_on = None
 
