@@ -143,11 +143,7 @@ def file(request: Request) -> Any:
 
 
 def _row(request: Request) -> StaffRequest:
-    try:
-        pk = int(request.matchdict["id"])
-    except ValueError:  # more digits than Python converts (a hostile path): no such request
-        raise HTTPNotFound() from None
-    row = request.dbsession.get(StaffRequest, pk)
+    row = request.dbsession.get(StaffRequest, int(request.matchdict["id"]))
     if row is None:
         raise HTTPNotFound()
     return row
