@@ -95,6 +95,26 @@ ROUTES: dict[str, Route] = {
     "staff_manuals": Route("/staff/manuals", OPERATOR_ONLY, ("GET", "POST")),
     "staff_manual_move": Route("/staff/manuals/1/move", OPERATOR_ONLY, POST),
     "staff_manual_withdraw": Route("/staff/manuals/1/withdraw", OPERATOR_ONLY, POST),
+    # Contracts and modules (core.staff.contracts; BANK-1): the operator.
+    "staff_contracts": Route("/staff/contracts", OPERATOR_ONLY),
+    "staff_contract_new": Route("/staff/contracts/new", OPERATOR_ONLY, ("GET", "POST")),
+    "staff_contract": Route("/staff/contracts/10000001", OPERATOR_ONLY, ("GET", "POST")),
+    "staff_group_new": Route(
+        "/staff/contracts/10000001/groups/new", OPERATOR_ONLY, ("GET", "POST")
+    ),
+    "staff_group": Route(
+        "/staff/contracts/10000001/groups/00000001", OPERATOR_ONLY, ("GET", "POST")
+    ),
+    # Content and data (core.staff.content; BANK-6): the operator.
+    "staff_messages": Route("/staff/content/messages", OPERATOR_ONLY),
+    "staff_message_new": Route("/staff/content/messages/new", OPERATOR_ONLY, ("GET", "POST")),
+    "staff_message": Route("/staff/content/messages/M1/edit", OPERATOR_ONLY, ("GET", "POST")),
+    "staff_message_withdraw": Route("/staff/content/messages/M1/withdraw", OPERATOR_ONLY, POST),
+    "staff_uploads": Route("/staff/content/uploads", OPERATOR_ONLY),
+    "staff_upload": Route(
+        "/staff/content/uploads/example_notes/notes", OPERATOR_ONLY, ("GET", "POST")
+    ),
+    "staff_schedules": Route("/staff/content/schedules", OPERATOR_ONLY),
     # The installed example module (examples/cjs_example_module): its staff overview.
     "example_notes:staff": Route("/staff/m/example_notes/", EVERY_ROLE),
 }
