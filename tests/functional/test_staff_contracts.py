@@ -57,7 +57,11 @@ def staff_events(dbsession) -> list[AuditEvent]:
     dbsession.rollback()
     return list(
         dbsession.scalars(
-            select(AuditEvent).where(AuditEvent.actor == "staff01").order_by(AuditEvent.id)
+            select(AuditEvent)
+            .where(
+                AuditEvent.actor == "staff01", AuditEvent.action.not_like("staff%")
+            )  # no sign-in
+            .order_by(AuditEvent.id)
         )
     )
 
