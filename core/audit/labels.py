@@ -68,7 +68,19 @@ ACTION_LABELS: dict[str, str] = {
     "bank.message.create": "お知らせ登録（ろうきん）",
     "bank.message.update": "お知らせ変更（ろうきん）",
     "bank.message.withdraw": "お知らせ掲載終了（ろうきん）",
-    # The staff console (#14)
+    # The staff console (#14): staff accounts and their sign-in
+    "staff.create": "職員登録",
+    "staff.roles": "職員権限変更",
+    "staff.lock": "職員ロック",
+    "staff.block": "職員閉塞",
+    "staff.unlock": "職員ロック解除",
+    "staff.password_reset": "職員パスワード再設定",
+    "staff.password.change": "職員パスワード変更",
+    "staff.password.check": "職員パスワード変更（現在のパスワードの確認）",
+    "staff.cert.issue": "職員電子証明書発行",
+    "staff.login.success": "職員サインイン",
+    "staff.logout": "職員サインアウト",
+    # The staff console (#14): its screens
     "staff_request.file": "依頼受付（ろうきん）",
     "staff_request.approve": "依頼承認・検印（ろうきん）",
     "staff_request.reject": "依頼却下（ろうきん）",
@@ -84,6 +96,7 @@ ACTION_LABELS: dict[str, str] = {
 }
 #: ``<flow>.password`` and ``<flow>.password.unknown_user`` (auth_backends.password).
 FLOW_LABELS = {
+    "staff_login": "職員サインイン",
     "login": "ログイン",
     "issue": "電子証明書発行",
     "register_master": "マスターユーザー登録",
