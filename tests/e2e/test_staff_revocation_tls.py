@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 def staff_app(deployment: Any) -> Iterator[Any]:
     """The staff app on the deployment's database, at the address its WebTest clients use."""
     application = make_app(
-        {**deployment.settings, "cjs.service_url": "https://localhost/"}, kind="staff"
+        {**deployment.settings, "cjs.staff.service_url": "https://localhost/"}, kind="staff"
     )
     try:
         yield application
