@@ -242,6 +242,24 @@ def _media_type(environ: MutableMapping[str, Any]) -> tuple[str, dict[str, str]]
     return media.strip().lower(), parameters
 
 
+def _drain(stream: IO[bytes], most: int) -> None:
+    """Read and drop what is left of a refused body, at most ``most`` bytes (the server's own
+    limit), so that a client still sending gets the 413 page instead of a reset connection (a
+    lingering close, as nginx does)."""
+    left = most
+    while left > 0:
+        try:
+            chunk = stream.read(min(_DRAIN_CHUNK, left))
+        except Exception:  # the client went away, or a bad or oversized chunked body: stop here
+            return
+        if not chunk:
+            return
+        left -= len(chunk)
+
+
+_DRAIN_CHUNK = 64 * 1024
+
+
 def _read_bounded(stream: IO[bytes], length: int | None, limit: int) -> IO[bytes]:
     """Read the body (``length`` bytes, or a chunked body to its end) into a seekable file; a body
     over ``limit`` is refused with 413 after at most ``limit`` + 1 bytes were read."""
@@ -318,6 +336,8 @@ class RequestGuard:
         except Refusal as refusal:
             if environ.get("wsgi.input") is not received:
                 environ["wsgi.input"].close()  # the body the guard had read
+            if refusal.status == 413 and received is not None:
+                _drain(received, self.limits.max_upload_bytes)
             log.info("request %s refused (%d): %s", request_id, refusal.status, refusal.reason)
             return send_refusal(start_response, refusal.status, refusal.message, request_id)
         if environ.get("wsgi.input") is received:

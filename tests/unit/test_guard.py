@@ -168,6 +168,29 @@ def test_a_body_over_the_form_limit_is_refused_by_its_content_length(client):
     assert "上限 1 KB" in response.text
 
 
+def _post_stream(client: webtest.TestApp, data: bytes) -> tuple[Any, io.BytesIO]:
+    body = io.BytesIO(data)
+    request = webtest.TestRequest.blank("/form", method="POST", environ=dict(HTTPS))
+    request.environ.update(
+        {
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": str(len(data)),
+            "wsgi.input": body,
+        }
+    )
+    return client.do_request(request, status=413), body
+
+
+def test_a_refused_body_is_read_to_its_end_so_the_client_gets_the_answer(client):
+    """A lingering close (ACC-8): the client still sending a body too large for the screen gets
+    the 413 page, not a connection reset; what is read stops at the server's upload limit."""
+    response, body = _post_stream(client, b"a=" + b"x" * 3000)
+    assert_refused(response, 413)
+    assert body.tell() == 3002
+    _response, huge = _post_stream(client, b"a=" + b"x" * 100_000)
+    assert huge.tell() == int(LIMITS["cjs.request.max_upload_bytes"])
+
+
 def _chunked(body: bytes) -> dict[str, Any]:
     """The environ of a chunked body as a WSGI server hands it over: no Content-Length."""
     return {
