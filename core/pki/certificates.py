@@ -252,6 +252,21 @@ def _valid_certificates_of(dbsession: Session, user_pk: int) -> list[Certificate
     )
 
 
+def recorded_columns(issued: x509.Certificate, now: dt.datetime) -> dict[str, Any]:
+    """The columns a newly issued certificate is recorded with (a customer's or a staff
+    member's): serial, issuer, subject, SHA-256 fingerprint, validity, status VALID, ``now``."""
+    return {
+        "serial": format(issued.serial_number, "x"),
+        "issuer": issued.issuer.rfc4514_string(),
+        "subject": issued.subject.rfc4514_string(),
+        "fingerprint_sha256": issued.fingerprint(hashes.SHA256()).hex(),
+        "not_before": issued.not_valid_before_utc,
+        "not_after": issued.not_valid_after_utc,
+        "status": CertificateStatus.VALID,
+        "issued_at": now,
+    }
+
+
 def issue_certificate(
     dbsession: Session,
     signer: Any,
@@ -309,17 +324,7 @@ def issue_certificate(
             request=request,
             message=f"CERT-8: replaced before first use by certificate {serial}",
         )
-    row = Certificate(
-        serial=serial,
-        user=user,
-        issuer=issued.issuer.rfc4514_string(),
-        subject=issued.subject.rfc4514_string(),
-        fingerprint_sha256=issued.fingerprint(hashes.SHA256()).hex(),
-        not_before=issued.not_valid_before_utc,
-        not_after=issued.not_valid_after_utc,
-        status=CertificateStatus.VALID,
-        issued_at=now,
-    )
+    row = Certificate(user=user, **recorded_columns(issued, now))
     dbsession.add(row)
     audit.record(
         dbsession,

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
@@ -31,6 +30,7 @@ from core.pki.certificates import (
     build_client_certificate,
     pkcs12_bytes,
     pkcs12_filename,
+    recorded_columns,
     revoke,
 )
 from core.pki.x509 import generate_key, random_serial, require_aware
@@ -130,17 +130,7 @@ def issue_staff_certificate(
             request=request,
             message=f"replaced by staff certificate {serial}",
         )
-    row = StaffCertificate(
-        serial=serial,
-        staff=member,
-        issuer=issued.issuer.rfc4514_string(),
-        subject=issued.subject.rfc4514_string(),
-        fingerprint_sha256=issued.fingerprint(hashes.SHA256()).hex(),
-        not_before=issued.not_valid_before_utc,
-        not_after=issued.not_valid_after_utc,
-        status=CertificateStatus.VALID,
-        issued_at=now,
-    )
+    row = StaffCertificate(staff=member, **recorded_columns(issued, now))
     dbsession.add(row)
     audit.record(
         dbsession,
