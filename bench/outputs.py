@@ -176,6 +176,13 @@ class Bench:
             connection.close()
         return time.perf_counter() - start
 
+    def vacuum(self) -> None:
+        """PostgreSQL: VACUUM (ANALYZE) the details, as autovacuum does within a minute of a bulk
+        insert (autovacuum_vacuum_insert_threshold): until then the visibility map is unset and an
+        index-only count reads the heap too (100,000 lines: about 100 ms instead of 20)."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM (ANALYZE) collective_savings_details")
+
     def context(self, session: Any, round_no: str) -> OutputContext:
         group = session.get(DepositGroup, self.group_id)
         user = session.scalars(select(User)).first()
@@ -257,6 +264,8 @@ def run(bench: Bench, rows: int, repeats: int) -> None:
         f"   (+{(load - bare) * 1000:.0f} ms; median of {repeats}; goal ratio ≤ 2)"
     )
     round_no = data_rounds[-1][0]
+    if bench.postgresql:
+        bench.vacuum()
     last = -(-rows // 50)
     with bench.factory() as session:
         for page in (1, last):

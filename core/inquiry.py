@@ -20,8 +20,6 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
-from core.security.tenancy import unscoped
-
 #: Rows per page of an inquiry screen.
 PAGE_SIZE = 50
 
@@ -108,25 +106,31 @@ def paged(
     total = int(total or 0)
     pages = max(1, math.ceil(total / page_size))
     number = _page_number(params.get("page"), pages)
-    columns = [column.desc() if descending else column for column in sorts[sort].columns]
-    # The page's keys first (an index on the filters and the sort answers this alone, however deep
-    # the page), then their rows by primary key alone, put back in the keys' order. The keys were
-    # chosen by the scoped statement; repeating its filters here would let the database walk the
-    # filters' index over the whole batch instead of looking up 50 keys.
+    # The page's keys first (an index on the filters and the sort answers this alone), then their
+    # rows by primary key alone, put back in the keys' order: repeating the filters there would
+    # let the database walk the filters' index over the whole batch instead of looking up 50 keys
+    # (the keys query carries the statement's scope, and the rows query its execution options). A
+    # page in the second half is read from the other end, the sort reversed: the database skips
+    # at most half the rows, so the last page costs what the first does.
+    skipped = (number - 1) * page_size
+    on_page = min(page_size, total - skipped)
+    from_end = skipped > total // 2
+    if from_end:
+        skipped = total - skipped - on_page
+    backwards = descending != from_end
+    columns = [column.desc() if backwards else column for column in sorts[sort].columns]
     entity = statement.column_descriptions[0]["entity"]
-    keys = dbsession.scalars(
-        statement.with_only_columns(entity.id)
-        .order_by(*columns)
-        .limit(page_size)
-        .offset((number - 1) * page_size)
-    ).all()
+    keys = list(
+        dbsession.scalars(
+            statement.with_only_columns(entity.id).order_by(*columns).limit(on_page).offset(skipped)
+        )
+    )
+    if from_end:
+        keys.reverse()
     by_key = {
         row.id: row
         for row in dbsession.scalars(
-            unscoped(
-                select(entity).where(entity.id.in_(keys)),
-                "the rows of the keys the scoped statement chose",
-            )
+            select(entity).where(entity.id.in_(keys)).execution_options(**options)
         )
     }
     rows = [by_key[key] for key in keys]

@@ -11,6 +11,7 @@ from pyramid.request import Request
 from sqlalchemy import (
     Delete,
     ForeignKey,
+    Index,
     Select,
     delete,
     event,
@@ -59,6 +60,26 @@ class GroupScoped:
 
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
     deposit_group_id: Mapped[int] = mapped_column(ForeignKey("deposit_groups.id"), index=True)
+
+
+def batch_line_indexes(table: str, batch: str, sorts: dict[str, str]) -> tuple[Index, ...]:
+    """The indexes of a table of lines per batch that an inquiry pages through (``core.inquiry``):
+    one per sort (a short label → its column), each ``(contract_id, deposit_group_id, <batch>,
+    <sort>, id)`` and named ``ix_<table>_group_<batch without _id>_<label>``. The scope and the
+    batch lead, the sort and its tie-breaker follow: the count and a page's keys are read from the
+    index alone, in order, with no sort step, on SQLite and PostgreSQL alike."""
+    short = batch.removesuffix("_id")
+    return tuple(
+        Index(
+            f"ix_{table}_group_{short}_{label}",
+            "contract_id",
+            "deposit_group_id",
+            batch,
+            column,
+            "id",
+        )
+        for label, column in sorts.items()
+    )
 
 
 #: Execution options marking a statement scoped (the group's ids) or deliberately unscoped (why).

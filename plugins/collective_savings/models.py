@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.models import Base, UTCDateTime
-from core.security.tenancy import GroupScoped
+from core.security.tenancy import GroupScoped, batch_line_indexes
 
 
 class SavingsRound(GroupScoped, Base):
@@ -37,30 +37,11 @@ class SavingsDetail(GroupScoped, Base):
     """A line of a round's 内訳明細: an employee, their savings account and the amount."""
 
     __tablename__ = "collective_savings_details"
-    # The inquiry's filters (the tenancy scope and the round) lead every index, then its sorts: the
-    # count and the pages are read from the index alone.
-    __table_args__ = (
-        Index(
-            "ix_collective_savings_details_group_round_employee",
-            "contract_id",
-            "deposit_group_id",
-            "round_id",
-            "employee_no",
-        ),
-        Index(
-            "ix_collective_savings_details_group_round_kana",
-            "contract_id",
-            "deposit_group_id",
-            "round_id",
-            "name_kana",
-        ),
-        Index(
-            "ix_collective_savings_details_group_round_amount",
-            "contract_id",
-            "deposit_group_id",
-            "round_id",
-            "amount",
-        ),
+    # One index per sort of the inquiry (core.inquiry): scope, round, sort, id.
+    __table_args__ = batch_line_indexes(
+        "collective_savings_details",
+        "round_id",
+        {"employee": "employee_no", "kana": "name_kana", "amount": "amount"},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,14 +58,8 @@ class SavingsChange(GroupScoped, Base):
     """A line of a round's 変更明細: what changed for an employee since the previous round."""
 
     __tablename__ = "collective_savings_changes"
-    __table_args__ = (
-        Index(
-            "ix_collective_savings_changes_group_round_employee",
-            "contract_id",
-            "deposit_group_id",
-            "round_id",
-            "employee_no",
-        ),
+    __table_args__ = batch_line_indexes(
+        "collective_savings_changes", "round_id", {"employee": "employee_no"}
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

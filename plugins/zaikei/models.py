@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.models import Base, UTCDateTime
-from core.security.tenancy import GroupScoped
+from core.security.tenancy import GroupScoped, batch_line_indexes
 
 #: The documents the bank makes, by code (作成区分 of the files), with their names.
 DOCUMENTS = {
@@ -48,29 +48,11 @@ class ZaikeiDetail(GroupScoped, Base):
     """An employee's savings in a run: the kind, the amount per cycle and the balance."""
 
     __tablename__ = "zaikei_details"
-    # The inquiry's filters (the group and the run) lead every index, then its sorts.
-    __table_args__ = (
-        Index(
-            "ix_zaikei_details_group_run_employee",
-            "contract_id",
-            "deposit_group_id",
-            "run_id",
-            "employee_no",
-        ),
-        Index(
-            "ix_zaikei_details_group_run_kana",
-            "contract_id",
-            "deposit_group_id",
-            "run_id",
-            "name_kana",
-        ),
-        Index(
-            "ix_zaikei_details_group_run_balance",
-            "contract_id",
-            "deposit_group_id",
-            "run_id",
-            "balance",
-        ),
+    # One index per sort of the inquiry (core.inquiry): scope, run, sort, id.
+    __table_args__ = batch_line_indexes(
+        "zaikei_details",
+        "run_id",
+        {"employee": "employee_no", "kana": "name_kana", "balance": "balance"},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,15 +71,7 @@ class ZaikeiChange(GroupScoped, Base):
     """What changed for an employee in a run (預入依頼書 only): before → after."""
 
     __tablename__ = "zaikei_changes"
-    __table_args__ = (
-        Index(
-            "ix_zaikei_changes_group_run_employee",
-            "contract_id",
-            "deposit_group_id",
-            "run_id",
-            "employee_no",
-        ),
-    )
+    __table_args__ = batch_line_indexes("zaikei_changes", "run_id", {"employee": "employee_no"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("zaikei_runs.id"))
