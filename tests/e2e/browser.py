@@ -11,7 +11,8 @@
   :func:`export_doc_images` copies some of them to docs/images;
 - :class:`Laps` — seconds per part of a walk;
 - :func:`screen`, :func:`heading` — the screen ID and the title a page must show;
-- :func:`certificate_came_through_tls` — the logged-in requests carried a verified certificate.
+- :func:`certificate_came_through_tls` — the logged-in requests carried a verified certificate;
+- :func:`issue_in_browser` — FLOW-2 from DC586101 to the saved ``.p12``.
 
 pytest imports the test modules of this folder with the folder on ``sys.path`` (no package), so they
 ``import browser``.
@@ -234,3 +235,32 @@ def certificate_came_through_tls(deployment: Any, path: str = "/info") -> None:
     seen = [r for r in deployment.requests if r.path == path]
     assert seen, f"no request for {path} reached the application"
     assert all(r.headers.get(key) == "SUCCESS" for r in seen), seen
+
+
+# --- Walks ---------------------------------------------------------------------------------------
+
+
+def issue_in_browser(
+    page: Any, deployment: Any, user_id: str, password: str, email: str, folder: Path
+) -> Path:
+    """FLOW-2 from DC586101 (on ``page``): user ID and password, the code from the mail the SMTP
+    server received, 発行; the ``.p12`` the result screen downloads by itself, saved in ``folder``."""
+    from playwright.sync_api import expect
+
+    screen(page, "DC586101")
+    page.locator("[name=user_id]").fill(user_id)
+    page.locator("[name=password]").fill(password)
+    page.get_by_role("button", name="認証").click()
+    heading(page, "認証コード入力")
+    page.locator("[name=code]").fill(deployment.read_code(email))
+    page.get_by_role("button", name="認証").click()
+    heading(page, "電子証明書発行")
+    with page.expect_download(timeout=15_000) as download_info:
+        page.get_by_role("button", name="発行").click()
+        page.wait_for_url("**/cert/result")
+        expect(page.locator("main")).to_contain_text("電子証明書を発行しました。")
+    download = download_info.value
+    assert download.failure() is None
+    path = folder / download.suggested_filename
+    download.save_as(path)
+    return path

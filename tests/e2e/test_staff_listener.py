@@ -69,15 +69,21 @@ def staff_listener(deployment: Any, e2e_tls_files: Any) -> Iterator[StaffListene
         close_app(staff)
 
 
-def _staff_member(deployment: Any, staff: StaffListener) -> tuple[Any, Any, str]:
-    """An operator account with its staff certificate (PEM files) and its password."""
+def staff_member(
+    deployment: Any,
+    staff: StaffListener,
+    staff_id: str = "clerk01",
+    roles: tuple[StaffRole, ...] = (StaffRole.OPERATOR,),
+) -> tuple[Any, Any, str]:
+    """A staff account (an operator by default) with its staff certificate (PEM files) and its
+    password, as ``cjs staff create`` and the certificate screen give them."""
     now = clock.now(staff.app.registry)
     with deployment.db() as db:
         member, password = accounts.create_staff(
             db,
-            staff_id="clerk01",
+            staff_id=staff_id,
             name="取扱　太郎",
-            roles=[StaffRole.OPERATOR],
+            roles=list(roles),
             now=now,
             actor="test",
         )
@@ -93,7 +99,7 @@ def _staff_member(deployment: Any, staff: StaffListener) -> tuple[Any, Any, str]
 def test_the_two_listeners_keep_each_other_out(deployment, staff_listener):
     register_master(deployment)
     customer = issue_certificate(deployment)
-    staff_cert, staff_key, staff_password = _staff_member(deployment, staff_listener)
+    staff_cert, staff_key, staff_password = staff_member(deployment, staff_listener)
 
     tls_client = type(deployment.client())  # tests/e2e/conftest.TlsClient
 
