@@ -14,16 +14,29 @@ person has a browser context of their own, presenting their own certificate thro
    certificate is revoked;
 5. the customer issues a new certificate (DC586101 → the code from the mail → 発行 → the .p12
    download) and logs in with it.
+
+The staff screens are saved in ``var/screenshots/staff/``; ``CJS_DOCS_IMAGES=1`` copies them to
+docs/images/staff-*.png, which docs/bank-operations.md shows.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from browser import VIEWPORT, Problems, issue_in_browser, launch_chromium, screen
+from browser import (
+    SCREENSHOTS,
+    VIEWPORT,
+    Problems,
+    Screens,
+    export_doc_images,
+    issue_in_browser,
+    launch_chromium,
+    screen,
+)
 from conftest import MASTER
 from test_staff_listener import staff_listener as staff_listener
 from test_staff_listener import staff_member
@@ -32,6 +45,16 @@ from test_tls import issued as issued
 
 from core.staff.roles import StaffRole
 from tests.staff_requests_support import PAPER
+
+#: The kinds of paper request (core/staff/requests/kinds.py), each form shown in the docs.
+KINDS = (
+    "cert_revoke",
+    "master_delete",
+    "master_unlock",
+    "initial_password_change",
+    "initial_password_unblock",
+    "user_id_change",
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -55,6 +78,14 @@ def _staff_context(chromium: Any, base_url: str, cert_file: Path, key_file: Path
     )
     context.set_default_timeout(15_000)
     return context
+
+
+def _start(page: Any, kind: str, contract_no: str) -> None:
+    """依頼書の受付's first step: the kind and the contract; the kind's form."""
+    page.locator(f"[name=kind][value={kind}]").check()
+    page.locator("[name=contract_no]").fill(contract_no)
+    page.get_by_role("button", name="次へ").click()
+    page.locator("#file-form").wait_for()
 
 
 def _sign_in(page: Any, base_url: str, password: str, staff_id: str) -> None:
@@ -85,6 +116,7 @@ def test_a_paper_revocation_in_the_console_ends_the_customer_certificate_in_the_
     base = deployment.base_url.rstrip("/")
     staff_base = staff_listener.base_url.rstrip("/")
     problems = Problems()
+    shot = Screens(SCREENSHOTS / "staff")
 
     with launch_chromium(deployment, monkeypatch) as chromium:
         # 1. The customer, logged in with the certificate, on DC671101.
@@ -115,14 +147,22 @@ def test_a_paper_revocation_in_the_console_ends_the_customer_certificate_in_the_
         problems.watch(operator)
         _sign_in(operator, staff_base, operator_password, "clerk01")
         operator.locator(".menu-bar").get_by_role("link", name="依頼書の受付").click()
-        operator.get_by_label("電子証明書の失効").check()
-        operator.locator("[name=contract_no]").fill(MASTER["contract_no"])
-        operator.get_by_role("button", name="次へ").click()
+        shot(operator, "request-start")
+        # Every kind's form, as docs/bank-operations.md shows them; then the revocation's.
+        for kind in KINDS:
+            _start(operator, kind, MASTER["contract_no"])
+            shot(operator, f"request-form-{kind}")
+            operator.get_by_role("link", name="戻る").click()
+        _start(operator, "cert_revoke", MASTER["contract_no"])
         expect(operator.locator("#kind")).to_contain_text("電子証明書の失効")
+        operator.get_by_role("button", name="受付").click()  # nothing transcribed yet
+        expect(operator.locator("#address-error")).to_be_visible()
+        shot(operator, "request-file-errors")
         for name, value in PAPER.items():
             operator.locator(f"[name={name}]").fill(value)
         operator.locator("[name=target_user]").select_option(MASTER["user_id"])
         operator.locator("[name=revocation_reason]").select_option("keyCompromise")
+        shot(operator, "request-file")
         operator.get_by_role("button", name="受付").click()
         expect(operator.locator("main")).to_contain_text("検印待ち")
         number = operator.url.rstrip("/").rsplit("/", 1)[1]
@@ -137,10 +177,13 @@ def test_a_paper_revocation_in_the_console_ends_the_customer_certificate_in_the_
         approver.locator(".menu-bar").get_by_role("link", name="依頼一覧・検印").click()
         row = approver.locator("#pending-requests tr", has_text="電子証明書の失効")
         expect(row.locator("td").first).to_have_text(number)
+        shot(approver, "requests-pending")
         row.get_by_role("link", name="詳細").click()
         approver.locator("[name=seal_checked]").check()
+        shot(approver, "request-approve")
         approver.get_by_role("button", name="承認（検印）").click()
         expect(approver.locator("main")).to_contain_text("承認済み")
+        shot(approver, "request-approved")
 
         # 4. The customer's very next request with the revoked certificate.
         page.reload()
@@ -179,3 +222,5 @@ def test_a_paper_revocation_in_the_console_ends_the_customer_certificate_in_the_
         screen(page, "DC671101")
 
     assert problems.items == []
+    if os.environ.get("CJS_DOCS_IMAGES") == "1":
+        export_doc_images(shot.paths, {name: f"staff-{name}.png" for name in shot.paths})
