@@ -208,6 +208,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("cjs.demo", boolean, "false", "demo mode: shows the demo mailbox page"),
     Setting("cjs.demo.maildir", _path, "var/demo-mail", "where the demo SMTP server keeps mail"),
+    Setting(
+        "cjs.demo.staff_dir",
+        _path,
+        "var/demo-staff",
+        "where `cjs demo` writes the demo staff's certificates (<staff ID>.p12)",
+    ),
     Setting("cjs.plugins.disabled", words, "", "names of installed plugins not to load"),
     Setting("cjs.session.idle_minutes", positive_int, "60", "idle limit of a session (AUTH-6)"),
     Setting("cjs.session.absolute_hours", positive_int, "12", "absolute limit of a session"),

@@ -292,6 +292,12 @@ def build_parser(module_commands: Sequence[Command] = ()) -> argparse.ArgumentPa
         default=None,
         help="port of the demo SMTP server, where the app's mail goes (default: cjs.mail.smtp_port)",
     )
+    demo.add_argument(
+        "--staff-port",
+        type=int,
+        default=None,
+        help="port of the staff console (default: the port of cjs.staff.listen)",
+    )
     demo.set_defaults(func=_demo)
 
     from core.cli import audit as audit_cli

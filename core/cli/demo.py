@@ -23,6 +23,7 @@ from core.app import close_app, make_app
 from core.bank import config as bank
 from core.bank import loaders, manuals
 from core.cli.demo_information import seed_demo_information
+from core.cli.demo_staff import DEMO_STAFF_PASSWORD, demo_staff, seed_demo_staff
 from core.cli.server import (
     client_ca_path,
     ensure_server_certificate,
@@ -112,13 +113,19 @@ def prepare(settings: Mapping[str, Any], bank_file: Path = DEMO_BANK_FILE) -> li
     lines += manuals.seed_demo_manuals_with_settings(settings)
     lines += seed_demo_information(settings, demo_contracts(bank_file), utcnow())
     lines += loaders.load_demo_files_with_settings(settings)
+    lines += seed_demo_staff(settings)
     return lines
 
 
 def banner(
-    settings: Mapping[str, Any], url: str, smtp_port: int, seconds: float, bank_file: Path
+    settings: Mapping[str, Any],
+    url: str,
+    staff_url: str,
+    smtp_port: int,
+    seconds: float,
+    bank_file: Path,
 ) -> str:
-    """What the person running the demo needs: URL, CA to trust, mailbox, contracts."""
+    """What the person running the demo needs: URLs, CA to trust, mailbox, contracts, staff."""
     lines = [
         "",
         f"CJS demo ready in {seconds:.1f} s. Stop it with Ctrl+C.",
@@ -138,6 +145,12 @@ def banner(
             f"初期パスワード {contract.get('initial_password', '?')}  "
             f"{contract.get('organisation_name', '')}".rstrip()
         )
+    lines += [
+        f"  Staff console:  {staff_url}staff/  (a staff certificate is required: import one below)",
+        f"  Demo staff (password {DEMO_STAFF_PASSWORD}, which also opens each .p12):",
+    ]
+    for member in demo_staff(settings):
+        lines.append(f"    {member.staff_id:<11} {member.role.label:<4} {member.pkcs12}")
     lines.append("")
     return "\n".join(lines)
 
@@ -152,32 +165,51 @@ def demo_command(args: argparse.Namespace, settings: Mapping[str, Any]) -> int:
     # address is where it listens, wherever --host and --port put it.
     smtp_port = args.smtp_port or settings["cjs.mail.smtp_port"]
     url = url_for(args.host, args.port)
-    settings = {**settings, "cjs.mail.smtp_port": smtp_port, "cjs.service_url": url}
+    staff_host, staff_port = settings["cjs.staff.listen"]
+    staff_port = args.staff_port or staff_port
+    staff_url = url_for(staff_host, staff_port)
+    settings = {
+        **settings,
+        "cjs.mail.smtp_port": smtp_port,
+        "cjs.service_url": url,
+        "cjs.staff.service_url": staff_url,
+    }
     with stop_signals() as stop:
         for line in prepare(settings):
             log.info("bank: %s", line)
         if stop:
             return 0
         app = make_app(settings)
+        staff_app = make_app(settings, kind="staff")
         certfile, keyfile = ensure_server_certificate(settings, get_signer(app.registry))
-        server = make_server(
-            app,
-            args.host,
-            args.port,
-            certfile,
-            keyfile,
-            client_ca_path(settings),
-            max_body_bytes=settings["cjs.request.max_upload_bytes"],
-        )
+        servers = [
+            make_server(
+                application,
+                host,
+                port,
+                certfile,
+                keyfile,
+                client_ca_path(settings),
+                max_body_bytes=settings["cjs.request.max_upload_bytes"],
+                require_client_certificate=application is staff_app,
+            )
+            for application, host, port in (
+                (app, args.host, args.port),
+                (staff_app, staff_host, staff_port),
+            )
+        ]
         controller = start_smtp(Path(settings["cjs.demo.maildir"]), smtp_port)
         try:
-            with running(server):
+            with running(servers[0]), running(servers[1]):
                 mail.start_sender(app.registry)
-                text = banner(settings, url, smtp_port, time.monotonic() - started, DEMO_BANK_FILE)
-                print(text, flush=True)
-                log.info("serving %s (demo)", url)
+                seconds = time.monotonic() - started
+                print(
+                    banner(settings, url, staff_url, smtp_port, seconds, DEMO_BANK_FILE), flush=True
+                )
+                log.info("serving %s and the staff console %s (demo)", url, staff_url)
                 log.info("%s received: stopping", stop.wait())
         finally:
+            close_app(staff_app)
             close_app(app)
             controller.stop()
     log.info("demo stopped")

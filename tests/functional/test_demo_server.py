@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ class Demo:
     log: Path
     port: int
     smtp_port: int
+    staff_port: int
+    staff_dir: Path
     db_url: str
     ca_file: Path
     maildir: Path
@@ -109,18 +112,29 @@ def demo(tmp_path_factory) -> Iterator[Demo]:
     # The sender's poll (default 30 s) picks up mail that another process puts in the outbox.
     ini.write_text(text.replace(anchor, anchor + "cjs.mail.poll_seconds = 1\n"))
     settings = load_settings(str(ini))
-    for name in ("cjs.ca.dir", "cjs.demo.maildir", "cjs.secrets.key_file"):
+    for name in ("cjs.ca.dir", "cjs.demo.maildir", "cjs.demo.staff_dir", "cjs.secrets.key_file"):
         assert Path(settings[name]).is_relative_to(tmp_path), name
     assert str(tmp_path) in settings["sqlalchemy.url"]
 
-    port, smtp_port = _free_port(), _free_port()
+    port, smtp_port, staff_port = _free_port(), _free_port(), _free_port()
     log = tmp_path / "demo.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("CJS_CONFIG", None)
     started = time.monotonic()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(cjs), "-c", str(ini), "demo", "--port", str(port), "--smtp-port", str(smtp_port)],
+            [
+                str(cjs),
+                "-c",
+                str(ini),
+                "demo",
+                "--port",
+                str(port),
+                "--smtp-port",
+                str(smtp_port),
+                "--staff-port",
+                str(staff_port),
+            ],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -131,6 +145,8 @@ def demo(tmp_path_factory) -> Iterator[Demo]:
         log=log,
         port=port,
         smtp_port=smtp_port,
+        staff_port=staff_port,
+        staff_dir=Path(settings["cjs.demo.staff_dir"]),
         db_url=settings["sqlalchemy.url"],
         ca_file=Path(settings["cjs.ca.dir"]) / "ca.pem",
         maildir=Path(settings["cjs.demo.maildir"]),
@@ -179,6 +195,48 @@ def test_the_demo_prints_what_a_demonstrator_needs(demo):
     for contract in contracts:
         assert contract["contract_no"] in output
         assert contract["initial_password"] in output
+
+
+def test_the_demo_serves_the_staff_console_to_its_demo_staff(demo, tmp_path):
+    """#14: the staff console beside the customers' site, a certificate and the password per demo
+    staff member in the banner; its listener lets no one in without a staff certificate."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    output = demo.output()
+    assert f"https://localhost:{demo.staff_port}/staff/" in output
+    password = "Demo#Staff1"
+    assert f"password {password}" in output
+    url = f"https://localhost:{demo.staff_port}/staff/login"
+    context = ssl.create_default_context(cafile=str(demo.ca_file))
+    with pytest.raises((ssl.SSLError, ConnectionError, urllib.error.URLError)):
+        urllib.request.urlopen(url, context=context, timeout=15).read()  # no certificate
+    for staff_id, role in (
+        ("operator01", "取扱者"),
+        ("approver01", "検印者"),
+        ("admin01", "管理者"),
+    ):
+        p12 = demo.staff_dir / f"{staff_id}.p12"
+        assert str(p12) in output and role in output
+        key, certificate, _ = pkcs12.load_key_and_certificates(p12.read_bytes(), password.encode())
+        assert key is not None and certificate is not None
+        cert_file, key_file = tmp_path / f"{staff_id}.pem", tmp_path / f"{staff_id}.key"
+        cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        context = ssl.create_default_context(cafile=str(demo.ca_file))
+        context.load_cert_chain(cert_file, key_file)
+        browser = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=context), urllib.request.HTTPCookieProcessor()
+        )
+        with browser.open(url, timeout=15) as response:
+            body = response.read().decode("utf-8")
+        assert "職員用の電子証明書を確認しました" in body, body  # the password screen comes next
 
 
 def _iso_2022_jp_message() -> bytes:
