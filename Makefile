@@ -14,7 +14,7 @@ demo: install
 	$(BIN)/cjs -c development.ini demo
 
 test: install lint typecheck
-	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-auto} --dist loadgroup -p no:cacheprovider
+	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-auto} --dist loadgroup -p no:cacheprovider --durations=30
 
 lint: install
 	$(BIN)/ruff format --check .
