@@ -4,6 +4,7 @@ passwords, nothing stored; every POST carries CSRF (the staff app requires it)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyramid.httpexceptions import HTTPFound, HTTPNotFound
@@ -116,10 +117,7 @@ def file(request: Request) -> Any:
         try:
             filing = kind.validate(db, contract, form, now(request.registry))
         except base.RequestRefused as refused:
-            if refused.field:
-                form[refused.field].errors = [*form[refused.field].errors, refused.message]
-            else:
-                message = refused.message
+            message = _at_its_field(form, refused)
         else:
             row = base.file_request(
                 db,
@@ -202,17 +200,32 @@ def _approver(request: Request) -> base.Approver:
     )
 
 
-def _refused_screen(
-    request: Request, row: StaffRequest, refused: base.RequestRefused, form: Any
-) -> dict[str, Any]:
-    """The detail again with the refusal at its field, or at the top."""
-    if refused.field and refused.field in form:
+def _at_its_field(form: Any, refused: base.RequestRefused) -> str | None:
+    """Put ``refused``'s message at its field of ``form``; the message when it has no field there
+    (the screen shows it at the top)."""
+    if form is not None and refused.field and refused.field in form:
         form[refused.field].errors = [*form[refused.field].errors, refused.message]
-        message = None
-    else:
-        message = refused.message
-    forms = {"approve_form": form} if isinstance(form, ApproveForm) else {"reject_form": form}
-    return _detail(request, request.dbsession.get(StaffRequest, row.id), message=message, **forms)
+        return None
+    return refused.message
+
+
+def _decided(
+    request: Request,
+    row: StaffRequest,
+    form: ApproveForm | RejectForm | None,
+    decide: Callable[[], object],
+) -> Any:
+    """Run ``decide`` (approve, reject or withdraw ``row``): the detail screen again when it is
+    refused, the refusal at its field of ``form`` or at the top; else a redirect to the detail."""
+    try:
+        decide()
+    except base.RequestRefused as refused:
+        message = _at_its_field(form, refused)
+        fresh = request.dbsession.get(StaffRequest, row.id)
+        if isinstance(form, ApproveForm):
+            return _detail(request, fresh, approve_form=form, message=message)
+        return _detail(request, fresh, reject_form=form, message=message)
+    return HTTPFound(request.route_url("staff_request", id=row.id))
 
 
 @view_config(
@@ -225,13 +238,14 @@ def approve(request: Request) -> Any:
     """検印: another staff member than the filer, with the seal checked, applies the request."""
     row = _row(request)
     form = ApproveForm(request.POST)
-    try:
-        base.approve(
+    return _decided(
+        request,
+        row,
+        form,
+        lambda: base.approve(
             request.dbsession, row.id, _approver(request), seal_checked=bool(form.seal_checked.data)
-        )
-    except base.RequestRefused as refused:
-        return _refused_screen(request, row, refused, form)
-    return HTTPFound(request.route_url("staff_request", id=row.id))
+        ),
+    )
 
 
 @view_config(
@@ -244,18 +258,19 @@ def reject(request: Request) -> Any:
     """却下 with its reason: nothing is applied."""
     row = _row(request)
     form = RejectForm(request.POST)
-    try:
-        base.reject(
+    return _decided(
+        request,
+        row,
+        form,
+        lambda: base.reject(
             request.dbsession,
             row.id,
             staff_id=_staff_id(request),
             note=form.note.data or "",
             now=now(request.registry),
             origin=audit.Origin.of(request),
-        )
-    except base.RequestRefused as refused:
-        return _refused_screen(request, row, refused, form)
-    return HTTPFound(request.route_url("staff_request", id=row.id))
+        ),
+    )
 
 
 @view_config(
@@ -267,14 +282,15 @@ def reject(request: Request) -> Any:
 def withdraw(request: Request) -> Any:
     """取下げ by the filer: nothing is applied."""
     row = _row(request)
-    try:
-        base.withdraw(
+    return _decided(
+        request,
+        row,
+        None,
+        lambda: base.withdraw(
             request.dbsession,
             row.id,
             staff_id=_staff_id(request),
             now=now(request.registry),
             origin=audit.Origin.of(request),
-        )
-    except base.RequestRefused as refused:
-        return _detail(request, row, message=refused.message)
-    return HTTPFound(request.route_url("staff_request", id=row.id))
+        ),
+    )
