@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,3 +122,32 @@ def reset(row: Any, columns: Columns) -> None:
         setattr(row, name, 0)
     for name in (columns.locked_until, columns.blocked_at):
         setattr(row, name, None)
+
+
+class OwnPasswordChange(enum.StrEnum):
+    """What a user's (or staff member's) change of their own password concluded."""
+
+    CHANGED = "changed"
+    WRONG_CURRENT = "wrong_current"  # the current password was wrong (counted, AUTH-1)
+    SAME_AS_CURRENT = "same_as_current"  # the new password is the current one
+    SIGNED_OUT = "signed_out"  # this wrong current password locked or blocked: end the session
+
+
+def change_own_password(
+    check: Callable[[str], tuple[Any, Outcome]], current: str, new: str, now: dt.datetime
+) -> tuple[OwnPasswordChange, Any]:
+    """パスワード変更 (FLOW-3, FLOW-6, and the staff's own): ``check`` the current password with
+    the account's lockout (it returns the row and the outcome); when it is right and ``new``
+    differs from it, store ``new`` as a permanent password changed at ``now``. Returns what
+    happened and the row; the caller audits and answers."""
+    row, outcome = check(current)
+    if outcome in {Outcome.LOCKED_NOW, Outcome.BLOCKED_NOW}:
+        return OwnPasswordChange.SIGNED_OUT, row
+    if outcome != Outcome.OK:
+        return OwnPasswordChange.WRONG_CURRENT, row
+    if verify_password(row.password_hash, new):
+        return OwnPasswordChange.SAME_AS_CURRENT, row
+    row.password_hash = hash_password(new)
+    row.password_is_temporary = False
+    row.password_changed_at = now
+    return OwnPasswordChange.CHANGED, row

@@ -19,8 +19,7 @@ from pyramid.view import view_config
 
 from core import audit, clock
 from core.auth.flows import Flow, FlowSpec, end
-from core.auth.lockout import Outcome
-from core.auth.passwords import hash_password, verify_password
+from core.auth.lockout import OwnPasswordChange, change_own_password
 from core.auth.screens import register_flows
 from core.db.models import StaffMember
 from core.hookspecs import Screen
@@ -29,8 +28,6 @@ from core.staff.security import CHANGE_OWN_PASSWORD, STAFF_AUTH_KEY, SignedOutRe
 from core.web.forms import PasswordChangeForm, formdata
 
 SIGN_IN_AGAIN = "電子証明書が確認できませんでした。もう一度サインインしてください。"
-WRONG_CURRENT = "現在のパスワードが正しくありません。"
-SAME_PASSWORD = "現在のパスワードと異なるパスワードを入力してください。"  # noqa: S105 (a message)
 CHANGED = "パスワードを変更しました。"
 REASONS = {
     SignedOutReason.TIMEOUT: "一定時間操作がなかったため、サインアウトしました。",
@@ -129,21 +126,17 @@ def change_password(request: Request) -> Any:
     member = accounts.account(identity.pk)
     if member is None:
         return HTTPFound(request.route_url("staff_entrance"))
-    row, outcome = accounts.check_password(
-        member, form.current_password.data, action="staff.password.check"
+    result, row = change_own_password(
+        lambda current: accounts.check_password(member, current, action="staff.password.check"),
+        form.current_password.data,
+        form.new_password.data,
+        clock.now(request.registry),
     )
-    if outcome in {Outcome.LOCKED_NOW, Outcome.BLOCKED_NOW}:
+    if result == OwnPasswordChange.SIGNED_OUT:
         request.session.invalidate()
         return HTTPFound(request.route_url("staff_entrance"))
-    if outcome != Outcome.OK:
-        form.current_password.errors = [WRONG_CURRENT]
+    if form.refused(result):
         return values
-    if verify_password(row.password_hash, form.new_password.data):
-        form.new_password.errors = [SAME_PASSWORD]
-        return values
-    row.password_hash = hash_password(form.new_password.data)
-    row.password_is_temporary = False
-    row.password_changed_at = clock.now(request.registry)
     audit.record(
         request.dbsession,
         "staff.password.change",

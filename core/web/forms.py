@@ -14,6 +14,7 @@ from wtforms import Form, PasswordField, StringField
 from wtforms.validators import InputRequired, ValidationError
 
 from core import rules
+from core.auth.lockout import OwnPasswordChange
 
 __all__ = [
     "MASTER_ALREADY_REGISTERED",
@@ -103,8 +104,19 @@ class UserRegistrationForm(Form):
             raise ValidationError(message)
 
 
+#: The messages of a password change refused after the form's own checks: (field, message).
+PASSWORD_CHANGE_REFUSALS: dict[OwnPasswordChange, tuple[str, str]] = {
+    OwnPasswordChange.WRONG_CURRENT: ("current_password", "現在のパスワードが正しくありません。"),
+    OwnPasswordChange.SAME_AS_CURRENT: (
+        "new_password",
+        "現在のパスワードと異なるパスワードを入力してください。",
+    ),
+}
+
+
 class PasswordChangeForm(Form):
-    """現在のパスワード / 新しいパスワード / 新しいパスワード再入力 (FLOW-3, FLOW-6)."""
+    """現在のパスワード / 新しいパスワード / 新しいパスワード再入力 (FLOW-3, FLOW-6; the staff's
+    own too). :meth:`refused` puts a refused change's message at its field."""
 
     current_password = PasswordField("現在のパスワード", [required("現在のパスワード")])
     new_password = PasswordField(
@@ -117,3 +129,11 @@ class PasswordChangeForm(Form):
             same_as("new_password", "新しいパスワードと再入力したパスワードが一致しません。"),
         ],
     )
+
+    def refused(self, result: OwnPasswordChange) -> bool:
+        """Whether ``result`` refuses the change at a field (its message put there)."""
+        if result not in PASSWORD_CHANGE_REFUSALS:
+            return False
+        name, message = PASSWORD_CHANGE_REFUSALS[result]
+        self[name].errors = [*self[name].errors, message]
+        return True

@@ -12,7 +12,6 @@ from pyramid.view import view_config
 from core import audit, clock, timefmt
 from core.auth import lockout
 from core.auth.flows import Flow, FlowSpec, end
-from core.auth.passwords import hash_password, verify_password
 from core.auth.user_password import IUserPasswordCheck
 from core.bank.messages import visible_messages
 from core.db.models import ContractKind, User
@@ -24,8 +23,6 @@ from core.security.policy import AUTH_KEY, Permission, certificate_for, certific
 from core.security.tenancy import GROUP_KEY, selected_group
 from core.web.forms import PasswordChangeForm, formdata
 
-SAME_PASSWORD = "現在のパスワードと異なるパスワードを入力してください。"  # noqa: S105 (a message)
-WRONG_CURRENT = "現在のパスワードが正しくありません。"
 CHANGED = "パスワードを変更しました。"
 
 
@@ -92,21 +89,18 @@ def _change_password(request: Request, *, initial: bool) -> Any:
     if request.method != "POST" or not form.validate():
         return values
     db = request.dbsession
-    row, outcome = request.find_service(IUserPasswordCheck).check(
-        user, form.current_password.data, action="password.check"
+    checker = request.find_service(IUserPasswordCheck)
+    result, row = lockout.change_own_password(
+        lambda current: checker.check(user, current, action="password.check"),
+        form.current_password.data,
+        form.new_password.data,
+        clock.now(request.registry),
     )
-    if outcome in {lockout.Outcome.LOCKED_NOW, lockout.Outcome.BLOCKED_NOW}:
+    if result == lockout.OwnPasswordChange.SIGNED_OUT:
         request.session.invalidate()
         return HTTPFound(request.route_url("top"))
-    if outcome != lockout.Outcome.OK:
-        form.current_password.errors = [WRONG_CURRENT]
+    if form.refused(result):
         return values
-    if verify_password(row.password_hash, form.new_password.data):
-        form.new_password.errors = [SAME_PASSWORD]
-        return values
-    row.password_hash = hash_password(form.new_password.data)
-    row.password_is_temporary = False
-    row.password_changed_at = clock.now(request.registry)
     audit.record(
         db,
         "password.change",
