@@ -59,6 +59,7 @@ def includeme(config: Configurator) -> None:
     """Add the core routes and views."""
 
     config.add_subscriber(_template_globals, BeforeRender)
+    config.include("core.web.language")
     config.add_route("top", "/")
     config.scan("core.web.top")
     config.scan("core.web.errors")

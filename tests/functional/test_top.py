@@ -98,6 +98,6 @@ def test_maintenance_window_shows_the_maintenance_notice(app_settings):
 def test_text_goes_through_i18n_japanese_first(testapp):
     """SPEC 8: Japanese UI first, English available through the translation catalogue."""
     assert "ログイン" in testapp.get("/").html.find(id="btn-login").text
-    english = testapp.get("/", params={"_LOCALE_": "en"})
+    english = testapp.get("/", headers={"Accept-Language": "en"})
     assert english.html.find(id="btn-login").text.strip() == "Log in"
     assert english.html.html["lang"] == "en"

@@ -1,0 +1,107 @@
+"""SPEC 8, #15 item 3: the customer screens in Japanese by default, in English by the browser's
+Accept-Language or by the header's switch, whose choice a cookie keeps."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import MASTER
+from pyramid.request import Request
+
+from core.web.language import LANGUAGE_COOKIE, is_local_path, negotiate_locale
+
+
+def switch_link(page):
+    """The header's link to the other language."""
+    return page.html.find("a", class_="language-switch")
+
+
+def test_japanese_is_the_default(testapp):
+    page = testapp.get("/")
+    assert page.html.html["lang"] == "ja"
+    assert page.html.find(id="btn-login").text == "ログイン"
+    assert switch_link(page).text == "English" and switch_link(page)["lang"] == "en"
+
+
+@pytest.mark.parametrize("header", ["en", "en-US,en;q=0.9,ja;q=0.8", "fr, en-GB;q=0.5"])
+def test_accept_language_english_gives_the_top_page_in_english(testapp, header):
+    page = testapp.get("/", headers={"Accept-Language": header})
+    assert page.html.html["lang"] == "en"
+    assert "DC581101" in page.text  # screen IDs stay as they are
+    assert page.html.find(id="btn-login").text.strip() == "Log in"
+    assert switch_link(page).text == "日本語" and switch_link(page)["lang"] == "ja"
+
+
+@pytest.mark.parametrize("header", ["ja", "ja,en;q=0.9", "en;q=0.5, ja", "fr, de", "en;q=0, *"])
+def test_accept_language_without_english_first_stays_japanese(testapp, header):
+    assert testapp.get("/", headers={"Accept-Language": header}).html.html["lang"] == "ja"
+
+
+def test_the_switch_keeps_english_and_returns_to_the_screen(testapp):
+    page = testapp.get("/register/master").maybe_follow()
+    back_to = page.request.path_qs
+    switched = testapp.get(switch_link(page)["href"], status=302)
+    assert switched.location.endswith(back_to)
+    cookie = switched.headers["Set-Cookie"]
+    assert cookie.startswith(f"{LANGUAGE_COOKIE}=en;")
+    attributes = {attribute.strip().lower() for attribute in cookie.split(";")}
+    assert {"secure", "samesite=lax", "path=/"} <= attributes and "httponly" not in attributes
+    # Later requests, without Accept-Language, stay English; the cookie beats the header.
+    assert testapp.get("/").html.html["lang"] == "en"
+    assert testapp.get("/", headers={"Accept-Language": "ja"}).html.html["lang"] == "en"
+    # And back to Japanese through the same switch.
+    testapp.get(switch_link(testapp.get("/"))["href"], status=302)
+    assert testapp.get("/", headers={"Accept-Language": "en"}).html.html["lang"] == "ja"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "\\\\evil.example",
+        "http:/evil.example",
+        "javascript:alert(1)",
+        "",
+    ],
+)
+def test_the_switch_refuses_to_return_off_site(testapp, target):
+    response = testapp.get("/language", params={"lang": "en", "next": target}, status=302)
+    assert response.location == "https://localhost/"
+    assert response.headers["Set-Cookie"].startswith(f"{LANGUAGE_COOKIE}=en;")
+
+
+def test_the_switch_refuses_an_unknown_language(testapp):
+    response = testapp.get("/language", params={"lang": "fr", "next": "/"}, status=400)
+    assert "Set-Cookie" not in response.headers
+
+
+def test_a_forged_cookie_value_is_ignored(testapp):
+    testapp.set_cookie(LANGUAGE_COOKIE, "xx")
+    assert testapp.get("/", headers={"Accept-Language": "en"}).html.html["lang"] == "en"
+    assert testapp.get("/").html.html["lang"] == "ja"
+
+
+def test_local_paths():
+    """The guard refuses control characters before any view; the check refuses them too."""
+    assert is_local_path("/users?page=2")
+    assert not is_local_path("/\t/evil.example")
+    assert not is_local_path("/" + "a" * 3000)
+
+
+def test_the_login_screen_in_english(customer):
+    """The password screen of FLOW-4 (DC582101) answers in English to an English browser."""
+    customer.register_master()
+    customer.app.reset()
+    data, _ = customer.issue(MASTER["user_id"], MASTER["password"])
+    customer.app.reset()
+    customer.use_certificate(data, MASTER["password"])
+    customer.app.extra_environ = {**customer.app.extra_environ, "HTTP_ACCEPT_LANGUAGE": "en"}
+    page = customer.app.get("/login").maybe_follow()
+    assert page.html.html["lang"] == "en"
+    assert page.html.find("button", type="submit").text.strip() == "Log in"
+
+
+def test_the_negotiator_without_cookie_or_header():
+    assert negotiate_locale(Request.blank("/")) == "ja"
+    assert negotiate_locale(Request.blank("/", headers={"Accept-Language": "en"})) == "en"
