@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := softhsm2 postgresql nginx chromium fonts-ipafont openssl curl poppler-utils
 STAMP := var/.stamps
 
-.PHONY: demo test install system-packages lint typecheck unit clean
+.PHONY: demo test install system-packages lint typecheck unit clean messages
 
 demo: install
 	$(BIN)/cjs -c development.ini demo
@@ -46,9 +46,21 @@ $(STAMP)/venv: pyproject.toml examples/cjs_example_module/pyproject.toml
 	$(BIN)/pip install -q --no-deps -e examples/cjs_example_module
 	@touch $@
 
-$(STAMP)/locale: $(STAMP)/venv $(wildcard core/locale/*/LC_MESSAGES/*.po)
-	$(BIN)/pybabel compile -d core/locale -D cjs
+# The translation catalogues (SPEC 8): each .po compiled into the .mo the app reads (.mo not in git).
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard core/locale/*/LC_MESSAGES/cjs.po))
+
+$(STAMP)/locale: $(MO_FILES)
 	@touch $@
+
+core/locale/%/LC_MESSAGES/cjs.mo: core/locale/%/LC_MESSAGES/cjs.po $(STAMP)/venv
+	$(BIN)/pybabel compile --statistics -l $* -i $< -o $@
+
+# After changing texts of the customer screens: extract them (babel.cfg) and merge them into each
+# catalogue; then write the English of the new entries (tests/unit/test_translations.py checks it).
+messages: $(STAMP)/venv
+	@mkdir -p var
+	$(BIN)/pybabel extract -F babel.cfg --no-wrap --sort-by-file --add-location=file --project=cjs -o var/cjs.pot .
+	$(BIN)/pybabel update -i var/cjs.pot -d core/locale -D cjs --no-wrap --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

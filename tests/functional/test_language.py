@@ -28,6 +28,10 @@ def test_accept_language_english_gives_the_top_page_in_english(testapp, header):
     assert page.html.html["lang"] == "en"
     assert "DC581101" in page.text  # screen IDs stay as they are
     assert page.html.find(id="btn-login").text.strip() == "Log in"
+    assert page.html.h1.text == "Login screen"
+    assert "Register on the computer you will use the service from." in page.text
+    assert page.html.find(id="btn-cert").text == "Issue client certificate"
+    assert "Service hours:" in page.html.footer.text
     assert switch_link(page).text == "日本語" and switch_link(page)["lang"] == "ja"
 
 
@@ -99,7 +103,9 @@ def test_the_login_screen_in_english(customer):
     customer.app.extra_environ = {**customer.app.extra_environ, "HTTP_ACCEPT_LANGUAGE": "en"}
     page = customer.app.get("/login").maybe_follow()
     assert page.html.html["lang"] == "en"
+    assert "Please enter your login password." in page.text
     assert page.html.find("button", type="submit").text.strip() == "Log in"
+    assert page.html.find("a", string="Cancel") is not None
 
 
 def test_the_negotiator_without_cookie_or_header():
