@@ -59,6 +59,7 @@ ROUTES: dict[str, Route] = {
     "cert_result": Route("public", "/cert/result", ("GET", "POST")),
     "cert_download": Route("public", "/cert/download"),
     "login.password": Route("public", "/login", ("GET", "POST")),
+    "language": Route("public", "/language?lang=en&next=/"),
     "crl": Route("public", "/crl/ca.crl"),
     "ocsp": Route("public", "/ocsp", ("POST",)),
     "ocsp_get": Route("public", "/ocsp/MAo%3D"),
