@@ -399,6 +399,14 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     return _parse_declared(raw, SETTINGS, dict(raw))
 
 
+def value_of(settings: Mapping[str, Any], name: str) -> Any:
+    """The value of the declared setting ``name`` in ``settings`` (raw or already parsed), or its
+    default: for a command that reads a few settings without validating them all."""
+    setting = _BY_NAME[name]
+    value = settings.get(name, setting.default)
+    return setting.parse(value) if isinstance(value, str) else value
+
+
 def validate_module_settings(
     settings: Mapping[str, Any], declared: Sequence[Setting]
 ) -> dict[str, Any]:

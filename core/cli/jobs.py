@@ -38,7 +38,7 @@ from core.hookspecs import JobContext
 from core.pki.crl import publish_daily
 from core.plugins import ModuleRegistry, make_plugin_manager
 from core.security.sessions import delete_expired
-from core.settings import ConfigurationError, words
+from core.settings import ConfigurationError, value_of, words
 from core.timefmt import JST
 
 log = logging.getLogger(__name__)
@@ -140,10 +140,15 @@ def _notify(
         return True
 
 
-def _session_limits(settings: Mapping[str, Any]) -> tuple[dt.timedelta, dt.timedelta]:
-    idle = int(settings.get("cjs.session.idle_minutes", 60))
-    absolute = int(settings.get("cjs.session.absolute_hours", 12))
-    return dt.timedelta(minutes=idle), dt.timedelta(hours=absolute)
+def _session_limits(settings: Mapping[str, Any]) -> dict[str, tuple[dt.timedelta, dt.timedelta]]:
+    """Each application's idle and absolute session limits (AUTH-6; the staff's own, #14)."""
+    return {
+        app: (
+            dt.timedelta(minutes=value_of(settings, f"{prefix}.idle_minutes")),
+            dt.timedelta(hours=value_of(settings, f"{prefix}.absolute_hours")),
+        )
+        for app, prefix in (("customer", "cjs.session"), ("staff", "cjs.staff.session"))
+    }
 
 
 def run_daily(
@@ -174,9 +179,8 @@ def run_daily(
             for cert_id in _candidates(factory, now, kind):
                 if _notify(factory, settings, now, cert_id, kind):
                     counts[kind] += 1
-        idle, absolute = _session_limits(settings)
         with factory() as session:
-            counts["sessions_deleted"] = delete_expired(session, idle, absolute)
+            counts["sessions_deleted"] = delete_expired(session, _session_limits(settings))
             session.commit()
         publish_daily(settings, factory, now)
         context = JobContext(session_factory=factory, settings=settings, now=now)

@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -341,15 +341,21 @@ def end_staff_sessions_of(dbsession: Any, staff_pk: int) -> None:
     dbsession.execute(delete(WebSession).where(WebSession.staff_pk == staff_pk))
 
 
-def delete_expired(dbsession: Any, idle: dt.timedelta, absolute: dt.timedelta) -> int:
-    """Remove sessions past either limit; return how many (run by the daily job)."""
+def delete_expired(dbsession: Any, limits: Mapping[str, tuple[dt.timedelta, dt.timedelta]]) -> int:
+    """Remove the sessions past either limit of their application (``limits``: the application,
+    ``customer`` or ``staff``, → its idle and absolute limits); return how many (the daily job).
+    A session of an application not named is kept."""
     now = utcnow()
-    result = dbsession.execute(
-        delete(WebSession).where(
-            (WebSession.last_seen_at <= now - idle) | (WebSession.created_at <= now - absolute)
+    deleted = 0
+    for app, (idle, absolute) in limits.items():
+        result = dbsession.execute(
+            delete(WebSession).where(
+                WebSession.app == app,
+                (WebSession.last_seen_at <= now - idle) | (WebSession.created_at <= now - absolute),
+            )
         )
-    )
-    return int(result.rowcount or 0)
+        deleted += int(result.rowcount or 0)
+    return deleted
 
 
 def includeme(config: Configurator) -> None:

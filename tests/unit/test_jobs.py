@@ -287,6 +287,45 @@ def test_expired_sessions_are_deleted(session: Session, settings: dict[str, str]
     assert session.scalars(select(WebSession.token_hash)).all() == ["a" * 64]
 
 
+def test_staff_sessions_are_deleted_by_the_staff_limits(
+    session: Session, settings: dict[str, str]
+) -> None:
+    """#14: staff sessions expire by the staff's own limits (cjs.staff.session.*), not the
+    customers'; here longer than the customers', so a staff session idle for 90 minutes stays."""
+    settings = {
+        **settings,
+        "cjs.staff.session.idle_minutes": "120",
+        "cjs.staff.session.absolute_hours": "14",
+    }
+    now = utcnow()
+    session.add_all(
+        [
+            WebSession(
+                token_hash="s" * 64,
+                app="staff",
+                created_at=now - dt.timedelta(hours=13),
+                last_seen_at=now - dt.timedelta(minutes=90),
+            ),
+            WebSession(
+                token_hash="t" * 64,
+                app="staff",
+                created_at=now - dt.timedelta(hours=3),
+                last_seen_at=now - dt.timedelta(minutes=121),
+            ),
+            WebSession(
+                token_hash="c" * 64,
+                created_at=now - dt.timedelta(hours=3),
+                last_seen_at=now - dt.timedelta(minutes=90),
+            ),
+        ]
+    )
+    session.commit()
+
+    assert jobs.run_daily(settings)["sessions_deleted"] == 2
+    session.rollback()
+    assert session.scalars(select(WebSession.token_hash)).all() == ["s" * 64]
+
+
 def test_days_left_counts_japan_calendar_days() -> None:
     assert jobs.days_left(_end_of(dt.date(2026, 12, 24)), NOW) == 30
     # 23:30 UTC on 11/23 is already 11/24 in Japan.
