@@ -7,7 +7,10 @@
   (``NODE_EXTRA_CA_CERTS``). No ``ignore_https_errors``;
 - :class:`Problems` — console errors, CSP violations, uncaught script errors and HTTP error answers
   of the pages watched; :func:`csp_violations_are_seen` proves the watch works;
-- :class:`Screens` — numbered full-page screenshots in ``var/screenshots/<deployment>/``;
+- :class:`Accessibility` — axe-core (WCAG 2.0/2.1/2.2 A and AA) and no sideways scrolling on every
+  screen a walk reaches; :func:`axe_violations_are_seen` proves the checker works;
+- :class:`Screens` — numbered full-page screenshots in ``var/screenshots/<deployment>/``, each screen
+  checked by axe-core as it is photographed;
   :func:`export_doc_images` copies some of them to docs/images;
 - :class:`Laps` — seconds per part of a walk;
 - :func:`screen`, :func:`heading` — the screen ID and the title a page must show;
@@ -43,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
 DOC_IMAGES_DIR = ROOT / "docs" / "images"
 VIEWPORT = {"width": 1024, "height": 768}
+#: A phone held upright (CSS pixels): the customer walk runs at this size too (#15).
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
 def require_browser() -> Any:
@@ -168,8 +173,84 @@ class Laps:
         return f"{self.last - self.start:.1f} s ({parts})"
 
 
+class Accessibility:
+    """axe-core's verdict on every screen a walk reaches: WCAG 2.0, 2.1 and 2.2, levels A and AA
+    (ACC-8, #15). The axe-core of ``axe-playwright-python`` is evaluated in the page through the
+    browser's debugging protocol, which the page's CSP does not govern.
+
+    :meth:`check` records the screen (name, screen ID or title, URL) and its violations, and a
+    ``reflow`` violation (WCAG 1.4.10) when the page is wider than the window;
+    :meth:`assert_no_violations` ends a walk: it prints ``axe: N screens checked, M violations``
+    and fails with one line per violation (rule, impact, screen, target selectors).
+    """
+
+    TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa")
+
+    def __init__(self) -> None:
+        self.screens: list[str] = []
+        self.violations: list[str] = []
+
+    def check(self, page: Any, name: str) -> None:
+        """Run axe-core on ``page`` as it is now, recorded under ``name``."""
+        from axe_playwright_python.base import AXE_SCRIPT
+
+        if not page.evaluate("typeof window.axe === 'object'"):
+            page.evaluate(AXE_SCRIPT)
+        results = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
+            " resultTypes: ['violations']})",
+            list(self.TAGS),
+        )
+        label = page.evaluate(
+            "() => (document.querySelector('.screen-id') || {}).textContent"
+            " || (document.querySelector('main h1') || {}).textContent || document.title"
+        )
+        where = f"{name} [{' '.join(str(label).split())}] {page.url}"
+        self.screens.append(where)
+        # WCAG 1.4.10 Reflow, which axe-core cannot judge: the page never scrolls sideways.
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        if widths[0] > widths[1]:
+            self.violations.append(
+                f"reflow (serious) on {where}: the page is {widths[0]} px wide in a"
+                f" {widths[1]} px window — content must fit without horizontal scrolling"
+            )
+        for violation in results["violations"]:
+            targets = "; ".join(" ".join(node["target"]) for node in violation["nodes"])
+            self.violations.append(
+                f"{violation['id']} ({violation['impact']}) on {where}: {targets}"
+                f" — {violation['help']}"
+            )
+
+    @property
+    def summary(self) -> str:
+        return f"axe: {len(self.screens)} screens checked, {len(self.violations)} violations"
+
+    def assert_no_violations(self) -> None:
+        """Print the summary; fail, listing them, if any screen had a violation."""
+        print(f"\n{self.summary}")
+        assert not self.violations, "\n".join([self.summary, *self.violations])
+
+
+def axe_violations_are_seen(context: Any) -> None:
+    """The checker works: a page with an unlabelled field, an image without text and pale text
+    gives those violations, and a page wider than the window a reflow one."""
+    page = context.new_page()
+    page.set_content(
+        '<!DOCTYPE html><html lang="ja"><title>probe</title><main><h1>probe</h1>'
+        '<p style="color:#bbb">pale</p><input type="text"><img src="data:,">'
+        '<div style="width:4000px">wide</div></main></html>'
+    )
+    probe = Accessibility()
+    probe.check(page, "probe")
+    found = {item.split(" ", 1)[0] for item in probe.violations}
+    assert {"color-contrast", "image-alt", "label", "reflow"} <= found, probe.violations
+    page.close()
+
+
 class Screens:
-    """Numbered screenshots of one run in var/screenshots/<deployment>/: ``<prefix>NN-name.png``.
+    """Numbered screenshots of one run in var/screenshots/<deployment>/: ``<prefix>NN-name.png``;
+    each screen photographed is also checked by axe-core (``.accessibility``, whose
+    :meth:`Accessibility.assert_no_violations` ends every walk).
 
     Starting a run removes the previous run's ``<prefix>NN-*.png`` only, so the walks of several
     tests (each with its own prefix) share the folder.
@@ -182,6 +263,7 @@ class Screens:
         self.folder = folder
         self.prefix = prefix
         self.paths: dict[str, Path] = {}
+        self.accessibility = Accessibility()
 
     @property
     def count(self) -> int:
@@ -192,6 +274,7 @@ class Screens:
         path = self.folder / f"{self.prefix}{self.count + 1:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         self.paths[name] = path
+        self.accessibility.check(page, name)
 
 
 def export_doc_images(paths: Mapping[str, Path], names: Mapping[str, str]) -> None:

@@ -14,8 +14,11 @@ on each deployment (``deployment`` fixture: the app served directly by cheroot, 
    previous login time.
 
 Every page must load without a console error, a CSP violation, an uncaught script error or an HTTP
-error answer. Screenshots of every screen go to ``var/screenshots/<deployment>/NN-name.png`` (CI keeps
-``var/`` as artefacts; docs/images/ holds a few of them).
+error answer, and pass axe-core (WCAG 2.2 A and AA) without sideways scrolling; a refused DC584101
+puts the cursor on the field in error. Screenshots of every screen go to
+``var/screenshots/<deployment>/NN-name.png`` (CI keeps ``var/`` as artefacts; docs/images/ holds a few
+of them). The walk runs in a desktop window and, on the direct deployment, in a phone-sized one
+(390×844, touch): ``var/screenshots/direct-phone/``.
 
 Chromium verifies the server itself in the first context: it is told to trust the server's key only
 (``--ignore-certificate-errors-spki-list`` with the SPKI hash of the certificate the server presents,
@@ -38,11 +41,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from browser import (
+    PHONE,
     SCREENSHOTS,
     VIEWPORT,
     Laps,
     Problems,
     Screens,
+    axe_violations_are_seen,
     certificate_came_through_tls,
     csp_violations_are_seen,
     export_doc_images,
@@ -94,14 +99,23 @@ def chromium_browser(deployment: Any, monkeypatch: pytest.MonkeyPatch) -> Iterat
 # --- The walk ------------------------------------------------------------------------------------
 
 
+#: The browser windows the walk runs in: a desktop one, and a phone held upright (touch, the page's
+#: meta viewport honoured). The phone walk runs on the direct deployment only: nginx changes no layout.
+DEVICES = {"desktop": {"viewport": VIEWPORT}, "phone": PHONE}
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_a_new_customer_walks_the_manual_in_chromium(
-    deployment: Any, chromium_browser: Any, tmp_path: Path
+    deployment: Any, chromium_browser: Any, tmp_path: Path, device: str
 ) -> None:
-    """FLOW-1, FLOW-2, FLOW-4, FLOW-6, FLOW-7 over real TLS, as docs/customer-guide.md tells them."""
+    """FLOW-1, FLOW-2, FLOW-4, FLOW-6, FLOW-7 over real TLS, as docs/customer-guide.md tells them;
+    every screen passes axe-core and fits the window (ACC-8, #15)."""
     from playwright.sync_api import expect
 
+    if device == "phone" and deployment.mode != "direct":
+        pytest.skip("the phone walk runs on the direct deployment (nginx changes no layout)")
     name = deployment.mode
-    shot = Screens(SCREENSHOTS / name)
+    shot = Screens(SCREENSHOTS / (name if device == "desktop" else f"{name}-{device}"))
     problems = Problems()
     base = deployment.base_url.rstrip("/") + "/"
     parts = urlsplit(base)
@@ -109,9 +123,10 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     laps = Laps()
 
     # 1. A browser without a certificate: registration and issuance.
-    first = chromium_browser.new_context(viewport=VIEWPORT, locale="ja-JP", accept_downloads=True)
+    first = chromium_browser.new_context(**DEVICES[device], locale="ja-JP", accept_downloads=True)
     first.set_default_timeout(15_000)
     csp_violations_are_seen(first, base)
+    axe_violations_are_seen(first)
     page = first.new_page()
     problems.watch(page)
     page.goto(base)
@@ -133,14 +148,26 @@ def test_a_new_customer_walks_the_manual_in_chromium(
 
     screen(page, "DC584101")
     heading(page, "マスターユーザー初期登録")
-    for field, value in {
+    registration = {
         "user_id": USER_ID,
         "password": PASSWORD,
         "password_confirm": PASSWORD,
         "user_name": USER_NAME,
         "email": EMAIL,
         "email_confirm": EMAIL,
-    }.items():
+    }
+    # A refused form (ACC-8): the error is tied to its field and the cursor is on that field.
+    for field, value in {**registration, "password_confirm": NEW_PASSWORD}.items():
+        page.locator(f"[name={field}]").fill(value)
+    page.get_by_role("button", name="登録").click()
+    screen(page, "DC584101")
+    confirm = page.locator("[name=password_confirm]")
+    expect(confirm).to_have_attribute("aria-invalid", "true")
+    expect(confirm).to_be_focused()
+    error_id = (confirm.get_attribute("aria-describedby") or "").split()[0]
+    expect(page.locator(f"#{error_id}")).to_be_visible()
+    shot(page, "register-refused")
+    for field, value in registration.items():
         page.locator(f"[name={field}]").fill(value)
     shot(page, "register-user")
     page.get_by_role("button", name="登録").click()
@@ -212,7 +239,7 @@ def test_a_new_customer_walks_the_manual_in_chromium(
 
     # 2. The browser with the downloaded certificate: login, information, password, logout.
     second = chromium_browser.new_context(
-        viewport=VIEWPORT,
+        **DEVICES[device],
         locale="ja-JP",
         client_certificates=[{"origin": origin, "pfxPath": str(p12_path), "passphrase": PASSWORD}],
     )
@@ -294,9 +321,10 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     laps("login with the new password")
 
     assert problems.items == []
+    shot.accessibility.assert_no_violations()
     certificate_came_through_tls(deployment)
     for item in problems.tolerated:
         print(f"\ntolerated: {item}")
-    if name == "direct" and os.environ.get("CJS_DOCS_IMAGES") == "1":
+    if name == "direct" and device == "desktop" and os.environ.get("CJS_DOCS_IMAGES") == "1":
         export_doc_images(shot.paths, DOC_IMAGES)
-    print(f"\n{name}: {laps}; {shot.count} screenshots")
+    print(f"\n{name} {device}: {laps}; {shot.count} screenshots")

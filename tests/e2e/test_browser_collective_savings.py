@@ -217,6 +217,7 @@ def test_a_master_reads_savings_and_a_hidden_user_sees_no_trace(
     context.close()
 
     assert problems.items == []
+    shot.accessibility.assert_no_violations()
     if name == "direct" and os.environ.get("CJS_DOCS_IMAGES") == "1":
         export_doc_images(shot.paths, DOC_IMAGES)
 
@@ -259,5 +260,6 @@ def test_an_employer_reads_the_zaikei_screen_and_downloads_the_statement(
         assert "財形積立明細書" in text and "株式会社デモ商事" in text
     context.close()
     assert problems.items == []
+    shot.accessibility.assert_no_violations()
     if deployment.mode == "direct" and os.environ.get("CJS_DOCS_IMAGES") == "1":
         export_doc_images(shot.paths, ZAIKEI_DOC_IMAGES)

@@ -143,5 +143,6 @@ def test_a_member_master_sees_the_schedule_and_the_messages(
     shot(page, "member-info")
     context.close()
     assert problems.items == []
+    shot.accessibility.assert_no_violations()
     if deployment.mode == "direct" and os.environ.get("CJS_DOCS_IMAGES") == "1":
         export_doc_images(shot.paths, DOC_IMAGES)

@@ -233,3 +233,4 @@ def test_a_password_with_symbols_typed_only_on_the_software_keyboard_logs_in(
     expect(notice).to_be_hidden()  # counted afresh from the keep-alive
     second.close()
     assert problems.items == []
+    shot.accessibility.assert_no_violations()

@@ -222,5 +222,6 @@ def test_a_paper_revocation_in_the_console_ends_the_customer_certificate_in_the_
         screen(page, "DC671101")
 
     assert problems.items == []
+    shot.accessibility.assert_no_violations()
     if os.environ.get("CJS_DOCS_IMAGES") == "1":
         export_doc_images(shot.paths, {name: f"staff-{name}.png" for name in shot.paths})

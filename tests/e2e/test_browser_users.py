@@ -440,6 +440,7 @@ def test_the_master_and_a_general_user_in_two_browsers(
     laps("general: reset password, forced change again")
 
     assert problems.items == []
+    shot.accessibility.assert_no_violations()
     certificate_came_through_tls(deployment)  # both users' /info
     certificate_came_through_tls(deployment, "/users")
     for item in problems.tolerated:
