@@ -272,6 +272,12 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     expect(header).to_contain_text(f"{USER_NAME}（{USER_ID}）")
     expect(header).to_contain_text("デモ労働組合連合会")
     shot(page, "info")
+    # Printed (#15), the screen is its content: no menu, no logout button, the schedule unclipped.
+    page.emulate_media(media="print")
+    expect(page.locator(".menu-bar")).to_be_hidden()
+    expect(page.locator("main table.schedule")).to_be_visible()
+    shot(page, "info-print")
+    page.emulate_media(media="screen")
 
     # The menu's headings are disclosure buttons (#15): closed at first, opened from the keyboard.
     common = page.locator(".menu-bar").get_by_role("button", name="共通機能", exact=True)
