@@ -132,6 +132,22 @@ def _keep_issued(request: Request, member: StaffMember, issued: Any, password: s
     }
 
 
+def _issue(request: Request, member: StaffMember, password: str) -> HTTPFound:
+    """Issue ``member`` a certificate whose PKCS#12 ``password`` opens, keep both for the screen
+    that shows them once, and go there."""
+    issued = accounts.issue_certificate(
+        request.dbsession,
+        get_signer(request.registry),
+        member,
+        password,
+        now=clock.now(request.registry),
+        actor=_actor(request),
+        request=request,
+    )
+    _keep_issued(request, member, issued, password)
+    return HTTPFound(request.route_url("staff_admin_issued"))
+
+
 @view_config(
     route_name="staff_admin",
     renderer="staff/admin/list.html",
@@ -182,17 +198,7 @@ def staff_new(request: Request) -> Any:
     except accounts.StaffAdminError as refused:
         form[refused.field or "staff_id"].errors = [refused.message]
         return {"form": form}
-    issued = accounts.issue_certificate(
-        db,
-        get_signer(request.registry),
-        member,
-        password,
-        now=now,
-        actor=_actor(request),
-        request=request,
-    )
-    _keep_issued(request, member, issued, password)
-    return HTTPFound(request.route_url("staff_admin_issued"))
+    return _issue(request, member, password)
 
 
 @view_config(
@@ -326,18 +332,7 @@ def staff_issue(request: Request) -> Response:
     """電子証明書の発行: a new certificate (the previous one superseded), its PKCS#12 protected by
     a new one-time password shown with it."""
     member = _member(request)
-    password = accounts.generate_initial_password()
-    issued = accounts.issue_certificate(
-        request.dbsession,
-        get_signer(request.registry),
-        member,
-        password,
-        now=clock.now(request.registry),
-        actor=_actor(request),
-        request=request,
-    )
-    _keep_issued(request, member, issued, password)
-    return HTTPFound(request.route_url("staff_admin_issued"))
+    return _issue(request, member, accounts.generate_initial_password())
 
 
 @view_config(
