@@ -191,6 +191,18 @@ def end(request: Request) -> None:
     request.session.discard_sealed(SEALED_PASSWORD)
 
 
+def still_the_flows_certificate(
+    flow: Flow, presented: Any, problem: Callable[[Any, Any], str | None], now: Any
+) -> bool:
+    """At the end of a login flow: the certificate presented now is the one the flow started
+    with, and ``problem`` (the application's check: expired, revoked…) finds nothing wrong."""
+    return (
+        presented is not None
+        and presented.id == flow.get("certificate_id")
+        and problem(presented, now) is None
+    )
+
+
 _FLOWS = "cjs.auth.flows"
 
 

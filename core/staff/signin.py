@@ -18,7 +18,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from core import audit, clock
-from core.auth.flows import Flow, FlowSpec, end
+from core.auth.flows import Flow, FlowSpec, end, still_the_flows_certificate
 from core.auth.lockout import OwnPasswordChange, change_own_password
 from core.auth.screens import register_flows
 from core.db.models import StaffMember
@@ -41,15 +41,10 @@ def _sign_in(request: Request, flow: Flow) -> Response:
     db = request.dbsession
     now = clock.now(request.registry)
     member = db.get(StaffMember, flow.get("user_pk"))
-    flow_certificate_id = flow.get("certificate_id")
     presented = presented_certificate(request)
+    holds = still_the_flows_certificate(flow, presented, certificate_problem, now)
     end(request)
-    if (
-        member is None
-        or presented is None
-        or presented.id != flow_certificate_id
-        or certificate_problem(presented, now) is not None
-    ):
+    if member is None or presented is None or not holds:
         request.session.flash(SIGN_IN_AGAIN, "error")
         return HTTPFound(request.route_url("staff_entrance"))
     request.session.rotate()  # AUTH-6: a new session id at sign-in

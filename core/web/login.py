@@ -11,7 +11,7 @@ from pyramid.view import view_config
 
 from core import audit, clock, timefmt
 from core.auth import lockout
-from core.auth.flows import Flow, FlowSpec, end
+from core.auth.flows import Flow, FlowSpec, end, still_the_flows_certificate
 from core.auth.user_password import IUserPasswordCheck
 from core.bank.messages import visible_messages
 from core.db.models import ContractKind, User
@@ -31,15 +31,10 @@ def _login(request: Request, flow: Flow) -> Response:
     db = request.dbsession
     now = clock.now(request.registry)
     user = db.get(User, flow.get("user_pk"))
-    flow_certificate_id = flow.get("certificate_id")
     presented = certificate_for(request)
+    holds = still_the_flows_certificate(flow, presented, certificate_problem, now)
     end(request)
-    if (
-        user is None
-        or presented is None
-        or presented.id != flow_certificate_id
-        or certificate_problem(presented, now) is not None
-    ):
+    if user is None or presented is None or not holds:
         request.session.flash(
             "電子証明書が確認できませんでした。もう一度ログインしてください。", "error"
         )
