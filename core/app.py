@@ -9,7 +9,7 @@ from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
 from pyramid.config import Configurator
 
-from core import mail
+from core import i18n, mail
 from core.clock import set_clock, utcnow
 from core.db import get_engine
 from core.modules import configure_module_routes
@@ -75,7 +75,8 @@ def make_config(
     loaded = load_plugins(settings, plugins)
     parsed = loaded.settings
     parsed.setdefault("pyramid.default_locale_name", "ja")
-    parsed.setdefault("jinja2.i18n.domain", "cjs")
+    parsed.setdefault("jinja2.i18n.domain", i18n.DOMAIN)
+    parsed.setdefault("jinja2.i18n.gettext", i18n.TemplateGettext)
     parsed.setdefault("jinja2.undefined", "strict")
     parsed.setdefault("jinja2.bytecode_caching", _compiled_templates(parsed))
     config = Configurator(settings=parsed)

@@ -15,17 +15,24 @@ bank's Japanese-only console), read with Jinja's own lexer so that comments are 
   literals too, so they are checked.)
 
 Expressions that draw data (``{{ user.name }}``) are not text of the template: the data is
-whatever the customer or the bank wrote. Texts from Python (screen titles, messages) are not
-covered here.
+whatever the customer or the bank wrote.
+
+In the Python modules of ``core``, ``auth_backends`` and ``plugins`` (read with :mod:`ast`), a string
+literal holding Japanese must be the message of a ``_("…")`` call of :mod:`core.i18n` — a literal,
+so that Babel extracts it — or a docstring; modules that are Japanese by design are listed in
+``JAPANESE_ONLY_MODULES`` with the reason.
 
 Then every message Babel extracts from those templates with ``babel.cfg`` (what ``make messages``
 writes into the catalogue) must have an English translation in ``core/locale/en/LC_MESSAGES/cjs.po``:
-present, not fuzzy, holding no Japanese and the same ``%(name)s`` placeholders as its msgid.
+present, not fuzzy, holding no Japanese and the same ``%(name)s`` / ``${name}`` placeholders as
+its msgid.
 """
 
 from __future__ import annotations
 
+import ast
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -40,7 +47,72 @@ CATALOGUE = ROOT / "core" / "locale" / "en" / "LC_MESSAGES" / "cjs.po"
 
 JAPANESE = re.compile(r"[\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\u4e00-\u9fff\uff00-\uffef\u203b]+")
 GETTEXT_CALLS = {"_", "gettext", "ngettext", "pgettext"}
-PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+PLACEHOLDER = re.compile(r"%\((\w+)\)s|\$\{(\w+)\}")
+PYTHON_PACKAGES = ("core", "auth_backends", "plugins")
+
+#: Modules whose Japanese is not a screen text of the customer, with the reason (paths, fnmatch).
+JAPANESE_ONLY_MODULES = {
+    "core/staff/*": "the bank's staff console is Japanese only (SPEC 8)",
+    "core/bank/config.py": "the bank's configuration file and its checks",
+    "core/bank/loaders.py": "the checks of the files the bank loads, read by the bank's staff",
+    "core/bank/manuals.py": "the manuals' list the bank loads (titles are the bank's data)",
+    "core/bank/messages.py": "the bank's notices file and its checks (the texts are the bank's)",
+    "core/bank/organisations.py": "the bank's file of contracts and groups",
+    "core/bank/paper_forms.py": "the bank's paper forms, printed in Japanese for its counters",
+    "core/cli/*": "the operator's commands and the demo's data",
+    "core/dataload.py": "the checks of the files the bank loads, read by the bank's staff",
+    "plugins/*/demo.py": "the demo's data (names of members and groups)",
+    "plugins/*/loader.py": "the checks of the files the bank loads, read by the bank's staff",
+    "plugins/*/records.py": "the fixed layouts of the bank's files",
+    "core/outputs/csvexport.py": "the CSV files keep the bank's Japanese column layout",
+}
+
+#: Modules whose messages are being moved into the catalogue (#15, in progress): each leaves the
+#: list when its texts are marked; the list must be empty when #15 closes.
+NOT_YET_TRANSLATED = {
+    "auth_backends/client_cert.py",
+    "auth_backends/email_code.py",
+    "auth_backends/initial_password.py",
+    "auth_backends/messages.py",
+    "auth_backends/password.py",
+    "core/accounts/users.py",
+    "core/audit/labels.py",
+    "core/auth/screens.py",
+    "core/bank/schedules.py",
+    "core/batches.py",
+    "core/db/models.py",
+    "core/hookspecs.py",
+    "core/hours.py",
+    "core/outputs/pdf.py",
+    "core/outputs/pdfstream.py",
+    "core/pki/certificates.py",
+    "core/plugins.py",
+    "core/rules.py",
+    "core/security/client_cert.py",
+    "core/security/guard.py",
+    "core/settings.py",
+    "core/timefmt.py",
+    "core/web/errors.py",
+    "core/web/forms.py",
+    "core/web/language.py",
+    "core/web/login.py",
+    "core/web/oplog.py",
+    "core/web/register.py",
+    "core/web/software_keyboard.py",
+    "core/web/top.py",
+    "core/web/users.py",
+    "plugins/collective_savings/__init__.py",
+    "plugins/collective_savings/models.py",
+    "plugins/collective_savings/outputs.py",
+    "plugins/collective_savings/savings.py",
+    "plugins/collective_savings/views.py",
+    "plugins/rokin_deduction/__init__.py",
+    "plugins/wage_ledger/__init__.py",
+    "plugins/zaikei/__init__.py",
+    "plugins/zaikei/models.py",
+    "plugins/zaikei/outputs.py",
+    "plugins/zaikei/views.py",
+}
 
 
 def customer_templates() -> list[Path]:
@@ -125,6 +197,72 @@ def test_every_message_of_the_screens_has_an_english_translation():
             problems.append(f"{place}: fuzzy English for {msgid!r}")
         elif JAPANESE.search(str(entry.string)):
             problems.append(f"{place}: Japanese left in the English for {msgid!r}")
-        elif set(PLACEHOLDER.findall(msgid)) != set(PLACEHOLDER.findall(str(entry.string))):
+        elif placeholders(msgid) != placeholders(str(entry.string)):
             problems.append(f"{place}: placeholders differ in the English for {msgid!r}")
     assert not problems, f"{len(problems)} messages:\n" + "\n".join(problems)
+
+
+def placeholders(message: str) -> set[str]:
+    """The names of the ``%(name)s`` and ``${name}`` placeholders of ``message``."""
+    return {template or python for template, python in PLACEHOLDER.findall(message)}
+
+
+def python_modules() -> list[Path]:
+    """Every module of ``core``, ``auth_backends`` and ``plugins`` that screens may draw from."""
+    return sorted(
+        path
+        for package in PYTHON_PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if not any(
+            fnmatch(str(path.relative_to(ROOT)), pattern) for pattern in JAPANESE_ONLY_MODULES
+        )
+        and str(path.relative_to(ROOT)) not in NOT_YET_TRANSLATED
+    )
+
+
+def japanese_outside_messages(source: str) -> list[tuple[int, str]]:
+    """(line, text) of each Japanese literal of ``source`` that is neither a docstring nor the
+    literal message of a ``_()`` call; an f-string or a name given to ``_()`` is reported too."""
+    tree = ast.parse(source)
+    allowed: set[int] = set()
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            allowed.add(id(node.value))  # a docstring, or the docstring of an attribute
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_":
+            message = node.args[0] if node.args else None
+            if isinstance(message, ast.Constant) and isinstance(message.value, str):
+                allowed.add(id(message))
+            else:
+                found.append((node.lineno, "_() of something other than a literal"))
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in allowed
+        ):
+            found += [(node.lineno, run) for run in JAPANESE.findall(node.value)]
+    return sorted(found)
+
+
+@pytest.mark.parametrize("path", python_modules(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_python_messages_hold_no_japanese_outside_the_catalogue(path):
+    found = japanese_outside_messages(path.read_text(encoding="utf-8"))
+    assert not found, "\n".join(f"{path.relative_to(ROOT)}:{line}: {text}" for line, text in found)
+
+
+def test_the_python_scan_finds_what_it_should():
+    source = (
+        '"""モジュール。"""\n'
+        'A = _("ログイン")\n'
+        'B = "未翻訳"\n'
+        'C = _(f"{x}件")\n'
+        'D = _("${label}を入力", label=_("ユーザーID"))\n'
+        'def f():\n    """説明。"""\n    return {"key": "値"}\n'
+    )
+    assert japanese_outside_messages(source) == [
+        (3, "未翻訳"),
+        (4, "_() of something other than a literal"),
+        (4, "件"),
+        (8, "値"),
+    ]
