@@ -19,15 +19,16 @@ from core import audit, clock
 from core.auth.flows import OK, Flow, StepResult
 from core.db.models import EmailCode, User
 from core.hookspecs import AuthStep, Screen, hookimpl
+from core.i18n import _
 from core.mail.interfaces import IOutbox
 from core.web.forms import Form, StringField, formdata, required
 
 MAX_FAILURES = 5
-EXPIRED = "認証コードの有効期限が切れました。お手数ですが、もう一度はじめから操作してください。"
-TOO_MANY = (
+EXPIRED = _("認証コードの有効期限が切れました。お手数ですが、もう一度はじめから操作してください。")
+TOO_MANY = _(
     "認証コードの誤入力が規定回数に達しました。お手数ですが、もう一度はじめから操作してください。"
 )
-WRONG = "認証コードが正しくありません。"
+WRONG = _("認証コードが正しくありません。")
 
 
 def _hash(flow_id: str, code: str, salt: str) -> str:
@@ -42,10 +43,10 @@ def _matches(stored: str, flow_id: str, code: str) -> bool:
 
 class CodeForm(Form):
     code = StringField(
-        "認証コード",
+        _("認証コード"),
         [
-            required("認証コード"),
-            Regexp(r"^[0-9]{6}$", message="認証コードは半角数字6桁で入力してください。"),
+            required(_("認証コード")),
+            Regexp(r"^[0-9]{6}$", message=_("認証コードは半角数字6桁で入力してください。")),
         ],
     )
 
@@ -57,7 +58,7 @@ class EmailCodeStep:
     slug: str | None = "code"
 
     def screen(self, flow: Flow) -> Screen:
-        return Screen("", "認証コード入力", "auth/flow_email_code.html")
+        return Screen("", _("認証コード入力"), "auth/flow_email_code.html")
 
     def enter(self, request: Request, flow: Flow) -> StepResult | None:
         db = request.dbsession

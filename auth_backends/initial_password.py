@@ -13,6 +13,7 @@ from core.auth import lockout
 from core.auth.flows import OK, Flow, StepResult
 from core.db.models import Contract
 from core.hookspecs import AuthStep, Screen, hookimpl
+from core.i18n import _
 from core.web.forms import (
     MASTER_ALREADY_REGISTERED,
     Form,
@@ -23,12 +24,14 @@ from core.web.forms import (
     rule,
 )
 
-WRONG = "契約番号または初期パスワードが正しくありません。"
+WRONG = _("契約番号または初期パスワードが正しくありません。")
 
 
 class InitialPasswordForm(Form):
-    contract_no = StringField("契約番号", [required("契約番号"), rule(rules.check_contract_no)])
-    initial_password = PasswordField("初期パスワード", [required("初期パスワード")])
+    contract_no = StringField(
+        _("契約番号"), [required(_("契約番号")), rule(rules.check_contract_no)]
+    )
+    initial_password = PasswordField(_("初期パスワード"), [required(_("初期パスワード"))])
 
 
 class InitialPasswordStep:
@@ -39,7 +42,7 @@ class InitialPasswordStep:
 
     def screen(self, flow: Flow) -> Screen:
         return Screen(
-            "DC583101", "マスターユーザー初期登録ログイン", "auth/flow_initial_password.html"
+            "DC583101", _("マスターユーザー初期登録ログイン"), "auth/flow_initial_password.html"
         )
 
     def enter(self, request: Request, flow: Flow) -> StepResult | None:

@@ -18,18 +18,19 @@ from core.auth import lockout
 from core.auth.accounts import IAccountDirectory
 from core.auth.flows import OK, SEALED_PASSWORD, Flow, StepResult
 from core.hookspecs import AuthStep, Screen, hookimpl
+from core.i18n import _
 from core.web.forms import Form, PasswordField, StringField, formdata, required
 
-WRONG_WITH_ID = "ユーザーIDまたはパスワードが正しくありません。"
-WRONG = "パスワードが正しくありません。"
+WRONG_WITH_ID = _("ユーザーIDまたはパスワードが正しくありません。")
+WRONG = _("パスワードが正しくありません。")
 
 
 class PasswordForm(Form):
-    password = PasswordField("パスワード", [required("パスワード")])
+    password = PasswordField(_("パスワード"), [required(_("パスワード"))])
 
 
 class UserIdPasswordForm(PasswordForm):
-    user_id = StringField("ユーザーID", [required("ユーザーID")])
+    user_id = StringField(_("ユーザーID"), [required(_("ユーザーID"))])
 
 
 class PasswordStep:
@@ -42,8 +43,8 @@ class PasswordStep:
         if self.name in flow.spec.screens:
             return flow.spec.screens[self.name]
         if flow.spec.name == "login":
-            return Screen("DC582101", "ログイン", "auth/flow_password.html")
-        return Screen("DC586101", "電子証明書発行 ユーザー認証", "auth/flow_password.html")
+            return Screen("DC582101", _("ログイン"), "auth/flow_password.html")
+        return Screen("DC586101", _("電子証明書発行 ユーザー認証"), "auth/flow_password.html")
 
     def enter(self, request: Request, flow: Flow) -> StepResult | None:
         return None

@@ -74,9 +74,10 @@ def make_config(
         raise ValueError(f"kind must be one of {', '.join(APP_KINDS)}, got {kind!r}")
     loaded = load_plugins(settings, plugins)
     parsed = loaded.settings
-    parsed.setdefault("pyramid.default_locale_name", "ja")
+    parsed.setdefault("pyramid.default_locale_name", i18n.DEFAULT_LOCALE)
     parsed.setdefault("jinja2.i18n.domain", i18n.DOMAIN)
     parsed.setdefault("jinja2.i18n.gettext", i18n.TemplateGettext)
+    parsed.setdefault("jinja2.finalize", i18n.finalize)
     parsed.setdefault("jinja2.undefined", "strict")
     parsed.setdefault("jinja2.bytecode_caching", _compiled_templates(parsed))
     config = Configurator(settings=parsed)

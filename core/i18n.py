@@ -7,22 +7,29 @@ catalogue entry (the msgid with ``${name}`` placeholders) and the values, so tha
 can give it in the request's language. Placeholder values that are messages themselves (a field's
 label in a required-field message) are translated first.
 
-Templates translate through ``_()`` as well (``{{ _(screen.title) }}``): the Jinja environment's
-gettext is :class:`TemplateGettext`, which knows messages. Babel extracts the ``_("…")`` calls of
+A template writes a message in the request's language by itself (``{{ screen.title }}``): the Jinja
+environment's ``finalize`` is :func:`finalize`. Its ``_()`` and ``{% trans %}`` go through
+:class:`TemplateGettext`, which knows messages too. Babel extracts the ``_("…")`` calls of
 the Python modules named in babel.cfg into the ``cjs`` catalogue (``make messages``).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from pyramid.i18n import Localizer, TranslationString, get_localizer
+from pyramid.i18n import Localizer, TranslationString, get_localizer, make_localizer
+from pyramid.interfaces import ILocaleNegotiator, ILocalizer, ITranslationDirectories
+from pyramid.registry import Registry
 from pyramid.request import Request
+from pyramid.threadlocal import get_current_request
 from pyramid_jinja2.i18n import GetTextWrapper
 
 #: The gettext domain of every message of the customer screens (core/locale/*/LC_MESSAGES/cjs.po).
 DOMAIN = "cjs"
+#: The language of the screens unless a customer asks for another (the staff console's only one).
+DEFAULT_LOCALE = "ja"
 
 
 class Message(str):
@@ -66,6 +73,37 @@ def translate(localizer: Localizer, text: Any, mapping: Mapping[str, Any] | None
 def localize(request: Request, text: Any) -> str:
     """``text`` in ``request``'s language (for what is stored, such as a flashed notice)."""
     return translate(get_localizer(request), text)
+
+
+def headers_localizer(registry: Registry, environ: dict[str, Any]) -> Localizer:
+    """The localizer of a request the app has not taken in (a refusal of the request guard).
+
+    The app's locale negotiator (the customer app's reads the language cookie and Accept-Language
+    only) decides from the headers; without one, or when the headers cannot be read, the default
+    language (Japanese).
+    """
+    locale = DEFAULT_LOCALE
+    negotiator = registry.queryUtility(ILocaleNegotiator)
+    if negotiator is not None:
+        with contextlib.suppress(Exception):  # headers it cannot read: the default language
+            locale = negotiator(Request(environ)) or locale
+    localizer: Localizer | None = registry.queryUtility(ILocalizer, name=locale)
+    if localizer is None:
+        localizer = make_localizer(
+            locale, registry.queryUtility(ITranslationDirectories, default=[])
+        )
+        registry.registerUtility(localizer, ILocalizer, name=locale)
+    return localizer
+
+
+def finalize(value: Any) -> Any:
+    """Jinja's ``finalize``: a :class:`Message` a template writes is written in the language of
+    the request being answered; anything else is written as it is."""
+    if isinstance(value, Message):
+        request = get_current_request()
+        if request is not None:
+            return translate(get_localizer(request), value)
+    return value
 
 
 class TemplateGettext(GetTextWrapper):

@@ -10,6 +10,8 @@ import functools
 import re
 import unicodedata
 
+from core.i18n import _
+
 #: 記号 (SPEC section 0): the 32 printable ASCII symbols, no space.
 SYMBOLS = frozenset(chr(c) for c in range(0x21, 0x7F) if not chr(c).isalnum())
 
@@ -20,6 +22,8 @@ _DIGITS8 = re.compile(r"^[0-9]{8}$")
 # are allowed in bank kana names (全銀 character set). One pattern: a loader checks 100,000 names.
 HALF_WIDTH_KANA_CHARACTERS = r"[\uff61-\uff9f0-9A-Z ().\-/]"
 _HALF_WIDTH_KANA = re.compile(HALF_WIDTH_KANA_CHARACTERS + "*")
+#: The full-width space (U+3000), allowed inside a user name but not as the whole of it.
+IDEOGRAPHIC_SPACE = chr(0x3000)
 
 
 def is_half_width_kana_text(value: str) -> bool:
@@ -31,21 +35,21 @@ def is_half_width_kana_text(value: str) -> bool:
 def check_contract_no(value: str) -> str | None:
     """契約番号: 8 half-width digits (001)."""
     if not _DIGITS8.match(value):
-        return "契約番号は半角数字8桁で入力してください。"
+        return _("契約番号は半角数字8桁で入力してください。")
     return None
 
 
 def check_group_no(value: str) -> str | None:
     """入金グループ: 8 half-width digits."""
     if not _DIGITS8.match(value):
-        return "入金グループは半角数字8桁で入力してください。"
+        return _("入金グループは半角数字8桁で入力してください。")
     return None
 
 
 def check_kana_name(value: str, *, max_length: int = 40) -> str | None:
     """A bank kana name: half-width katakana (ｶﾅ), at most ``max_length`` characters."""
     if not value or not is_half_width_kana_text(value) or len(value) > max_length:
-        return f"カナ名は半角カナ{max_length}文字以内で入力してください。"
+        return _("カナ名は半角カナ${max_length}文字以内で入力してください。", max_length=max_length)
     return None
 
 
@@ -77,9 +81,9 @@ def check_initial_password(value: str, *, length: int = 8) -> str | None:
         or not _only_half_width_password_chars(value)
         or not all(_classes(value))
     ):
-        return (
-            f"初期パスワードは半角英大文字・英小文字・数字・記号を含む{length}文字で"
-            "入力してください。"
+        return _(
+            "初期パスワードは半角英大文字・英小文字・数字・記号を含む${length}文字で入力してください。",
+            length=length,
         )
     return None
 
@@ -98,7 +102,7 @@ def check_user_id(value: str) -> str | None:
         or not any(ch.isalpha() for ch in value)
         or not any(ch.isdigit() for ch in value)
     ):
-        return "ユーザーIDは半角英字と数字を混在させて6～12文字で入力してください。"
+        return _("ユーザーIDは半角英字と数字を混在させて6～12文字で入力してください。")
     return None
 
 
@@ -109,16 +113,18 @@ def check_password(value: str) -> str | None:
         or not _only_half_width_password_chars(value)
         or not all(_classes(value))
     ):
-        return "パスワードは半角英大文字・英小文字・数字・記号を混在させて8～12文字で入力してください。"
+        return _(
+            "パスワードは半角英大文字・英小文字・数字・記号を混在させて8～12文字で入力してください。"
+        )
     return None
 
 
 def check_user_name(value: str) -> str | None:
     """ユーザー名 (ACC-4): full-width characters only, at most 20; the full-width space is allowed."""
-    if not value.strip("\u3000"):
-        return "ユーザー名を入力してください。"
+    if not value.strip(IDEOGRAPHIC_SPACE):
+        return _("ユーザー名を入力してください。")
     if not is_full_width(value) or len(value) > 20:
-        return "ユーザー名は全角20文字以内で入力してください。"
+        return _("ユーザー名は全角20文字以内で入力してください。")
     return None
 
 
@@ -132,8 +138,10 @@ def check_email(value: str, denied_domains: frozenset[str] = frozenset()) -> str
         or not _DOT_ATOM.match(local)
         or not _DOMAIN.match(domain)
     ):
-        return "メールアドレスは半角50文字以内で正しく入力してください。"
+        return _("メールアドレスは半角50文字以内で正しく入力してください。")
     lowered = domain.lower()
     if any(lowered == d or lowered.endswith("." + d) for d in denied_domains):
-        return "携帯電話のメールアドレスはご利用いただけません。パソコンのメールアドレスを入力してください。"
+        return _(
+            "携帯電話のメールアドレスはご利用いただけません。パソコンのメールアドレスを入力してください。"
+        )
     return None

@@ -54,6 +54,7 @@ from core.db.models import (
     UserRestriction,
 )
 from core.hookspecs import RESTRICTION_LEVELS, ServiceModule
+from core.i18n import _
 from core.mail.interfaces import IOutbox
 from core.mail.services import DatabaseOutbox
 from core.pki import certificates
@@ -72,13 +73,16 @@ DEFAULT_LEVEL = "show"
 #: RFC 5280 reason of the certificates of a deleted user.
 DELETION_REVOCATION_REASON = "privilegeWithdrawn"
 
-ID_TAKEN = "このユーザーIDは既に使用されています。別のユーザーIDを入力してください。"
-LIMIT_REACHED = (
-    f"一般ユーザーは1契約につき{MAX_GENERAL_USERS}名まで登録できます。"
-    "新たに登録する場合は、不要な一般ユーザーを削除してください。"
+ID_TAKEN = _("このユーザーIDは既に使用されています。別のユーザーIDを入力してください。")
+LIMIT_REACHED = _(
+    "一般ユーザーは1契約につき${limit}名まで登録できます。"
+    "新たに登録する場合は、不要な一般ユーザーを削除してください。",
+    limit=MAX_GENERAL_USERS,
 )
-LOCK_NOT_SELECTABLE = "「ロック中」は選択できません。ロックはパスワードの誤入力でのみ設定されます。"
-MASTER_NOT_DELETABLE = (
+LOCK_NOT_SELECTABLE = _(
+    "「ロック中」は選択できません。ロックはパスワードの誤入力でのみ設定されます。"
+)
+MASTER_NOT_DELETABLE = _(
     "マスターユーザーは削除できません。マスターユーザーの削除は、お取引の労働金庫にご依頼ください。"
 )
 
@@ -92,7 +96,7 @@ class UserState(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"normal": "正常", "locked": "ロック中", "blocked": "閉塞"}[self.value]
+        return {"normal": _("正常"), "locked": _("ロック中"), "blocked": _("閉塞")}[self.value]
 
 
 class MasterDeletionReason(enum.StrEnum):
@@ -105,9 +109,9 @@ class MasterDeletionReason(enum.StrEnum):
     @property
     def label(self) -> str:
         return {
-            "locked_out": "パスワード誤入力による閉鎖",
-            "forgotten": "パスワード失念",
-            "other": "その他",
+            "locked_out": _("パスワード誤入力による閉鎖"),
+            "forgotten": _("パスワード失念"),
+            "other": _("その他"),
         }[self.value]
 
 
@@ -123,7 +127,7 @@ class UserAdminError(Exception):
 class NotAllowed(UserAdminError):
     """The acting user may not do this (another contract, a general user acting as a master…)."""
 
-    def __init__(self, message: str = "この操作は許可されていません。") -> None:
+    def __init__(self, message: str = _("この操作は許可されていません。")) -> None:
         super().__init__(message)
 
 
@@ -152,7 +156,7 @@ def is_master(user: User) -> bool:
 def role_label(user: User) -> str:
     """権限 (ACC-6): 会員(マスター), 会員(一般), 事業主(マスター), 事業主(一般)."""
     kind = ContractKind(user.contract.kind).label
-    return f"{kind}({'マスター' if is_master(user) else '一般'})"
+    return f"{kind}({_('マスター') if is_master(user) else _('一般')})"
 
 
 def state_of(user: User, now: dt.datetime) -> UserState:
@@ -251,9 +255,11 @@ def _check_levels(modules: list[ServiceModule], levels: Mapping[str, str]) -> di
     for code, level in levels.items():
         module = offered.get(code)
         if module is None:
-            raise UserAdminError("ご契約にない機能の制限は設定できません。")
+            raise UserAdminError(_("ご契約にない機能の制限は設定できません。"))
         if level not in module.restriction_levels:
-            raise UserAdminError(f"{module.name}の機能制限の値が正しくありません。", code)
+            raise UserAdminError(
+                _("${module}の機能制限の値が正しくありません。", module=module.name), code
+            )
         checked[code] = level
     return checked
 
@@ -550,7 +556,7 @@ class UserAdministration:
             raise NotAllowed()
         row: User = lockout.lock_row(self.dbsession, User, target.id)
         if row.deleted_at is not None:
-            raise NotAllowed("このユーザーは既に削除されています。")
+            raise NotAllowed(_("このユーザーは既に削除されています。"))
         before = state_of(row, self.clock())
         if before == UserState.NORMAL:
             return False
@@ -583,7 +589,7 @@ class UserAdministration:
         db = self.dbsession
         row: User = lockout.lock_row(db, User, target.id)
         if row.deleted_at is not None:
-            raise NotAllowed("このユーザーは既に削除されています。")
+            raise NotAllowed(_("このユーザーは既に削除されています。"))
         if user_id_in_use(db, new_user_id):
             raise UserIdTaken()
         old_user_id = row.user_id
@@ -607,7 +613,7 @@ class UserAdministration:
         db = self.dbsession
         row: User = lockout.lock_row(db, User, target.id)
         if row.deleted_at is not None:
-            raise NotAllowed("このユーザーは既に削除されています。")
+            raise NotAllowed(_("このユーザーは既に削除されています。"))
         now = self.clock()
         row.deleted_at = now
         revoked = []

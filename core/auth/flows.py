@@ -20,6 +20,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from core.hookspecs import Screen
+from core.i18n import localize
 from core.settings import ConfigurationError
 
 if TYPE_CHECKING:
@@ -242,7 +243,7 @@ def leave(request: Request, flow: Flow, result: StepResult) -> Response:
     spec = flow.spec
     end(request)
     if result.message:
-        request.session.flash(result.message, "error")
+        request.session.flash(localize(request, result.message), "error")
     if result.restart:
         first = next(step for step in flow.steps if step.slug is not None)
         return HTTPFound(request.route_url(route_name(spec, first)))

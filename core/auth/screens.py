@@ -22,9 +22,10 @@ from core.auth.flows import (
 )
 from core.auth.pipelines import build_pipelines
 from core.hookspecs import AuthStep
+from core.i18n import _, localize
 from core.plugins import get_plugin_manager
 
-RESTART_MESSAGE = "お手数ですが、はじめから操作してください。"
+RESTART_MESSAGE = _("お手数ですが、はじめから操作してください。")
 
 
 class StepView:
@@ -47,7 +48,7 @@ class StepView:
                 return run(request, flow)
             return self.render(request, flow, self.step.make_form(request, flow))
         if flow is None:
-            request.session.flash(RESTART_MESSAGE, "error")
+            request.session.flash(localize(request, RESTART_MESSAGE), "error")
             return HTTPFound(request.route_url(route_name(self.spec, self.first_screen)))
         if flow.current_step is not self.step:
             return run(request, flow)  # a double submit or a stale page: show what is due now

@@ -38,6 +38,7 @@ from sqlalchemy.orm import attributes
 
 from core import audit
 from core.db.models import Certificate, CertificateStatus, StaffCertificate, User
+from core.i18n import _
 from core.pki.crl import note_revocation
 from core.pki.x509 import (
     REVOCATION_REASONS,
@@ -66,7 +67,7 @@ RENEWAL_WINDOW_DAYS = 30
 PKCS12_KDF_ROUNDS = 100_000
 
 #: The DC586101 message when issuance is refused (AUTH-4).
-ISSUANCE_REFUSED_MESSAGE = (
+ISSUANCE_REFUSED_MESSAGE = _(
     "有効な電子証明書が発行済みのため、発行できません。"
     "有効期限の30日前から更新できます。"
     "パソコンを変更した場合は、書面による電子証明書の失効手続きが必要です。"

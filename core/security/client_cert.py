@@ -27,6 +27,7 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.router import Router
 
+from core.i18n import _, headers_localizer
 from core.security.guard import send_refusal
 from core.security.headers import request_id_of
 
@@ -68,17 +69,18 @@ def is_staff_profile(certificate: x509.Certificate) -> bool:
 
 
 #: What a visitor refused here reads (the log gets the reason).
-CERTIFICATE_REFUSED = (
+CERTIFICATE_REFUSED = _(
     "電子証明書を確認できませんでした。お手数ですが、トップページからもう一度操作してください。"
 )
 
 
 def _bad_request(
-    environ: dict[str, Any], start_response: Callable[..., Any], reason: str
+    registry: Registry, environ: dict[str, Any], start_response: Callable[..., Any], reason: str
 ) -> list[bytes]:
     request_id = request_id_of(environ)
     log.info("request %s refused (400): %s", request_id, reason)
-    return send_refusal(start_response, 400, CERTIFICATE_REFUSED, request_id)
+    localizer = headers_localizer(registry, environ)
+    return send_refusal(start_response, 400, CERTIFICATE_REFUSED, request_id, localizer)
 
 
 class ClientCertificateMiddleware:
@@ -107,7 +109,10 @@ class ClientCertificateMiddleware:
         from_trusted_proxy = self._from_trusted_proxy(environ)
         if has_proxy_headers and not from_trusted_proxy:
             return _bad_request(
-                environ, start_response, "client certificate headers from an untrusted peer"
+                self.registry,
+                environ,
+                start_response,
+                "client certificate headers from an untrusted peer",
             )
         if not from_trusted_proxy:
             # WebOb's request.client_addr (the audit log's address) believes X-Forwarded-For:
@@ -120,7 +125,9 @@ class ClientCertificateMiddleware:
             verify = environ.get("SSL_CLIENT_VERIFY", "NONE")
             pem = environ.get("SSL_CLIENT_CERT", "")
         if verify != "NONE" and verify != "SUCCESS":
-            return _bad_request(environ, start_response, "client certificate verification failed")
+            return _bad_request(
+                self.registry, environ, start_response, "client certificate verification failed"
+            )
         if verify == "SUCCESS" and pem:
             environ[ENVIRON_VERIFY] = "SUCCESS"
             environ[ENVIRON_CERT] = pem

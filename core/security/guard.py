@@ -38,12 +38,14 @@ from typing import IO, Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from pyramid.config import Configurator
+from pyramid.i18n import Localizer
 from pyramid.interfaces import IRoutesMapper
 from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.viewderivers import INGRESS
 
+from core.i18n import _, headers_localizer, translate
 from core.security.headers import request_id_of, security_headers
 
 log = logging.getLogger(__name__)
@@ -129,22 +131,27 @@ class PublicAddress:
 # --- Refusals ------------------------------------------------------------------------------------
 
 _TITLES = {
-    400: "リクエストを処理できません",
-    413: "送信された内容が大きすぎます",
+    400: _("リクエストを処理できません"),
+    413: _("送信された内容が大きすぎます"),
 }
 
 
-def refusal_page(status: int, message: str, request_id: str) -> bytes:
-    """A plain Japanese page (no template: the request may be undecodable) with the request id."""
-    title = html.escape(_TITLES[status])
+def refusal_page(status: int, message: str, request_id: str, localizer: Localizer) -> bytes:
+    """A plain page (no template: the request may be undecodable) with the request id, in the
+    language of ``localizer``."""
+
+    def text(message: str) -> str:
+        return html.escape(translate(localizer, message))
+
+    title = text(_TITLES[status])
     return (
-        '<!DOCTYPE html>\n<html lang="ja">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{title}</title>\n"
+        f'<!DOCTYPE html>\n<html lang="{html.escape(localizer.locale_name)}">\n<head>\n'
+        f'<meta charset="utf-8">\n<title>{title}</title>\n'
         '<link rel="stylesheet" href="/static/cjs.css">\n</head>\n<body>\n<main>\n'
         f"<h1>{title}</h1>\n"
-        f'<p class="message error" role="alert">{html.escape(message)}</p>\n'
-        f'<p class="request-id">お問い合わせ番号：{html.escape(request_id)}</p>\n'
-        '<div class="buttons"><a class="button" href="/">トップページへ</a></div>\n'
+        f'<p class="message error" role="alert">{text(message)}</p>\n'
+        f'<p class="request-id">{text(_("お問い合わせ番号：${id}", id=request_id))}</p>\n'
+        f'<div class="buttons"><a class="button" href="/">{text(_("トップページへ"))}</a></div>\n'
         "</main>\n</body>\n</html>\n"
     ).encode()
 
@@ -152,19 +159,19 @@ def refusal_page(status: int, message: str, request_id: str) -> bytes:
 _STATUS_LINES = {400: "400 Bad Request", 413: "413 Payload Too Large"}
 
 #: What the visitor reads for each kind of refusal (the log gets the technical reason).
-UNREADABLE = (
+UNREADABLE = _(
     "送信された内容に、このサービスで扱えない文字または形式が含まれています。"
     "お手数ですが、トップページからもう一度操作してください。"
 )
-WRONG_HOST = "このアドレスではご利用いただけません。正しいアドレスから操作してください。"
-NO_FILES = "この画面ではファイルを送信できません。画面から操作してください。"
+WRONG_HOST = _("このアドレスではご利用いただけません。正しいアドレスから操作してください。")
+NO_FILES = _("この画面ではファイルを送信できません。画面から操作してください。")
 
 
 def too_large(limit: int) -> str:
     """The 413 message, naming the limit in KB."""
-    return (
-        f"送信された内容が大きすぎます（上限 {limit // 1024:,} KB）。"
-        "内容を減らして、もう一度操作してください。"
+    return _(
+        "送信された内容が大きすぎます（上限 ${limit} KB）。内容を減らして、もう一度操作してください。",
+        limit=f"{limit // 1024:,}",
     )
 
 
@@ -179,13 +186,17 @@ class Refusal(Exception):
 
 
 def send_refusal(
-    start_response: Callable[..., Any], status: int, message: str, request_id: str
+    start_response: Callable[..., Any],
+    status: int,
+    message: str,
+    request_id: str,
+    localizer: Localizer,
 ) -> list[bytes]:
     """Answer a refused request from WSGI middleware: the page, the security headers, no cache.
 
     The connection is closed: the body the client may still be sending is never read.
     """
-    body = refusal_page(status, message, request_id)
+    body = refusal_page(status, message, request_id, localizer)
     start_response(
         _STATUS_LINES[status],
         [
@@ -339,7 +350,10 @@ class RequestGuard:
             if refusal.status == 413 and received is not None:
                 _drain(received, self.limits.max_upload_bytes)
             log.info("request %s refused (%d): %s", request_id, refusal.status, refusal.reason)
-            return send_refusal(start_response, refusal.status, refusal.message, request_id)
+            localizer = headers_localizer(self.registry, environ)
+            return send_refusal(
+                start_response, refusal.status, refusal.message, request_id, localizer
+            )
         if environ.get("wsgi.input") is received:
             return self.app(environ, start_response)
         buffered = environ["wsgi.input"]  # the body the guard read: closed with the response
@@ -417,7 +431,12 @@ class RequestGuard:
 def refusal_response(request: Request, status: int, message: str) -> Response:
     """The refusal page as a Pyramid response (the security headers are added on NewResponse)."""
     return Response(
-        body=refusal_page(status, message, request.request_id),
+        body=refusal_page(
+            status,
+            message,
+            request.request_id,
+            headers_localizer(request.registry, request.environ),
+        ),
         status=status,
         content_type="text/html",
         charset="utf-8",

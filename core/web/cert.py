@@ -27,6 +27,7 @@ from sqlalchemy.orm import joinedload
 from core import clock, timefmt
 from core.auth.flows import SEALED_PASSWORD, SEALED_PKCS12, Flow, FlowSpec, end, get_flows
 from core.db.models import User
+from core.i18n import localize
 from core.mail.interfaces import IOutbox
 from core.pki import certificates
 from core.pki.signers import get_signer
@@ -125,7 +126,7 @@ def cert_issue(request: Request) -> Response:
         )
     except certificates.IssuanceRefused as refused:  # another browser issued meanwhile
         end(request)
-        request.session.flash(refused.message, "error")
+        request.session.flash(localize(request, refused.message), "error")
         return HTTPFound(request.route_url("issue.password"))
     end(request)
     request.session.seal(SEALED_PKCS12, base64.b64encode(issued.pkcs12).decode())

@@ -16,6 +16,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config, notfound_view_config
 
+from core.i18n import _, localize
 from core.outputs.csvexport import UnencodableCharacter
 from hsm.interfaces import SignerUnavailable
 
@@ -30,7 +31,11 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     except Exception:  # the page itself needs the database: fall back to plain text
         log.exception("error page could not be drawn (request %s)", request.request_id)
         response = Response(
-            f"{title}\n{message}\nお問い合わせ番号：{request.request_id}\n",
+            "\n".join(
+                localize(request, text)
+                for text in (title, message, _("お問い合わせ番号：${id}", id=request.request_id))
+            )
+            + "\n",
             content_type="text/plain",
             charset="utf-8",
         )
@@ -44,8 +49,8 @@ def not_found(exc: HTTPNotFound, request: Request) -> Response:
     return _error_page(
         request,
         404,
-        "ページが見つかりません",
-        "お探しのページは見つかりませんでした。トップページから操作してください。",
+        _("ページが見つかりません"),
+        _("お探しのページは見つかりませんでした。トップページから操作してください。"),
     )
 
 
@@ -56,9 +61,11 @@ def bad_csrf(exc: Any, request: Request) -> Response:
     return _error_page(
         request,
         400,
-        "もう一度操作してください",
-        "画面の有効期限が切れたか、正しくない画面から送信されました。"
-        "お手数ですが、トップページからもう一度操作してください。",
+        _("もう一度操作してください"),
+        _(
+            "画面の有効期限が切れたか、正しくない画面から送信されました。"
+            "お手数ですが、トップページからもう一度操作してください。"
+        ),
     )
 
 
@@ -66,7 +73,7 @@ def bad_csrf(exc: Any, request: Request) -> Response:
 def unencodable_character(exc: UnencodableCharacter, request: Request) -> Response:
     """422: a CSV in cp932 would have to change a character it cannot hold; the page names the row,
     the column and the character and offers UTF-8 (nothing is replaced silently, #13 item 6)."""
-    return _error_page(request, 422, "CSVファイルを出力できません", exc.message)
+    return _error_page(request, 422, _("CSVファイルを出力できません"), exc.message)
 
 
 @exception_view_config(SignerUnavailable)
@@ -76,8 +83,8 @@ def signer_unavailable(exc: SignerUnavailable, request: Request) -> Response:
     return _error_page(
         request,
         503,
-        "ただいま電子証明書を発行できません",
-        "ただいま電子証明書を発行できません。しばらくしてから、もう一度操作してください。",
+        _("ただいま電子証明書を発行できません"),
+        _("ただいま電子証明書を発行できません。しばらくしてから、もう一度操作してください。"),
     )
 
 
@@ -93,6 +100,6 @@ def system_error(exc: Exception, request: Request) -> Response:
     return _error_page(
         request,
         500,
-        "システムエラー",
-        "システムエラーが発生しました。お手数ですが、しばらくしてからもう一度操作してください。",
+        _("システムエラー"),
+        _("システムエラーが発生しました。お手数ですが、しばらくしてからもう一度操作してください。"),
     )

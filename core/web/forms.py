@@ -15,6 +15,7 @@ from wtforms.validators import InputRequired, ValidationError
 
 from core import rules
 from core.auth.lockout import OwnPasswordChange
+from core.i18n import _
 
 __all__ = [
     "MASTER_ALREADY_REGISTERED",
@@ -32,7 +33,7 @@ __all__ = [
 
 #: FLOW-1: the contract has its master (DC583101 before registering, DC584101 when another browser
 #: registered one meanwhile); the bank deletes it on request (BANK-4) before a new one registers.
-MASTER_ALREADY_REGISTERED = (
+MASTER_ALREADY_REGISTERED = _(
     "このご契約のマスターユーザーは登録済みです。マスターユーザーの再登録が必要な場合は、"
     "お取引の労働金庫にマスターユーザーの削除をご依頼ください。"
 )
@@ -45,7 +46,7 @@ def formdata(request: Request) -> Any:
 
 def required(label: str) -> InputRequired:
     """The field must be entered: 「<label>を入力してください。」"""
-    return InputRequired(message=f"{label}を入力してください。")
+    return InputRequired(message=_("${label}を入力してください。", label=label))
 
 
 def rule(check: Callable[[str], str | None]) -> Callable[[Form, Any], None]:
@@ -72,22 +73,26 @@ def same_as(other: str, message: str) -> Callable[[Form, Any], None]:
 class UserRegistrationForm(Form):
     """ユーザーID, パスワード (+再入力), ユーザー名, メールアドレス (+再入力): ACC-1, 2, 4, 5."""
 
-    user_id = StringField("ユーザーID", [required("ユーザーID"), rule(rules.check_user_id)])
-    password = PasswordField("パスワード", [required("パスワード"), rule(rules.check_password)])
+    user_id = StringField(_("ユーザーID"), [required(_("ユーザーID")), rule(rules.check_user_id)])
+    password = PasswordField(
+        _("パスワード"), [required(_("パスワード")), rule(rules.check_password)]
+    )
     password_confirm = PasswordField(
-        "パスワード再入力",
+        _("パスワード再入力"),
         [
-            required("パスワード再入力"),
-            same_as("password", "パスワードと再入力したパスワードが一致しません。"),
+            required(_("パスワード再入力")),
+            same_as("password", _("パスワードと再入力したパスワードが一致しません。")),
         ],
     )
-    user_name = StringField("ユーザー名", [required("ユーザー名"), rule(rules.check_user_name)])
-    email = StringField("メールアドレス", [required("メールアドレス")])
+    user_name = StringField(
+        _("ユーザー名"), [required(_("ユーザー名")), rule(rules.check_user_name)]
+    )
+    email = StringField(_("メールアドレス"), [required(_("メールアドレス"))])
     email_confirm = StringField(
-        "メールアドレス再入力",
+        _("メールアドレス再入力"),
         [
-            required("メールアドレス再入力"),
-            same_as("email", "メールアドレスと再入力したメールアドレスが一致しません。"),
+            required(_("メールアドレス再入力")),
+            same_as("email", _("メールアドレスと再入力したメールアドレスが一致しません。")),
         ],
     )
 
@@ -106,10 +111,13 @@ class UserRegistrationForm(Form):
 
 #: The messages of a password change refused after the form's own checks: (field, message).
 PASSWORD_CHANGE_REFUSALS: dict[OwnPasswordChange, tuple[str, str]] = {
-    OwnPasswordChange.WRONG_CURRENT: ("current_password", "現在のパスワードが正しくありません。"),
+    OwnPasswordChange.WRONG_CURRENT: (
+        "current_password",
+        _("現在のパスワードが正しくありません。"),
+    ),
     OwnPasswordChange.SAME_AS_CURRENT: (
         "new_password",
-        "現在のパスワードと異なるパスワードを入力してください。",
+        _("現在のパスワードと異なるパスワードを入力してください。"),
     ),
 }
 
@@ -118,15 +126,15 @@ class PasswordChangeForm(Form):
     """現在のパスワード / 新しいパスワード / 新しいパスワード再入力 (FLOW-3, FLOW-6; the staff's
     own too). :meth:`refused` puts a refused change's message at its field."""
 
-    current_password = PasswordField("現在のパスワード", [required("現在のパスワード")])
+    current_password = PasswordField(_("現在のパスワード"), [required(_("現在のパスワード"))])
     new_password = PasswordField(
-        "新しいパスワード", [required("新しいパスワード"), rule(rules.check_password)]
+        _("新しいパスワード"), [required(_("新しいパスワード")), rule(rules.check_password)]
     )
     new_password_confirm = PasswordField(
-        "新しいパスワード再入力",
+        _("新しいパスワード再入力"),
         [
-            required("新しいパスワード再入力"),
-            same_as("new_password", "新しいパスワードと再入力したパスワードが一致しません。"),
+            required(_("新しいパスワード再入力")),
+            same_as("new_password", _("新しいパスワードと再入力したパスワードが一致しません。")),
         ],
     )
 

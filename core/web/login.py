@@ -15,6 +15,7 @@ from core.auth.flows import Flow, FlowSpec, end, still_the_flows_certificate
 from core.auth.user_password import IUserPasswordCheck
 from core.bank.messages import visible_messages
 from core.db.models import ContractKind, User
+from core.i18n import _, localize
 from core.mail.interfaces import IOutbox
 from core.modules.access import hidden_modules
 from core.pki import certificates
@@ -23,7 +24,8 @@ from core.security.policy import AUTH_KEY, Permission, certificate_for, certific
 from core.security.tenancy import GROUP_KEY, selected_group
 from core.web.forms import PasswordChangeForm, formdata
 
-CHANGED = "パスワードを変更しました。"
+CHANGED = _("パスワードを変更しました。")
+CERTIFICATE_LOST = _("電子証明書が確認できませんでした。もう一度ログインしてください。")
 
 
 def _login(request: Request, flow: Flow) -> Response:
@@ -35,9 +37,7 @@ def _login(request: Request, flow: Flow) -> Response:
     holds = still_the_flows_certificate(flow, presented, certificate_problem, now)
     end(request)
     if user is None or presented is None or not holds:
-        request.session.flash(
-            "電子証明書が確認できませんでした。もう一度ログインしてください。", "error"
-        )
+        request.session.flash(localize(request, CERTIFICATE_LOST), "error")
         return HTTPFound(request.route_url("top"))
     request.session.rotate()  # AUTH-6: a new session id at login
     request.session[AUTH_KEY] = {"user_pk": user.id, "certificate_id": presented.id}
@@ -108,7 +108,7 @@ def _change_password(request: Request, *, initial: bool) -> Any:
     request.find_service(IOutbox).notify_user(
         row, "password_changed", changed_at=row.password_changed_at
     )
-    request.session.flash(CHANGED, "info")
+    request.session.flash(localize(request, CHANGED), "info")
     if initial:
         return HTTPFound(_after_login_url(request, row))
     return HTTPFound(request.route_url("info"))
@@ -176,7 +176,7 @@ def groups(request: Request) -> Any:
     modules = get_modules(request.registry)
     return {
         "rows": [(group, modules.summary(group)) for group in contract_groups],
-        "message": "入金グループを選択してください。" if request.method == "POST" else None,
+        "message": _("入金グループを選択してください。") if request.method == "POST" else None,
     }
 
 

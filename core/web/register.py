@@ -16,11 +16,12 @@ from core.auth.flows import Flow, FlowSpec, end, get_flows
 from core.auth.passwords import hash_password
 from core.clock import utcnow
 from core.db.models import Contract, Role, User
+from core.i18n import _
 from core.mail.interfaces import IOutbox
 from core.web.forms import MASTER_ALREADY_REGISTERED, UserRegistrationForm, formdata
 
 RESULT_KEY = "registration_result"
-ID_TAKEN = "このユーザーIDは既に使用されています。別のユーザーIDを入力してください。"
+ID_TAKEN = _("このユーザーIDは既に使用されています。別のユーザーIDを入力してください。")
 
 
 def _complete(request: Request, flow: Flow) -> Response:

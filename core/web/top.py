@@ -8,13 +8,16 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from core.auth.flows import FLOW_KEY, end
+from core.i18n import _
 
 #: Why the visitor landed here (``?reason=``): what to do next, in the manuals' words.
 REASONS = {
-    "timeout": "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。",
-    "certificate": "電子証明書が確認できなくなったため、ログアウトしました。"
-    "電子証明書が失効または有効期限切れの場合は「電子証明書発行」から発行してください。",
-    "logged_out": "ログアウトしました。",
+    "timeout": _("一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。"),
+    "certificate": _(
+        "電子証明書が確認できなくなったため、ログアウトしました。"
+        "電子証明書が失効または有効期限切れの場合は「電子証明書発行」から発行してください。"
+    ),
+    "logged_out": _("ログアウトしました。"),
 }
 
 

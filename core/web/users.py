@@ -23,16 +23,30 @@ from core import clock, rules, timefmt
 from core.accounts import users
 from core.db.models import User
 from core.hookspecs import ServiceModule
+from core.i18n import Message, _, localize
 from core.security.policy import Permission
 from core.web.forms import Form, PasswordField, StringField, UserRegistrationForm, formdata
 
-CREATED = "一般ユーザー（{user_id}）を登録しました。"
-UPDATED = "契約ユーザー情報（{user_id}）を更新しました。"
-DELETED = "一般ユーザー（{user_id}）を削除しました。"
-NOTHING_ENTERED = "変更する項目を入力（または選択）してください。"
-PASSWORD_MISMATCH = "パスワードと再入力したパスワードが一致しません。"  # noqa: S105 (a message)
-EMAIL_MISMATCH = "メールアドレスと再入力したメールアドレスが一致しません。"
-NOT_A_CHOICE = "選択肢から選択してください。"
+
+def created(user_id: str) -> Message:
+    """The notice after a general user is registered."""
+    return _("一般ユーザー（${user_id}）を登録しました。", user_id=user_id)
+
+
+def updated(user_id: str) -> Message:
+    """The notice after a user's information is changed."""
+    return _("契約ユーザー情報（${user_id}）を更新しました。", user_id=user_id)
+
+
+def deleted(user_id: str) -> Message:
+    """The notice after a general user is deleted."""
+    return _("一般ユーザー（${user_id}）を削除しました。", user_id=user_id)
+
+
+NOTHING_ENTERED = _("変更する項目を入力（または選択）してください。")
+PASSWORD_MISMATCH = _("パスワードと再入力したパスワードが一致しません。")
+EMAIL_MISMATCH = _("メールアドレスと再入力したメールアドレスが一致しません。")
+NOT_A_CHOICE = _("選択肢から選択してください。")
 
 RESTRICTION_PREFIX = "restriction_"
 
@@ -105,9 +119,9 @@ def _levels(form: Form, modules: list[ServiceModule]) -> dict[str, str]:
 class ProfileForm(Form):
     """DM492101 for every user: ユーザー名, メールアドレス (+再入力); empty fields stay unchanged."""
 
-    user_name = StringField("ユーザー名", [_if_entered(rules.check_user_name)])
-    email = StringField("メールアドレス")
-    email_confirm = StringField("メールアドレス再入力", [_matches("email", EMAIL_MISMATCH)])
+    user_name = StringField(_("ユーザー名"), [_if_entered(rules.check_user_name)])
+    email = StringField(_("メールアドレス"))
+    email_confirm = StringField(_("メールアドレス再入力"), [_matches("email", EMAIL_MISMATCH)])
 
     def __init__(
         self, formdata: Any = None, *, denied_domains: frozenset[str] = frozenset(), **kw: Any
@@ -126,15 +140,17 @@ class ProfileForm(Form):
 class MasterEditForm(ProfileForm):
     """DM492101 as the master fills it: a password (+再入力) besides the profile."""
 
-    password = PasswordField("パスワード", [_if_entered(rules.check_password)])
-    password_confirm = PasswordField("パスワード再入力", [_matches("password", PASSWORD_MISMATCH)])
+    password = PasswordField(_("パスワード"), [_if_entered(rules.check_password)])
+    password_confirm = PasswordField(
+        _("パスワード再入力"), [_matches("password", PASSWORD_MISMATCH)]
+    )
 
 
 class GeneralEditForm(MasterEditForm):
     """DM492101 as the master fills it for a general user: also ユーザー状態 (restrictions added)."""
 
     state = ChoiceField(
-        "ユーザー状態", choices=[SelectChoice(s.value, s.label) for s in users.UserState]
+        _("ユーザー状態"), choices=[SelectChoice(s.value, s.label) for s in users.UserState]
     )
 
 
@@ -243,7 +259,7 @@ def users_new(request: Request) -> Any:
         request.find_service(users.IUserAdministration).create_general_user(master, new)
     except users.UserAdminError as exc:
         return _with_error(values, exc)
-    request.session.flash(CREATED.format(user_id=new.user_id), "info")
+    request.session.flash(localize(request, created(new.user_id)), "info")
     return HTTPFound(request.route_url("users"))
 
 
@@ -304,7 +320,7 @@ def user_edit(request: Request) -> Any:
     if not changed:
         values["message"] = NOTHING_ENTERED
         return values
-    request.session.flash(UPDATED.format(user_id=target.user_id), "info")
+    request.session.flash(localize(request, updated(target.user_id)), "info")
     return HTTPFound(request.route_url("users"))
 
 
@@ -319,15 +335,15 @@ def user_delete(request: Request) -> Any:
     master: User = request.identity.user
     target = _target(request)
     if users.is_master(target):
-        request.session.flash(users.MASTER_NOT_DELETABLE, "error")
+        request.session.flash(localize(request, users.MASTER_NOT_DELETABLE), "error")
         return HTTPFound(request.route_url("users"))
     if request.method == "POST":
         try:
             request.find_service(users.IUserAdministration).delete_general_user(master, target)
         except users.UserAdminError as exc:  # e.g. deleted meanwhile from another browser
-            request.session.flash(exc.message, "error")
+            request.session.flash(localize(request, exc.message), "error")
         else:
-            request.session.flash(DELETED.format(user_id=target.user_id), "info")
+            request.session.flash(localize(request, deleted(target.user_id)), "info")
         return HTTPFound(request.route_url("users"))
     return {"target": target, "role": users.role_label(target)}
 

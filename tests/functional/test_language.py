@@ -111,3 +111,55 @@ def test_the_login_screen_in_english(customer):
 def test_the_negotiator_without_cookie_or_header():
     assert negotiate_locale(Request.blank("/")) == "ja"
     assert negotiate_locale(Request.blank("/", headers={"Accept-Language": "en"})) == "en"
+
+
+# --- Messages written in Python (core.i18n) -------------------------------------------------------
+
+
+def test_a_refused_form_in_english_names_its_field_in_english(customer):
+    """A required-field message is built from the field's label: in English both are English
+    (SPEC 8, #15); the same form in Japanese keeps the manual's wording (ACC-8)."""
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    page = customer.app.get("/register/master", extra_environ=english).maybe_follow()
+    form = page.forms[0]
+    form["contract_no"] = "1234"
+    refused = form.submit(extra_environ=english)
+    errors = [error.text for error in refused.html.select("p.error")]
+    assert errors == [
+        "Please enter the contract number as 8 half-width digits.",
+        "Initial password is required.",
+    ]
+    assert refused.html.find("label", attrs={"for": "contract_no"}).text == "Contract number"
+    page = customer.app.get("/register/master").maybe_follow()
+    japanese = page.forms[0].submit()
+    assert [error.text for error in japanese.html.select("p.error")] == [
+        "契約番号を入力してください。",
+        "初期パスワードを入力してください。",
+    ]
+
+
+def test_a_flashed_notice_is_kept_in_the_language_it_was_given_in(customer):
+    """The logout notice (FLOW-7) is stored in the screen's language and shown on the next one."""
+    customer.register_master()
+    customer.app.reset()
+    data, _ = customer.issue(MASTER["user_id"], MASTER["password"])
+    customer.app.reset()
+    customer.use_certificate(data, MASTER["password"])
+    customer.app.set_cookie(LANGUAGE_COOKIE, "en")
+    page = customer.login(MASTER["password"])
+    while "logout" not in [form.id for form in page.forms.values()]:
+        page = page.forms["groups-form"].submit().maybe_follow()
+    top = page.forms["logout"].submit().maybe_follow()
+    assert top.html.find(role="status").text.strip() == "You have logged out."
+
+
+def test_the_request_guard_refuses_in_the_browser_language(testapp):
+    """A refusal drawn before the app reads the request (#12) follows the language cookie or
+    Accept-Language too; without either it is Japanese."""
+    english = testapp.get("/?q=%FF", headers={"Accept-Language": "en"}, status=400)
+    assert english.html.html["lang"] == "en"
+    assert english.html.h1.text == "The request cannot be processed"
+    assert "Reference number for enquiries: " in english.text
+    japanese = testapp.get("/?q=%FF", status=400)
+    assert japanese.html.html["lang"] == "ja"
+    assert japanese.html.h1.text == "リクエストを処理できません"
