@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from core.i18n import _
+
 #: The service's name as the bank's manuals write it (「ろうきん賃金控除事務支援サービス」): the mails
 #: and the paper forms use it. The page header shows the system's name instead (``cjs.system_name``,
 #: 「…システム」 as on the manuals' screens).
-SERVICE_NAME = "ろうきん賃金控除事務支援サービス"
+SERVICE_NAME = _("ろうきん賃金控除事務支援サービス")
 
 
 class ConfigurationError(Exception):
@@ -171,7 +173,12 @@ SETTINGS: tuple[Setting, ...] = (
         "development allows secrets written in the ini file; production refuses them",
     ),
     Setting("sqlalchemy.url", str, None, "database URL (sqlite:///… or postgresql+psycopg://…)"),
-    Setting("cjs.system_name", str, "ろうきん 賃金控除事務支援システム", "name in the page header"),
+    Setting(
+        "cjs.system_name",
+        str,
+        _("ろうきん 賃金控除事務支援システム"),
+        "name in the page header (the default has an English name; a bank's own name is shown as written)",
+    ),
     Setting("cjs.ca.signer", str, "software", "name of the CA signer plugin (cjs.signers)"),
     Setting("cjs.ca.dir", _path, "var/ca", "folder of the CA certificate, key file and CRL"),
     Setting(

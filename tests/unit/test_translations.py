@@ -65,6 +65,7 @@ JAPANESE_ONLY_MODULES = {
     "plugins/*/loader.py": "the checks of the files the bank loads, read by the bank's staff",
     "plugins/*/records.py": "the fixed layouts of the bank's files",
     "core/outputs/csvexport.py": "the CSV files keep the bank's Japanese column layout",
+    "core/web/language.py": "the header's switch names each language in that language (日本語)",
 }
 
 #: Modules whose messages are being moved into the catalogue (#15, in progress): each leaves the
@@ -79,7 +80,6 @@ NOT_YET_TRANSLATED = {
     "core/outputs/pdf.py",
     "core/outputs/pdfstream.py",
     "core/plugins.py",
-    "core/settings.py",
     "core/timefmt.py",
     "core/web/language.py",
     "core/web/oplog.py",
