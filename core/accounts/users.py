@@ -54,7 +54,7 @@ from core.db.models import (
     UserRestriction,
 )
 from core.hookspecs import RESTRICTION_LEVELS, ServiceModule
-from core.i18n import _
+from core.i18n import Message, _
 from core.mail.interfaces import IOutbox
 from core.mail.services import DatabaseOutbox
 from core.pki import certificates
@@ -153,10 +153,11 @@ def is_master(user: User) -> bool:
     return user.role == Role.MASTER
 
 
-def role_label(user: User) -> str:
+def role_label(user: User) -> Message:
     """権限 (ACC-6): 会員(マスター), 会員(一般), 事業主(マスター), 事業主(一般)."""
     kind = ContractKind(user.contract.kind).label
-    return f"{kind}({_('マスター') if is_master(user) else _('一般')})"
+    role = _("マスター") if is_master(user) else _("一般")
+    return _("${kind}(${role})", kind=kind, role=role)
 
 
 def state_of(user: User, now: dt.datetime) -> UserState:
