@@ -6,10 +6,11 @@ import subprocess
 import sys
 
 #: What a signer may load of core: the X.509 profile and the leaves it stands on, the hooks, the
-#: settings (docs/hooks.md, "The plugin API").
+#: settings and the message catalogue's marker they use (docs/hooks.md, "The plugin API").
 SIGNER_API = {
     "core",
     "core.hookspecs",
+    "core.i18n",
     "core.settings",
     "core.timefmt",
     "core.pki",
