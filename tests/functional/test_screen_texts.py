@@ -40,13 +40,23 @@ def labels(page: Any) -> dict[str, str]:
 
 
 def field_help(page: Any) -> dict[str, list[str]]:
-    """The 【入力項目説明】 table: label → lines."""
+    """The 【入力項目説明】 table: label → lines (the label without its ＜必須＞ mark)."""
     section = page.html.select_one(".field-help")
     assert section.h2.get_text() == "【入力項目説明】"
     return {
-        row.th.get_text(): [line.get_text() for line in row.select(".line")]
+        row.th.contents[0].get_text().strip(): [line.get_text() for line in row.select(".line")]
         for row in section.select("tr")
     }
+
+
+def required_in_field_help(page: Any) -> list[str]:
+    """The labels of the 【入力項目説明】 marked ＜必須＞ (002 「④ ユーザー認証」)."""
+    return [
+        row.th.contents[0].get_text().strip()
+        for row in page.html.select(".field-help tr")
+        if row.th.select_one(".required")
+        and row.th.select_one(".required").get_text() == "＜必須＞"
+    ]
 
 
 def notes(page: Any, title: str = "ご注意ください") -> list[str]:
@@ -103,7 +113,11 @@ def test_dc583101_and_dc584101_in_the_manuals_words(testapp, bank):
         "パスワード": PASSWORD_RULE,
         "パスワード再入力": ["登録するパスワードの確認用です。"],
         "ユーザー名": ["全角20文字以下で入力します。（カナ、漢字含む）"],
-        "メールアドレス": ["半角英数50桁以下で入力します。", "※携帯電話のアドレスは不可"],
+        "メールアドレス": [
+            "半角英数50桁以下で入力します。",
+            "※携帯電話のアドレスは不可",
+            "※ ご登録いただいたメールアドレスにお知らせ等のメールが送られます。",  # 000 ③
+        ],
         "メールアドレス再入力": ["登録するメールアドレスの確認用です。"],
     }
     assert notes(page) == [
@@ -129,6 +143,10 @@ def test_the_registration_result_and_the_issuance_screens(customer):
     assert "電子証明書発行に必要なユーザー認証を行います。" in page.text
     assert hints(page)["password"] == PASSWORD_HINT
     assert field_help(page)["パスワード"] == PASSWORD_RULE
+    assert required_in_field_help(page) == ["ユーザーID", "パスワード"]
+    assert "※「マスターユーザーの初期登録」で登録したユーザーIDとパスワードを入力します。" in (
+        page.text
+    )  # 000 「① ユーザー認証」
     assert "※ ロックまたは閉塞の状態になった場合、該当ユーザーにメールでお知らせします。" in notes(
         page
     )
@@ -138,7 +156,10 @@ def test_the_registration_result_and_the_issuance_screens(customer):
         "認証コードのメールが届かない場合、登録されたメールアドレスを再度ご確認ください。"
     ]
     assert field_help(code) == {
-        "認証コード": ["半角数字6桁で入力します。（数字のみ、有効期限30分）"]
+        "認証コード": [
+            "※ユーザーメールアドレスに送信された認証コードを入力します。",  # 002 ⑤
+            "半角数字6桁で入力します。（数字のみ、有効期限30分）",
+        ]
     }
     customer.app.reset()
     data, _ = customer.issue(MASTER["user_id"], MASTER["password"])
@@ -252,7 +273,58 @@ def test_the_hours_notice_names_the_closed_days_of_the_settings(app_settings):
         assert headers == ["月～土曜日", "日"]
         assert "12月31日・1月1日はご利用いただけません。" in page.text
         assert "土・日・祝休日" not in page.text
+        assert (  # 001 p.3
+            "※上記時間帯であってもメンテナンス等によりご利用いただけない場合がございます。"
+            "あらかじめご了承ください。" in page.text
+        )
         footer = page.html.select_one("footer.site-footer").get_text()
         assert "ご利用時間：月～土曜日 8:00～20:00（年末年始を除く）" in footer  # not 祝休日
     finally:
         close_app(app)
+
+
+def test_the_top_page_explains_the_browsers_certificate_picker(testapp):
+    """001 p.19 and p.29 (2), 000 「① URLアクセス」, 002 「② 電子証明書選択」: the notes on the
+    certificate selection window the browser shows before our first screen."""
+    page = testapp.get("/")
+    assert notes(page, "電子証明書の選択画面について") == [
+        "利用するパソコンに複数の電子証明書が存在する場合、証明書の選択ウィンドウに表示される"
+        "証明書情報にご自身のユーザーIDが含まれる証明書を選択してください。",
+        "※ 誤って違う電子証明書を選択してしまった場合は、開いているブラウザをすべて閉じ、"
+        "本システムへのアクセスから再度やり直してください。",
+        "※ ブラウザのバージョンや設定の違い等により、電子証明書発行前であってもURLアクセス時に"
+        "電子証明書の選択画面が表示されることがあります。その場合、選択すべき電子証明書はないため、"
+        "そのまま［OK］ボタンを押してください。",
+        "※ 一般ユーザーの初期登録でマスターユーザーと同一のパソコンを使用する場合、"
+        "マスターユーザーの電子証明書が表示される場合がありますので、［キャンセル］ボタンを"
+        "押してください。",
+    ]
+
+
+def test_the_issue_and_result_screens_say_where_the_certificate_works(customer):
+    """000 「■ 電子証明書発行」 on the 発行 screen (its "Windows" made general, SPEC 8); 002 「⑧ 発行
+    結果」: close the browser and start it again; 001 p.10 (11): a file that cannot be found is issued
+    again while unused (CERT-3's replacement, on in these settings)."""
+    customer.register_master()
+    customer.app.reset()
+    page = customer.start_issue(MASTER["user_id"], MASTER["password"])
+    page.form["code"] = customer.latest_code(MASTER["email"])
+    issue = page.form.submit().maybe_follow()
+    assert (
+        "電子証明書をインポートしたパソコンからのみ本システムへのログインが可能になります。"
+        in issue.text
+    )
+    assert "※ 電子証明書はパソコンのログオンアカウント（OSのユーザー）ごとにインポートして" in (
+        issue.text
+    )
+    assert "Windows" not in issue.text
+    result = issue.forms[0].submit().maybe_follow()
+    result = result.forms["issuing-form"].submit().maybe_follow()
+    assert (
+        "「閉じる」を押した後は、ブラウザを閉じてください。引き続きサービスを利用する場合は、"
+        "再度ブラウザを起動して本システムにアクセスします。" in result.text
+    )
+    assert (
+        "なお、ダウンロードフォルダの中にファイルが見当たらない、どこにダウンロードしたかわからない"
+        "時は、ログインに使う前であれば、電子証明書を発行し直すことができます。" in notes(result)
+    )
