@@ -5,7 +5,8 @@ What counts as Japanese text: any run of kana, kanji, CJK punctuation (「」、
 forms (（）：～, full-width letters) or the reference mark ※.
 
 What is checked in each customer template (``templates/**.html`` without ``templates/staff``, the
-bank's Japanese-only console), read with Jinja's own lexer so that comments are skipped:
+bank's Japanese-only console, and the mails, ``templates/mail/*.txt``), read with Jinja's own lexer
+so that comments are skipped:
 
 - the template's text (what Jinja writes as it is) holds no Japanese outside ``{% trans %}`` …
   ``{% endtrans %}``;
@@ -80,7 +81,6 @@ NOT_YET_TRANSLATED = {
     "core/outputs/pdf.py",
     "core/outputs/pdfstream.py",
     "core/plugins.py",
-    "core/timefmt.py",
     "core/web/language.py",
     "core/web/oplog.py",
     "core/web/software_keyboard.py",
@@ -99,10 +99,12 @@ NOT_YET_TRANSLATED = {
 
 
 def customer_templates() -> list[Path]:
-    """Every customer screen template (the staff console's are Japanese-only)."""
-    return sorted(
+    """Every customer screen template (the staff console's are Japanese-only) and every mail's
+    (all go to customers)."""
+    screens = [
         path for path in TEMPLATES.rglob("*.html") if TEMPLATES / "staff" not in path.parents
-    )
+    ]
+    return sorted([*screens, *(TEMPLATES / "mail").glob("*.txt")])
 
 
 def untranslated_japanese(source: str) -> list[tuple[int, str]]:
