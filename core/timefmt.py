@@ -75,9 +75,9 @@ def kanji(value: dt.datetime, *, seconds: bool = False) -> Message:
     local = to_jst(value)
     return _(
         "${year}年${month}月${day}日 ${time}",
-        year=f"{local.year}",
-        month=f"{local.month:02d}",
-        day=f"{local.day:02d}",
+        year=str(local.year),
+        month=format(local.month, "02d"),
+        day=format(local.day, "02d"),
         time=local.strftime("%H:%M:%S" if seconds else "%H:%M"),
     )
 
@@ -87,10 +87,10 @@ def kanji_short(value: dt.datetime) -> Message:
     local = to_jst(value)
     return _(
         "${year}年${month}${day}日 ${time}",
-        year=f"{local.year}",
+        year=str(local.year),
         month=MONTHS[local.month - 1],
-        day=f"{local.day}",
-        time=f"{local:%H:%M}",
+        day=str(local.day),
+        time=local.strftime("%H:%M"),
     )
 
 
@@ -100,9 +100,9 @@ def kanji_date(value: dt.datetime | dt.date) -> Message:
         value = to_jst(value).date()
     return _(
         "${year}年${month}${day}日",
-        year=f"{value.year}",
+        year=str(value.year),
         month=MONTHS[value.month - 1],
-        day=f"{value.day}",
+        day=str(value.day),
     )
 
 
@@ -110,15 +110,15 @@ def kanji_day(value: dt.date) -> Message:
     """``2026年01月05日``: a calendar date (the bank's dates on the information screens)."""
     return _(
         "${year}年${month}月${day}日",
-        year=f"{value.year}",
-        month=f"{value.month:02d}",
-        day=f"{value.day:02d}",
+        year=str(value.year),
+        month=format(value.month, "02d"),
+        day=format(value.day, "02d"),
     )
 
 
 def kanji_month(value: dt.date) -> Message:
     """``2026年01月``: the month of a date (控除年月)."""
-    return _("${year}年${month}月", year=f"{value.year}", month=f"{value.month:02d}")
+    return _("${year}年${month}月", year=str(value.year), month=format(value.month, "02d"))
 
 
 def dashed(value: dt.datetime) -> str:
