@@ -79,8 +79,6 @@ NOT_YET_TRANSLATED = {
     "core/outputs/pdf.py",
     "core/outputs/pdfstream.py",
     "core/plugins.py",
-    "core/web/language.py",
-    "core/web/software_keyboard.py",
     "plugins/collective_savings/__init__.py",
     "plugins/collective_savings/models.py",
     "plugins/collective_savings/outputs.py",
