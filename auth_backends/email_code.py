@@ -86,7 +86,7 @@ class EmailCodeStep:
                 expires_at=now + dt.timedelta(minutes=minutes),
             )
         )
-        request.find_service(IOutbox).notify_user(
+        request.find_service(IOutbox).notify_requester(
             user, "email_code", code=code, valid_minutes=minutes
         )
         audit.record(

@@ -22,9 +22,23 @@ from pyramid.response import Response
 from pyramid.static import static_view
 
 from core import clock
-from core.timefmt import JST
+from core.i18n import Message, _
+from core.timefmt import JST, MONTHS
 
-WEEKDAY_NAMES = ("月", "火", "水", "木", "金", "土", "日")
+#: The weekdays as the hours notice names them (「月」…, "Mon"… in English), Monday first.
+WEEKDAY_NAMES = (_("月"), _("火"), _("水"), _("木"), _("金"), _("土"), _("日"))
+#: What the service is closed on besides weekdays: national holidays; the year-end holidays.
+NATIONAL_HOLIDAYS = _("祝休日")
+YEAR_END = _("年末年始")
+
+
+def joined(parts: list[Message]) -> Message | str:
+    """``parts`` as one list: 「土・日・祝休日」, "Sat, Sun, national holidays"; "" for none."""
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return parts[0]
+    return _("${first}・${rest}", first=parts[0], rest=joined(parts[1:]))
 
 
 @dataclass(frozen=True)
@@ -78,38 +92,44 @@ class ServiceHours:
         """Whether customer screens are served at ``now``."""
         return self.closed_reason(now) is None
 
-    def closed_days_label(self) -> str:
+    def closed_days_label(self) -> Message | str:
         """The weekdays and holidays the service is closed on, for the notice, e.g. 土・日・祝休日."""
         parts = [WEEKDAY_NAMES[d] for d in range(7) if d not in self.open_days]
         if self.national_holidays_closed:
-            parts.append("祝休日")
-        return "・".join(parts)
+            parts.append(NATIONAL_HOLIDAYS)
+        return joined(parts)
 
-    def closed_month_days_label(self) -> str:
+    def closed_month_days_label(self) -> Message | str:
         """The bank's extra closed days of every year, e.g. 12月31日・1月1日 (empty when none)."""
-        return "・".join(
-            f"{month}月{day}日" for month, day in sorted(self.closed_days, key=_year_end_first)
-        )
+        return joined(self._closed_month_days())
 
-    def excluded_days_label(self) -> str:
+    def _closed_month_days(self) -> list[Message]:
+        return [
+            _("${month}${day}日", month=MONTHS[month - 1], day=str(day))
+            for month, day in sorted(self.closed_days, key=_year_end_first)
+        ]
+
+    def excluded_days_label(self) -> Message | str:
         """What the footer's hours leave out, e.g. 祝休日・年末年始 (empty when nothing).
 
         The closed month-days read 年末年始 when they all fall between 12月29日 and 1月3日, as the
         manuals write it; other days are named.
         """
-        parts = ["祝休日"] if self.national_holidays_closed else []
+        parts: list[Message] = [NATIONAL_HOLIDAYS] if self.national_holidays_closed else []
         if self.closed_days and self.closed_days <= _YEAR_END:
-            parts.append("年末年始")
+            parts.append(YEAR_END)
         elif self.closed_days:
-            parts.append(self.closed_month_days_label())
-        return "・".join(parts)
+            parts += self._closed_month_days()
+        return joined(parts)
 
-    def open_days_label(self) -> str:
+    def open_days_label(self) -> Message:
         """The open weekdays for the notice, e.g. 月～金曜日."""
         days = sorted(self.open_days)
         if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
-            return f"{WEEKDAY_NAMES[days[0]]}～{WEEKDAY_NAMES[days[-1]]}曜日"
-        return "・".join(WEEKDAY_NAMES[d] for d in days) + "曜日"
+            return _(
+                "${first}～${last}曜日", first=WEEKDAY_NAMES[days[0]], last=WEEKDAY_NAMES[days[-1]]
+            )
+        return _("${days}曜日", days=joined([WEEKDAY_NAMES[d] for d in days]))
 
 
 _YEAR_END = frozenset({(12, 29), (12, 30), (12, 31), (1, 1), (1, 2), (1, 3)})

@@ -18,6 +18,11 @@ function                example                     where
 :func:`compact`         ``20260105090500``          file names
 ======================  ==========================  ================================================
 
+The ``kanji`` formats are messages of the catalogue (:mod:`core.i18n`): the Japanese above is the
+text itself, and an English screen or mail shows them in English (SPEC 8): the screens' and PDFs'
+as ``2026-01-05 09:05``, ``2026-01-05``, ``2026-01``; the mails' with the month's name,
+``5 January 2026 09:05 JST`` and ``5 January 2026``.
+
 :data:`FILTERS` are the Jinja2 filters, given once to the page templates (:func:`includeme`) and to
 the mail templates (``core.mail``).
 """
@@ -28,10 +33,28 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from core.i18n import Message, _
+
 if TYPE_CHECKING:
     from pyramid.config import Configurator
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
+
+#: The months as the mails name them: 「1月」 … 「12月」, "January" … "December" in English.
+MONTHS = (
+    _("1月"),
+    _("2月"),
+    _("3月"),
+    _("4月"),
+    _("5月"),
+    _("6月"),
+    _("7月"),
+    _("8月"),
+    _("9月"),
+    _("10月"),
+    _("11月"),
+    _("12月"),
+)
 
 
 def to_jst(value: dt.datetime) -> dt.datetime:
@@ -47,32 +70,55 @@ def slashed(value: dt.datetime | None, *, seconds: bool = True) -> str:
     return to_jst(value).strftime("%Y/%m/%d %H:%M:%S" if seconds else "%Y/%m/%d %H:%M")
 
 
-def kanji(value: dt.datetime, *, seconds: bool = False) -> str:
+def kanji(value: dt.datetime, *, seconds: bool = False) -> Message:
     """``2026年01月05日 09:05`` (``:00`` added with ``seconds``) in Japan time."""
-    return to_jst(value).strftime("%Y年%m月%d日 %H:%M:%S" if seconds else "%Y年%m月%d日 %H:%M")
+    local = to_jst(value)
+    return _(
+        "${year}年${month}月${day}日 ${time}",
+        year=str(local.year),
+        month=format(local.month, "02d"),
+        day=format(local.day, "02d"),
+        time=local.strftime("%H:%M:%S" if seconds else "%H:%M"),
+    )
 
 
-def kanji_short(value: dt.datetime) -> str:
+def kanji_short(value: dt.datetime) -> Message:
     """``2026年1月5日 09:05`` in Japan time: month and day without a leading zero (mails)."""
     local = to_jst(value)
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    return _(
+        "${year}年${month}${day}日 ${time}",
+        year=str(local.year),
+        month=MONTHS[local.month - 1],
+        day=str(local.day),
+        time=local.strftime("%H:%M"),
+    )
 
 
-def kanji_date(value: dt.datetime | dt.date) -> str:
+def kanji_date(value: dt.datetime | dt.date) -> Message:
     """``2026年1月5日``; a datetime is taken in Japan time."""
     if isinstance(value, dt.datetime):
         value = to_jst(value).date()
-    return f"{value.year}年{value.month}月{value.day}日"
+    return _(
+        "${year}年${month}${day}日",
+        year=str(value.year),
+        month=MONTHS[value.month - 1],
+        day=str(value.day),
+    )
 
 
-def kanji_day(value: dt.date) -> str:
+def kanji_day(value: dt.date) -> Message:
     """``2026年01月05日``: a calendar date (the bank's dates on the information screens)."""
-    return f"{value.year}年{value.month:02d}月{value.day:02d}日"
+    return _(
+        "${year}年${month}月${day}日",
+        year=str(value.year),
+        month=format(value.month, "02d"),
+        day=format(value.day, "02d"),
+    )
 
 
-def kanji_month(value: dt.date) -> str:
+def kanji_month(value: dt.date) -> Message:
     """``2026年01月``: the month of a date (控除年月)."""
-    return f"{value.year}年{value.month:02d}月"
+    return _("${year}年${month}月", year=str(value.year), month=format(value.month, "02d"))
 
 
 def dashed(value: dt.datetime) -> str:

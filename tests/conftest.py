@@ -514,7 +514,8 @@ class Customer:
         return body_of(row, self.settings or self.app.app.registry.settings)
 
     def latest_code(self, email: str) -> str:
-        """The authentication code in the newest code mail to ``email`` (from the outbox)."""
+        """The authentication code in the newest code mail to ``email`` (from the outbox), in
+        Japanese or English."""
         import re
 
         from sqlalchemy import select
@@ -528,7 +529,7 @@ class Customer:
             .order_by(OutboxMessage.id.desc())
         ).first()
         assert row is not None, f"no code mail to {email}"
-        match = re.search(r"認証コード：(\d{6})", self.mail_body(row))
+        match = re.search(r"(?:認証コード：|Authentication code: )(\d{6})", self.mail_body(row))
         assert match is not None
         return match.group(1)
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.bank.messages import MessagesLoader
-from core.bank.schedules import SchedulesLoader
+from core.bank.schedules_file import SchedulesLoader
 from core.db import make_engine, make_session_factory
 from core.db.models import AuditEvent
 from core.hookspecs import Loader, RowError

@@ -2,7 +2,7 @@
 
 The bank sets, per deposit group and cycle (月例, 夏季一時金, 年末一時金), each 控除年月 with its 締切日,
 the days the request and result data came in and the 支給日(入金予定日); it loads them from a file
-(``cjs bank load core schedules FILE``, :class:`SchedulesLoader`). The schedule is one per deposit
+(``cjs bank load core schedules FILE``, :class:`core.bank.schedules_file.SchedulesLoader`). The schedule is one per deposit
 group, shared by 労金控除 and 賃控元帳: both modules contribute :func:`info_panel` through
 ``cjs_info_panels`` with the same key, so DC671101 shows it once when either is enabled (and not
 非表示 for the user).
@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.bank.organisations import Organisations
-from core.dataload import Column, choice, digits, optional, read_rows, yyyymm, yyyymmdd
 from core.db.models import DeductionSchedule, DepositGroup
-from core.hookspecs import InfoPanel, Parsed, RowError
+from core.hookspecs import InfoPanel
+from core.i18n import Message, _
 from core.timefmt import to_jst
 
 #: The panel's template and the key the deduction modules share (one panel on the screen).
@@ -34,8 +32,8 @@ TEMPLATE = "info/schedule.html"
 PANEL_KEY = "deduction_schedule"
 PANEL_ORDER = 10
 
-INPUT_OPEN = "入力中"
-INPUT_CLOSED = "締切中"
+INPUT_OPEN = _("入力中")
+INPUT_CLOSED = _("締切中")
 
 
 class Cycle(enum.StrEnum):
@@ -46,11 +44,16 @@ class Cycle(enum.StrEnum):
     WINTER = "winter"
 
     @property
-    def label(self) -> str:
+    def label(self) -> Message:
         return CYCLE_LABELS[self]
 
 
-CYCLE_LABELS = {Cycle.MONTHLY: "月例", Cycle.SUMMER: "夏季一時金", Cycle.WINTER: "年末一時金"}
+#: The cycles' names: on the screens (in their language) and in the bank's file (Japanese).
+CYCLE_LABELS = {
+    Cycle.MONTHLY: _("月例"),
+    Cycle.SUMMER: _("夏季一時金"),
+    Cycle.WINTER: _("年末一時金"),
+}
 
 
 def input_open(schedule: DeductionSchedule, now: dt.datetime) -> bool:
@@ -63,7 +66,7 @@ class ScheduleRow:
     """A row of the schedule table as shown: the month, 入力中 or 締切中, and its dates."""
 
     schedule: DeductionSchedule
-    state: str
+    state: Message
 
 
 def current_rows(
@@ -136,63 +139,3 @@ def save_schedule(dbsession: Session, data: ScheduleData) -> DeductionSchedule:
         if getattr(schedule, name) != value:
             setattr(schedule, name, value)
     return schedule
-
-
-#: The columns of the file, in order (docs/data-formats.md).
-COLUMNS = (
-    Column("契約番号", digits(8)),
-    Column("入金グループ", digits(8)),
-    Column("区分", choice({label: cycle for cycle, label in CYCLE_LABELS.items()})),
-    Column("控除年月", yyyymm),
-    Column("締切日", yyyymmdd),
-    Column("依頼データ受信日", optional(yyyymmdd)),
-    Column("結果データ受信日", optional(yyyymmdd)),
-    Column("支給日", yyyymmdd),
-)
-
-
-class SchedulesLoader:
-    """``cjs bank load core schedules FILE``: months of the deposit groups' schedules, added or
-    updated by deposit group, 区分 and 控除年月 (a month not in the file stays as it is)."""
-
-    kind = "schedules"
-    title = "スケジュール"
-
-    def parse(self, dbsession: Session, data: bytes) -> Parsed:
-        """Every month of the file, or an error for each refused cell or line."""
-        rows, errors = read_rows(data, COLUMNS)
-        organisations = Organisations(dbsession)
-        months: list[ScheduleData] = []
-        seen: set[tuple[int, Cycle, dt.date]] = set()
-        for line, values in rows:
-            contract_no, group_no, cycle, month, deadline, request_on, result_on, payment_on = (
-                values
-            )
-            group = organisations.group(contract_no, group_no)
-            if group is None:
-                errors.append(
-                    RowError(
-                        line, "この契約にこの入金グループはありません。", "入金グループ", group_no
-                    )
-                )
-                continue
-            if (group.id, cycle, month) in seen:
-                errors.append(
-                    RowError(
-                        line,
-                        "同じ入金グループ・区分・控除年月がファイル内にあります。",
-                        "控除年月",
-                        f"{month:%Y%m}",
-                    )
-                )
-                continue
-            seen.add((group.id, cycle, month))
-            months.append(
-                ScheduleData(group, cycle, month, deadline, request_on, result_on, payment_on)
-            )
-        return Parsed(rows=months, errors=sorted(errors, key=lambda e: e.line))
-
-    def store(self, dbsession: Session, rows: Sequence[Any], *, now: dt.datetime) -> None:
-        """Add or update each month; the core commits them with the file's audit event."""
-        for row in rows:
-            save_schedule(dbsession, row)

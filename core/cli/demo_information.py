@@ -21,7 +21,7 @@ from typing import Any
 
 from core.bank import loaders
 from core.bank import messages as bank_messages
-from core.bank import schedules as bank_schedules
+from core.bank import schedules_file as bank_schedules
 from core.db import make_engine, make_session_factory
 from core.timefmt import to_jst
 

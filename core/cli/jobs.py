@@ -127,8 +127,13 @@ def _notify(
         }
         if kind == "cert_expiring":
             context["days_left"] = days_left(cert.not_after, now)
-        message = mail.enqueue(
-            session, to=user.email, template=kind, context=context, settings=settings
+        message = mail.enqueue(  # not the user's own request: in their last-used language
+            session,
+            to=user.email,
+            template=kind,
+            context=context,
+            settings=settings,
+            locale=user.language,
         )
         session.commit()
         log.info(

@@ -179,6 +179,9 @@ class User(Base):
     blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     previous_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The language of the screens the user last used ("ja" or "en", SPEC 8): mails the user's own
+    #: request did not cause (a job's notice, the master's or the bank's action) are written in it.
+    language: Mapped[str] = mapped_column(String(8), default="ja", server_default="ja")
     #: A deleted user keeps its row (its certificates stay in the CRL, its audit history stays)
     #: and its user ID is never given again (ACC-1).
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -14,7 +14,9 @@ Views, jobs and loaders use the outbox service (``core.mail.services``)::
 
 Templates are ``templates/mail/<name>.txt`` (Jinja2, plain text, StrictUndefined): a first line
 ``Subject: …``, a blank line, the body. :data:`TEMPLATES` names each one's context keys; ``service_name``
-and ``service_url`` are added. The set is open: a service module declares its own
+and ``service_url`` are added. Their texts are ``{% trans %}`` blocks of the screens' catalogue: a
+mail is rendered once, by :func:`enqueue`, in the language it is given (SPEC 8; the outbox service
+chooses it, docs/emails.md "The mail's language"), and the row keeps the rendered text. The set is open: a service module declares its own
 (``cjs_mail_templates``, each a :class:`~core.hookspecs.MailTemplate` in its own folder), and
 the outbox service (``core.mail.services``) finds them beside the core's. Nothing secret is
 logged: a log line holds the Message-ID, the kind and
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+from pyramid.i18n import Localizer, make_localizer
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +55,7 @@ from core.clock import utcnow
 from core.db import get_session_factory
 from core.db.models import OutboxMessage
 from core.hookspecs import MailTemplate
+from core.i18n import DEFAULT_LOCALE, DOMAIN, Message, translate
 from core.plugins import get_modules
 from core.secrets import keys_for
 from core.settings import SERVICE_NAME, ConfigurationError
@@ -64,6 +68,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "mail"
+#: The catalogues of the mails' languages: the screens' own (``make messages``).
+LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 
 #: The context keys of each of the core's mail templates (docs/emails.md documents them).
 _CORE_KEYS: Mapping[str, frozenset[str]] = {
@@ -142,18 +148,46 @@ class MailConfig:
 
 
 @functools.cache
-def _environment(folder: Path) -> jinja2.Environment:
+def _localizer(locale: str) -> Localizer:
+    """The catalogue of ``locale`` (core/locale), the one the screens use; no request needed."""
+    return make_localizer(locale, [str(LOCALE_DIR)])
+
+
+def _in_language(localizer: Localizer, value: Any) -> Any:
+    """``value`` in ``localizer``'s language when it is a :class:`~core.i18n.Message`."""
+    return translate(localizer, value) if isinstance(value, Message) else value
+
+
+@functools.cache
+def _environment(folder: Path, locale: str) -> jinja2.Environment:
+    """The mail templates of ``folder`` written in ``locale``: their ``{% trans %}`` texts, the
+    messages of their context and of the format filters (``core.timefmt``) in that language."""
+    localizer = _localizer(locale)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
+        extensions=["jinja2.ext.i18n"],
         autoescape=False,  # noqa: S701 — plain-text mail, not HTML: nothing to escape
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,  # read once per process, like the page templates in production
+        finalize=lambda value: _in_language(localizer, value),
     )
-    timefmt.register_filters(env.filters)
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # jinja2.ext.i18n adds it
+        gettext=lambda message: translate(localizer, message),
+        ngettext=lambda singular, plural, n: localizer.pluralize(
+            singular, plural, n, domain=DOMAIN
+        ),
+        newstyle=False,
+    )
+    for name, format_ in timefmt.FILTERS.items():
+        env.filters[name] = functools.partial(_formatted, localizer, format_)
     return env
+
+
+def _formatted(localizer: Localizer, format_: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return _in_language(localizer, format_(*args, **kwargs))
 
 
 @dataclass(frozen=True)
@@ -170,10 +204,15 @@ def render(
     settings: Mapping[str, Any],
     *,
     templates: Mapping[str, MailTemplate] = TEMPLATES,
+    locale: str = DEFAULT_LOCALE,
 ) -> RenderedMail:
-    """Render the template named ``template`` with ``context`` plus service_name and service_url.
+    """Render the template named ``template`` in ``locale`` with ``context`` plus service_name and
+    service_url.
 
     ``templates`` are those known (default: the core's; the outbox service adds the modules').
+    ``locale`` is the mail's language ("ja", the default, or "en"): the templates' ``{% trans %}``
+    texts and the :class:`~core.i18n.Message` values of ``context`` are given in it, and what the
+    catalogue does not translate stays Japanese.
     Raises ValueError for an unknown template, a context key that may hold a password, or a missing
     or unexpected context key (jinja2.UndefinedError when the template asks for one not given).
     """
@@ -186,12 +225,14 @@ def render(
     missing = declared.context_keys - set(context)
     if missing:
         raise ValueError(f"mail template {template!r} needs {sorted(missing)[0]!r}")
+    localizer = _localizer(locale)
     values = {
-        **context,
-        "service_name": SERVICE_NAME,
+        **{key: _in_language(localizer, value) for key, value in context.items()},
+        "service_name": translate(localizer, SERVICE_NAME),
         "service_url": str(settings.get("cjs.service_url", MailConfig.service_url)),
     }
-    text = _environment(declared.folder).get_template(f"{template}.txt").render(values)
+    environment = _environment(declared.folder, locale)
+    text = environment.get_template(f"{template}.txt").render(values)
     first, _, rest = text.partition("\n")
     blank, _, body = rest.partition("\n")
     if not first.startswith("Subject: ") or blank.strip():
@@ -213,18 +254,20 @@ def enqueue(
     context: Mapping[str, Any],
     settings: Mapping[str, Any],
     templates: Mapping[str, MailTemplate] = TEMPLATES,
+    locale: str = DEFAULT_LOCALE,
 ) -> OutboxMessage:
     """Write the mail ``template`` (one of ``templates``) to ``to`` into the outbox, in
-    ``dbsession``'s transaction.
+    ``dbsession``'s transaction, written in ``locale`` ("ja" by default, or "en").
 
-    It leaves only if that transaction commits; the sender's poll picks it up. The
+    The mail is rendered here, once: the row holds its text, which nothing changes afterwards. It
+    leaves only if that transaction commits; the sender's poll picks it up. The
     :class:`~core.mail.interfaces.IOutbox` service also wakes the sender after commit. The body is
     sealed with the key of ``settings`` (``cjs.secrets.key_file``); :func:`body_of` opens it.
     """
     to = to.strip()
     if not to or "@" not in to or any(c in to for c in "\r\n,<> ") or len(to) > 254:
         raise ValueError("mail recipient is not a plain address")
-    rendered = render(template, context, settings, templates=templates)
+    rendered = render(template, context, settings, templates=templates, locale=locale)
     now = utcnow()
     message_id = f"<{uuid.uuid4().hex}@cjs>"
     message = OutboxMessage(

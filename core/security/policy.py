@@ -4,7 +4,8 @@ A login binds the session to the user *and* to the client certificate it was mad
 request the identity is re-established: the session must name a user that still exists and is not
 blocked, and the browser must present the same certificate, still valid, unexpired and unrevoked.
 Otherwise the session ends at once (a revoked certificate is refused at the next request, not at the
-next login).
+next login). A logged-in request also keeps the user's last-used language (``users.language``)
+current, for the mails written when the user is not the one asking (docs/emails.md).
 """
 
 from __future__ import annotations
@@ -88,6 +89,17 @@ def certificate_problem(certificate: Certificate | None, now: Any) -> str | None
     return None
 
 
+def remember_language(request: Request, user: User) -> None:
+    """Keep ``user.language`` the language of the screens ``request`` is answered in (SPEC 8).
+
+    Mails the user's own request did not cause are written in it (docs/emails.md); the row is
+    written only when the language changed.
+    """
+    language = request.locale_name
+    if user.language != language:
+        user.language = language
+
+
 class SessionSecurityPolicy:
     """Pyramid 2 security policy over the database session and the presented certificate."""
 
@@ -107,6 +119,7 @@ class SessionSecurityPolicy:
             request.session.invalidate()
             request.environ["cjs.forbidden_reason"] = ForbiddenReason.CERTIFICATE
             return None
+        remember_language(request, certificate.user)
         return Identity(certificate.user, certificate)
 
     def authenticated_userid(self, request: Request) -> str | None:

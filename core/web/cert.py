@@ -134,16 +134,16 @@ def cert_issue(request: Request) -> Response:
         "user_id": user.user_id,
         "filename": issued.filename,
         "serial": issued.certificate.serial,
-        "not_after": timefmt.kanji(issued.certificate.not_after),
+        "not_after": localize(request, timefmt.kanji(issued.certificate.not_after)),
     }
-    request.find_service(IOutbox).notify_user(
+    request.find_service(IOutbox).notify_requester(
         user,
         "cert_issued",
         not_after=issued.certificate.not_after,
         serial=issued.certificate.serial,
     )
     for old in issued.replaced:
-        request.find_service(IOutbox).notify_user(
+        request.find_service(IOutbox).notify_requester(
             user,
             "cert_replaced",
             old_serial=old.serial,

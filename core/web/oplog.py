@@ -3,7 +3,8 @@
 Who (ユーザーID), what (操作, a Japanese label for each audit action), when (日時, Japan time),
 on what (対象) and the result (成功 / 失敗 / 拒否), newest first, 50 a page; filtered by user,
 action and period (dates in Japan time, both ends included); exported as CSV (cp932 by default,
-``encoding=utf-8`` for UTF-8 with a BOM).
+``encoding=utf-8`` for UTF-8 with a BOM). The screen and the CSV (its header, names and file
+name) are in the screen's language (SPEC 8).
 
 Tenancy: only events recorded with the master's own contract number are ever read — never another
 contract's, never the events that name no contract (e.g. an unknown user ID typed at DC586101).
@@ -36,6 +37,7 @@ from core.audit.labels import (
     page_numbers,
 )
 from core.db.models import AuditEvent, User
+from core.i18n import Message, _, localize
 from core.outputs import csvexport
 from core.plugins import get_modules
 from core.security.policy import Permission
@@ -54,7 +56,7 @@ SYSTEM_ACTOR = "_system"
 
 
 def actor_label(event: AuditEvent) -> str:
-    """Who, as the screen shows it: a user ID, or ろうきん / システム / （ログイン前）."""
+    """Who, as the screen shows it: a user ID, or ろうきん / システム / （ログイン前） (messages)."""
     if event.actor_kind == "user":
         return event.actor
     return ACTOR_KIND_LABELS.get(event.actor_kind, event.actor)
@@ -66,10 +68,10 @@ def actor_label(event: AuditEvent) -> str:
 class OplogFilterForm(Form):
     """ユーザーID, 操作, 期間 (開始日・終了日): every field optional."""
 
-    user = ChoiceSelect("ユーザーID", default="")
-    action = ChoiceSelect("操作", default="")
-    date_from = StringField("期間（開始日）", [date_check])
-    date_to = StringField("期間（終了日）", [date_check])
+    user = ChoiceSelect(_("ユーザーID"), default="")
+    action = ChoiceSelect(_("操作"), default="")
+    date_from = StringField(_("期間（開始日）"), [date_check])
+    date_to = StringField(_("期間（終了日）"), [date_check])
 
     def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
         valid = super().validate(extra_validators)
@@ -124,14 +126,21 @@ def events_query(contract_no: str, filters: Filters) -> Select[AuditEvent]:
     )
 
 
+ALL = _("すべて")
+
+
 def _user_choices(request: Request, contract_no: str) -> list[tuple[str, str]]:
+    """The user filter's options, named in the screen's language (the select is drawn by WTForms)."""
     db = request.dbsession
     contract_id = request.identity.user.contract_id
-    choices: list[tuple[str, str]] = [("", "すべて")]
+    choices: list[tuple[str, str]] = [("", localize(request, ALL))]
     known = set()
     for user in db.scalars(select(User).where(User.contract_id == contract_id).order_by(User.id)):
-        deleted = "・削除済み" if user.deleted_at is not None else ""
-        choices.append((user.user_id, f"{user.user_id}（{user.name}{deleted}）"))
+        if user.deleted_at is not None:
+            label = _("${user_id}（${name}・削除済み）", user_id=user.user_id, name=user.name)
+        else:
+            label = _("${user_id}（${name}）", user_id=user.user_id, name=user.name)
+        choices.append((user.user_id, localize(request, label)))
         known.add(user.user_id)
     # IDs in the log that no current user has (e.g. changed by the bank, BANK-8).
     others = db.scalars(
@@ -141,8 +150,8 @@ def _user_choices(request: Request, contract_no: str) -> list[tuple[str, str]]:
     )
     choices += [(actor, actor) for actor in sorted(set(others) - known)]
     choices += [
-        (BANK_ACTOR, ACTOR_KIND_LABELS["bank"]),
-        (SYSTEM_ACTOR, ACTOR_KIND_LABELS["system"]),
+        (BANK_ACTOR, localize(request, ACTOR_KIND_LABELS["bank"])),
+        (SYSTEM_ACTOR, localize(request, ACTOR_KIND_LABELS["system"])),
     ]
     return choices
 
@@ -152,8 +161,10 @@ def _action_choices(request: Request, contract_no: str) -> list[tuple[str, str]]
         select(AuditEvent.action).where(AuditEvent.contract_no == contract_no).distinct()
     )
     module_labels = get_modules(request.registry).action_labels
-    labelled = sorted(((action_label(a, module_labels), a) for a in actions), key=lambda pair: pair)
-    return [("", "すべて"), *((action, label) for label, action in labelled)]
+    labelled = sorted(
+        (localize(request, action_label(action, module_labels)), action) for action in actions
+    )
+    return [("", localize(request, ALL)), *((action, label) for label, action in labelled)]
 
 
 def _filter_form(request: Request) -> tuple[OplogFilterForm, Filters | None]:
@@ -216,7 +227,7 @@ def oplog(request: Request) -> dict[str, Any]:
         "query": {},
         "prev_url": None,
         "next_url": None,
-        "encodings": [("cp932", "Shift_JIS（Excel向け）"), ("utf-8", "UTF-8（BOM付き）")],
+        "encodings": [("cp932", _("Shift_JIS（Excel向け）")), ("utf-8", _("UTF-8（BOM付き）"))],
     }
     if filters is None:
         return values
@@ -252,7 +263,17 @@ def oplog(request: Request) -> dict[str, Any]:
     return values
 
 
-CSV_HEADER = ("日時", "ユーザーID", "操作", "対象", "結果", "操作コード", "接続元IPアドレス")
+CSV_HEADER = (
+    _("日時"),
+    _("ユーザーID"),
+    _("操作"),
+    _("対象"),
+    _("結果"),
+    _("操作コード"),
+    _("接続元IPアドレス"),
+)
+#: The name of the CSV file, before its date.
+CSV_NAME = _("操作ログ")
 
 
 @view_config(route_name="oplog_csv", permission=Permission.ADMINISTER, request_method="GET")
@@ -270,7 +291,10 @@ def oplog_csv(request: Request) -> Response:
     contract_no = user.contract.contract_no
     events = request.dbsession.scalars(events_query(contract_no, filters).limit(CSV_MAX_ROWS)).all()
     rows = [
-        (r["when"], r["who"], r["what"], r["target"], r["result"], r["action"], r["client_addr"])
+        tuple(
+            localize(request, r[key]) if isinstance(r[key], Message) else r[key]
+            for key in ("when", "who", "what", "target", "result", "action", "client_addr")
+        )
         for r in (_row(event, get_modules(request.registry).action_labels) for event in events)
     ]
     now = clock.now(request.registry).astimezone(JST)
@@ -283,8 +307,8 @@ def oplog_csv(request: Request) -> Response:
         details={"rows": len(rows), "encoding": encoding, **filters.query_params()},
     )
     return csvexport.csv_response(
-        csvexport.dated_filename("操作ログ", now),
-        CSV_HEADER,
+        csvexport.dated_filename(localize(request, CSV_NAME), now),
+        [localize(request, name) for name in CSV_HEADER],
         rows,
         encoding=encoding,
         fallback_stem=f"oplog_{now:%Y%m%d}",

@@ -91,7 +91,7 @@ def register_master_user(request: Request) -> Any:
         contract_no=contract.contract_no,
         request=request,
     )
-    request.find_service(IOutbox).notify_user(user, "registered", is_master=True)
+    request.find_service(IOutbox).notify_requester(user, "registered", is_master=True)
     end(request)
     request.session[RESULT_KEY] = {
         "contract_no": contract.contract_no,

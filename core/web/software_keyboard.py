@@ -1,5 +1,5 @@
 """The ソフトウェアキーボード of every password field (SPEC section 8; 001 p.8 「ソフトウェアキーボード
-について」): the keys it shows, each with the name a screen reader reads.
+について」): the keys it shows, each with the name a screen reader reads (a message: in the screen's language).
 
 The keyboard holds every character a password may hold (ACC-2): the digits, the letters (one key per
 letter, upper or lower case by the keyboard's shift) and the 32 記号 of SPEC section 0. The markup is
@@ -11,42 +11,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.i18n import Message, _
 from core.rules import SYMBOLS
 
 #: The name of each 記号 as a screen reader should read it (a bare "!" or "`" is often skipped).
-SYMBOL_NAMES = {
-    "!": "エクスクラメーション",
-    '"': "ダブルクォーテーション",
-    "#": "シャープ",
-    "$": "ドル",
-    "%": "パーセント",
-    "&": "アンパサンド",
-    "'": "シングルクォーテーション",
-    "(": "左丸括弧",
-    ")": "右丸括弧",
-    "*": "アスタリスク",
-    "+": "プラス",
-    ",": "カンマ",
-    "-": "ハイフン",
-    ".": "ピリオド",
-    "/": "スラッシュ",
-    ":": "コロン",
-    ";": "セミコロン",
-    "<": "小なり",
-    "=": "イコール",
-    ">": "大なり",
-    "?": "クエスチョン",
-    "@": "アットマーク",
-    "[": "左角括弧",
-    "\\": "バックスラッシュ",
-    "]": "右角括弧",
-    "^": "キャレット",
-    "_": "アンダースコア",
-    "`": "バッククォート",
-    "{": "左波括弧",
-    "|": "縦線",
-    "}": "右波括弧",
-    "~": "チルダ",
+SYMBOL_NAMES: dict[str, Message] = {
+    "!": _("エクスクラメーション"),
+    '"': _("ダブルクォーテーション"),
+    "#": _("シャープ"),
+    "$": _("ドル"),
+    "%": _("パーセント"),
+    "&": _("アンパサンド"),
+    "'": _("シングルクォーテーション"),
+    "(": _("左丸括弧"),
+    ")": _("右丸括弧"),
+    "*": _("アスタリスク"),
+    "+": _("プラス"),
+    ",": _("カンマ"),
+    "-": _("ハイフン"),
+    ".": _("ピリオド"),
+    "/": _("スラッシュ"),
+    ":": _("コロン"),
+    ";": _("セミコロン"),
+    "<": _("小なり"),
+    "=": _("イコール"),
+    ">": _("大なり"),
+    "?": _("クエスチョン"),
+    "@": _("アットマーク"),
+    "[": _("左角括弧"),
+    "\\": _("バックスラッシュ"),
+    "]": _("右角括弧"),
+    "^": _("キャレット"),
+    "_": _("アンダースコア"),
+    "`": _("バッククォート"),
+    "{": _("左波括弧"),
+    "|": _("縦線"),
+    "}": _("右波括弧"),
+    "~": _("チルダ"),
 }
 
 DIGIT_ROWS = ("1234567890",)
@@ -60,7 +61,7 @@ class Key:
     """One key: what it types and its name, without and with shift (the same for digits, 記号)."""
 
     char: str
-    label: str
+    label: str  # a message, or the digit itself
     shifted_char: str
     shifted_label: str
 
@@ -70,7 +71,7 @@ class KeyGroup:
     """Keys that stay together when the order is shuffled: 数字, 英字 or 記号, in rows."""
 
     name: str
-    label: str
+    label: Message
     rows: tuple[tuple[Key, ...], ...]
 
 
@@ -79,15 +80,20 @@ def _same(char: str, label: str) -> Key:
 
 
 def _letter(char: str) -> Key:
-    return Key(char, f"英小文字 {char}", char.upper(), f"英大文字 {char.upper()}")
+    return Key(
+        char,
+        _("英小文字 ${letter}", letter=char),
+        char.upper(),
+        _("英大文字 ${letter}", letter=char.upper()),
+    )
 
 
 LAYOUT = (
-    KeyGroup("digits", "数字", tuple(tuple(_same(c, c) for c in row) for row in DIGIT_ROWS)),
-    KeyGroup("letters", "英字", tuple(tuple(_letter(c) for c in row) for row in LETTER_ROWS)),
+    KeyGroup("digits", _("数字"), tuple(tuple(_same(c, c) for c in row) for row in DIGIT_ROWS)),
+    KeyGroup("letters", _("英字"), tuple(tuple(_letter(c) for c in row) for row in LETTER_ROWS)),
     KeyGroup(
         "symbols",
-        "記号",
+        _("記号"),
         tuple(tuple(_same(c, SYMBOL_NAMES[c]) for c in row) for row in SYMBOL_ROWS),
     ),
 )

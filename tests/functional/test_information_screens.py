@@ -17,6 +17,7 @@ from core.bank import loaders
 from core.db import get_session_factory
 from core.db.models import Contract, ModuleEnablement, User, UserRestriction
 from core.timefmt import kanji_day, kanji_month, to_jst
+from core.web.language import LANGUAGE_COOKIE
 
 PASSWORD = "Passw0rd!"
 MESSAGE_HEADER = (
@@ -147,6 +148,22 @@ def test_a_member_sees_the_schedule_the_messages_and_the_note(member_master, inf
         and "会員へのお知らせの本文です。" in table.text
     )
     assert "※サービスのお申込状況により、表示される項目が異なります。" in page.text
+
+
+def test_the_schedule_in_english(app, dbsession, information):
+    """SPEC 8, #15: the cycles, the input state and the dates of 【スケジュール】 in English."""
+    Customer.of(app, dbsession).register_master()
+    client, page = _login(app, dbsession, "master01", "taro@example.com", 0)
+    client.set_cookie(LANGUAGE_COOKIE, "en")
+    page = client.get(page.request.path_qs)
+    assert "[Schedule]" in page.text
+    closed, open_ = information["closed"], information["open"]
+    monthly = page.html.find("tbody", id="schedule-monthly")
+    assert monthly.th.text == "Monthly"
+    assert page.html.find("tbody", id="schedule-winter").th.text == "Year-end bonus"
+    rows = _schedule(page, "monthly")
+    assert [row[:2] for row in rows] == [[f"{closed:%Y-%m}", "Closed"], [f"{open_:%Y-%m}", "Open"]]
+    assert rows[0][3] == "2099-12-31"
 
 
 def test_the_messages_and_schedule_follow_the_selected_group(member_master):

@@ -31,7 +31,10 @@ def test_accept_language_english_gives_the_top_page_in_english(testapp, header):
     assert page.html.h1.text == "Login screen"
     assert "Register on the computer you will use the service from." in page.text
     assert page.html.find(id="btn-cert").text == "Issue client certificate"
-    assert "Service hours:" in page.html.footer.text
+    assert (
+        "Service hours: Mon–Fri 8:00–20:00 (except national holidays, the New Year holidays)"
+        in (" ".join(page.html.footer.text.split()))
+    )
     assert switch_link(page).text == "日本語" and switch_link(page)["lang"] == "ja"
 
 

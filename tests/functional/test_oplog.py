@@ -16,6 +16,7 @@ from sqlalchemy import select
 from core.auth.passwords import hash_password
 from core.db.models import AuditEvent, Contract, User
 from core.timefmt import JST
+from core.web.language import LANGUAGE_COOKIE
 from core.web.oplog import PAGE_SIZE, action_label
 
 PASSWORD = "Passw0rd!"
@@ -159,6 +160,75 @@ def test_columns_show_japan_time_labels_and_results(master, dbsession):
         ["3", "2020/01/01 09:32:00", "master01", "ログイン（電子証明書の確認）", "", "拒否"],
         ["4", "2020/01/01 09:31:00", "master01", "ログイン（パスワード認証）", "", "失敗"],
         ["5", "2020/01/01 09:30:00", "master01", "ログイン", "master01", "成功"],
+    ]
+
+
+def test_the_log_in_english(master, dbsession, clock):
+    """SPEC 8, #15: on the English screens the operations, results, who, the filter's options and
+    messages and the CSV (header, cells, file name) are in English; the codes stay as they are."""
+    add_event(dbsession, jst(2020, 1, 1, 9, 30), target="master01")
+    add_event(dbsession, jst(2020, 1, 1, 9, 31), action="login.password", result="failure")
+    add_event(dbsession, jst(2020, 1, 1, 9, 32), action="register.initial_password.locked_now")
+    add_event(
+        dbsession,
+        jst(2020, 1, 1, 9, 33),
+        action="bank.contract.update",
+        actor="bank-config",
+        actor_kind="bank",
+        target="10000001",
+    )
+    dbsession.commit()
+    master.set_cookie(LANGUAGE_COOKIE, "en")
+    page = master.get(f"/oplog?{IN_2020}")
+    assert rows_of(page) == [
+        ["1", "2020/01/01 09:33:00", "Rokin", "Change contract (Rokin)", "10000001", "Succeeded"],
+        [
+            "2",
+            "2020/01/01 09:32:00",
+            "master01",
+            "Initial password authentication (locked)",
+            "",
+            "Succeeded",
+        ],
+        ["3", "2020/01/01 09:31:00", "master01", "Log in (password authentication)", "", "Failed"],
+        ["4", "2020/01/01 09:30:00", "master01", "Log in", "master01", "Succeeded"],
+    ]
+    users = [option.get_text() for option in page.html.find(id="user").find_all("option")]
+    assert users[:2] == ["All", "master01 (労金　太郎)"] and users[-2:] == ["Rokin", "System"]
+    actions = [option.get_text() for option in page.html.find(id="action").find_all("option")]
+    assert actions[0] == "All" and actions == [actions[0], *sorted(actions[1:])]
+    assert page.html.find("label", attrs={"for": "date_from"}).get_text() == "Period (start date)"
+    assert "Shift_JIS (for Excel)" in page.text
+
+    refused = master.get("/oplog", {"date_from": "2020-13-45", "date_to": "yesterday"})
+    assert refused.html.find(id="date_from-error").get_text() == "There is no such date."
+    assert refused.html.find(id="date_to-error").get_text() == (
+        'Please enter the date as "2026-04-01".'
+    )
+
+    response = master.get(f"/oplog/csv?{IN_2020}&encoding=utf-8")
+    today = clock().astimezone(JST).strftime("%Y%m%d")
+    assert (
+        f"filename*=UTF-8''{quote(f'Operation log_{today}.csv', safe='')}"
+        in (response.headers["Content-Disposition"])
+    )
+    table = list(csv.reader(io.StringIO(response.body.decode("utf-8-sig"), newline="")))
+    assert table[0] == [
+        "Date and time",
+        "User ID",
+        "Operation",
+        "Target",
+        "Result",
+        "Operation code",
+        "Client IP address",
+    ]
+    assert table[1][:6] == [
+        "2020/01/01 09:33:00",
+        "Rokin",
+        "Change contract (Rokin)",
+        "10000001",
+        "Succeeded",
+        "bank.contract.update",
     ]
 
 

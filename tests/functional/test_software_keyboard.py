@@ -18,6 +18,7 @@ import webtest
 from conftest import MASTER, Customer
 
 from core.rules import SYMBOLS
+from core.web.language import LANGUAGE_COOKIE
 from core.web.software_keyboard import SYMBOL_NAMES, typable_characters
 
 ABOUT = (
@@ -135,6 +136,21 @@ def test_the_keyboard_holds_every_character_a_password_may_hold(testapp, bank):
     assert controls.select_one("[data-softkbd-shuffle]")["type"] == "checkbox"
     assert not controls.select_one("[data-softkbd-shuffle]").has_attr("name")  # never submitted
     assert page.html.select_one("#softkbd")["data-shuffle"] == "false"
+
+
+def test_the_keys_are_named_in_english_on_the_english_screens(testapp, bank):
+    """SPEC 8, #15: a screen reader reads each key and group in the screen's language."""
+    testapp.set_cookie(LANGUAGE_COOKIE, "en")
+    page = testapp.get("/register/master").maybe_follow()
+    assert page.html.html["lang"] == "en"
+    names = {
+        key["data-char"]: key["aria-label"] for key in page.html.select("#softkbd .softkbd-key")
+    }
+    assert names["!"] == "exclamation mark" and names["~"] == "tilde" and names["7"] == "7"
+    letter = page.html.select_one('#softkbd .softkbd-key[data-char="q"]')
+    assert (letter["data-label"], letter["data-shifted-label"]) == ("lower-case q", "upper-case Q")
+    groups = [group["aria-label"] for group in page.html.select("#softkbd .softkbd-group")]
+    assert groups == ["Digits", "Letters", "Symbols"]
 
 
 def test_the_bank_may_start_the_keyboard_shuffled(app_settings):

@@ -90,3 +90,30 @@ def test_the_footer_leaves_out_what_the_settings_close():
     no_holidays = {"cjs.hours.national_holidays_closed": "false"}
     assert hours(**no_holidays, **{"cjs.hours.closed_days": ""}).excluded_days_label() == ""
     assert hours(**{"cjs.hours.closed_days": "05-01"}).excluded_days_label() == "祝休日・5月1日"
+
+
+def test_the_labels_in_english():
+    """SPEC 8, #15: the English screens name the days in English, from the same settings."""
+    from pathlib import Path
+
+    from pyramid.i18n import make_localizer
+
+    from core.i18n import translate
+
+    locale = Path(__file__).resolve().parents[2] / "core" / "locale"
+    english = make_localizer("en", [str(locale)])
+
+    def en(label: object) -> str:
+        return translate(english, label)
+
+    assert en(hours().open_days_label()) == "Mon–Fri"
+    assert en(hours().closed_days_label()) == "Sat, Sun, national holidays"
+    assert en(hours().closed_month_days_label()) == "31 December, 1 January, 2 January, 3 January"
+    assert en(hours().excluded_days_label()) == "national holidays, the New Year holidays"
+    assert en(hours(**{"cjs.hours.closed_days": "05-01"}).excluded_days_label()) == (
+        "national holidays, 1 May"
+    )
+    assert en(hours(**{"cjs.hours.open_days": "mon wed fri"}).open_days_label()) == (
+        "Mon, Wed, Fri"
+    )
+    assert hours(**{"cjs.hours.open_days": "mon wed fri"}).open_days_label() == "月・水・金曜日"

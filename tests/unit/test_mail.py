@@ -12,6 +12,7 @@ import logging
 import re
 import smtplib
 import threading
+import types
 from collections.abc import Iterator
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -27,8 +28,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import mail
 from core.clock import utcnow
 from core.db import get_engine, get_session_factory, make_engine, make_session_factory
-from core.db.models import OutboxMessage
+from core.db.models import OutboxMessage, User
 from core.mail.interfaces import IOutbox
+from core.mail.services import DatabaseOutbox
 from core.secrets import UnsealError
 
 if TYPE_CHECKING:
@@ -112,6 +114,124 @@ def test_every_template_renders_in_japanese_naming_the_service(template: str) ->
     assert "Subject:" not in rendered.body
     assert re.search(r"[ぁ-ん]", rendered.body)
     assert "{" not in rendered.body and "}" not in rendered.body
+
+
+JAPANESE = re.compile(r"[\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\u4e00-\u9fff\uff00-\uffef]")
+
+
+@pytest.mark.parametrize("template", sorted(mail.TEMPLATES))
+@pytest.mark.parametrize("is_master", [True, False])
+def test_every_template_renders_in_english_with_no_japanese_left(
+    template: str, is_master: bool
+) -> None:
+    """SPEC 8, #15: in English each mail names the service in English and holds no Japanese but
+    the data (a Japanese name stays as the customer wrote it)."""
+    context = _context(template, user_name="Goro Rokin")
+    if "is_master" in context:
+        context["is_master"] = is_master
+    rendered = mail.render(template, context, SETTINGS, locale="en")
+
+    assert rendered.subject.startswith("[Rokin Payroll Deduction Support Service] ")
+    assert rendered.body.startswith("Dear Goro Rokin,\n")
+    assert "Rokin Payroll Deduction Support Service" in rendered.body
+    assert "https://cjs.example.jp/" in rendered.body
+    assert not JAPANESE.search(rendered.subject + rendered.body), rendered.body
+    assert "%(" not in rendered.body and "{" not in rendered.body
+
+
+def test_english_mails_give_times_with_the_months_name_in_japan_time() -> None:
+    body = mail.render("locked", _context("locked"), SETTINGS, locale="en").body
+    assert "  Locked until: 24 November 2026 11:00 JST\n" in body  # 02:00 UTC
+    assert "after 60 minutes" in body
+    body = mail.render("email_code", _context("email_code"), SETTINGS, locale="en").body
+    assert f"  Authentication code: {CODE}\n" in body
+    for days, shown in ((30, "(30 days left)"), (1, "(1 day left)"), (0, "(today)")):
+        context = _context("cert_expiring", days_left=days)
+        body = mail.render("cert_expiring", context, SETTINGS, locale="en").body
+        assert f"  Valid until: 24 December 2026 23:59 JST {shown}\n" in body
+
+
+def test_a_language_without_a_catalogue_gives_the_japanese_mail() -> None:
+    japanese = mail.render("email_code", _context("email_code"), SETTINGS)
+    assert mail.render("email_code", _context("email_code"), SETTINGS, locale="fr") == japanese
+    assert mail.render("email_code", _context("email_code"), SETTINGS, locale="ja") == japanese
+
+
+class _Rows:
+    """A stand-in database session that keeps what the outbox adds."""
+
+    def __init__(self) -> None:
+        self.added: list[OutboxMessage] = []
+
+    def add(self, row: OutboxMessage) -> None:
+        self.added.append(row)
+
+
+class _Request:
+    """A stand-in request: its language and who is logged in on it."""
+
+    def __init__(self, locale_name: str, logged_in: Any = None) -> None:
+        self.locale_name = locale_name
+        self.identity = None if logged_in is None else types.SimpleNamespace(user=logged_in)
+
+
+def _user(pk: int, language: str) -> User:
+    return User(
+        id=pk,
+        user_id=f"user{pk:02d}",
+        name="労金　五郎",
+        email=f"u{pk}@example.jp",
+        language=language,
+    )
+
+
+def test_the_outbox_writes_each_mail_in_the_language_the_rule_gives(secrets_key_file: str) -> None:
+    """docs/emails.md, "The mail's language": the logged-in customer's own action in the request's
+    language; another user's mail in that user's last-used one; a flow before login that proved
+    who asks (``notify_requester``) in the request's language, remembered; a job's in the user's."""
+    settings = {**SETTINGS, "cjs.secrets.key_file": secrets_key_file}
+    master, general = _user(1, "ja"), _user(2, "en")
+    rows = _Rows()
+
+    def subject_of(outbox: DatabaseOutbox, method: str, user: User) -> str:
+        getattr(outbox, method)(user, "user_unlocked")
+        return rows.added[-1].subject
+
+    on_english_screens = DatabaseOutbox(
+        rows,  # type: ignore[arg-type]
+        settings,
+        request=_Request("en", logged_in=master),  # type: ignore[arg-type]
+    )
+    assert subject_of(on_english_screens, "notify_user", master).startswith("[Rokin")
+    assert master.language == "en"  # the language used last
+    master.language = "ja"
+    general.language = "ja"
+    assert subject_of(on_english_screens, "notify_user", general).startswith("【")
+    general.language = "en"
+    assert subject_of(on_english_screens, "notify_user", general).startswith("[Rokin")
+
+    before_login = DatabaseOutbox(
+        rows,  # type: ignore[arg-type]
+        settings,
+        request=_Request("en"),  # type: ignore[arg-type]
+    )
+    assert subject_of(before_login, "notify_user", master).startswith("【")  # e.g. a lock
+    assert subject_of(before_login, "notify_requester", master).startswith("[Rokin")
+    assert master.language == "en"
+
+    job = DatabaseOutbox(rows, settings)  # type: ignore[arg-type]
+    assert subject_of(job, "notify_user", master).startswith("[Rokin")
+    assert subject_of(job, "notify_requester", _user(3, "ja")).startswith("【")
+    job.send(to="x@example.jp", template="user_unlocked", context=_context("user_unlocked"))
+    assert rows.added[-1].subject.startswith("【")
+    # The staff console's identity is no customer, whatever its number.
+    staff = types.SimpleNamespace(id=1)
+    console = DatabaseOutbox(
+        rows,  # type: ignore[arg-type]
+        settings,
+        request=_Request("ja", logged_in=staff),  # type: ignore[arg-type]
+    )
+    assert subject_of(console, "notify_user", master).startswith("[Rokin")
 
 
 def test_templates_folder_holds_exactly_the_declared_templates() -> None:

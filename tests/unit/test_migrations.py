@@ -374,3 +374,27 @@ def test_0006_a_deleted_master_no_longer_counts_but_two_live_masters_are_refused
         connection.execute(
             _MASTER_ROW, {"user_id": "master04", "deleted_at": "2026-11-30 02:00:00"}
         )
+
+
+def test_0010_every_existing_user_gets_japanese_and_the_downgrade_keeps_the_one_master_rule(
+    engine: Engine, db_url: str
+) -> None:
+    """#15, SPEC 8: ``users.language`` (the language the user last used) comes with "ja" for the
+    users already there; the downgrade drops it and the users table keeps its other rules."""
+    dbmigrate.downgrade(db_url, "0009_staff_accounts")
+    with engine.begin() as connection:
+        connection.execute(_CONTRACT_ROW)
+        connection.execute(_MASTER_ROW, {"user_id": "master01", "deleted_at": None})
+
+    dbmigrate.upgrade(db_url)
+    assert dbmigrate.check(db_url) == []
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT language FROM users")).all() == [("ja",)]
+        connection.execute(text("UPDATE users SET language = 'en'"))
+
+    dbmigrate.downgrade(db_url, "0009_staff_accounts")
+    assert "language" not in {c["name"] for c in inspect(engine).get_columns("users")}
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(_MASTER_ROW, {"user_id": "master02", "deleted_at": None})
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT user_id FROM users")).all() == [("master01",)]

@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from core import clock
 from core.bank.loaders import LoadRefused, all_loaders, load_in
-from core.bank.schedules import CYCLE_LABELS, Cycle, SchedulesLoader
+from core.bank.schedules import CYCLE_LABELS, Cycle
+from core.bank.schedules_file import SchedulesLoader
 from core.db.models import Contract, DeductionSchedule, DepositGroup
 from core.hookspecs import Loader, StaffPermission
 from core.plugins import CORE_LOADERS, get_modules
