@@ -15,14 +15,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.batches import (
-    CHANGE_KINDS,
+from core.batches import CHANGE_KINDS, BatchLinesLoader, stored_texts
+from core.dataload import (
     EMPLOYEE_COLUMNS,
     EMPLOYEE_NAMES,
     GROUP_COLUMNS,
-    BatchLinesLoader,
-)
-from core.dataload import (
     Column,
     amount,
     choice,
@@ -49,7 +46,7 @@ DETAIL_COLUMNS = (*KEY_COLUMNS, *PERSON_COLUMNS, Column("積立金額", amount()
 CHANGE_COLUMNS = (
     *KEY_COLUMNS,
     *PERSON_COLUMNS,
-    Column("変更区分", choice(CHANGE_KINDS)),
+    Column("変更区分", choice(stored_texts(CHANGE_KINDS))),
     Column("変更前積立金額", amount()),
     Column("変更後積立金額", amount()),
 )

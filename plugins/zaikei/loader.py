@@ -15,14 +15,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.batches import (
-    CHANGE_KINDS,
+from core.batches import CHANGE_KINDS, BatchLinesLoader, stored_texts
+from core.dataload import (
     EMPLOYEE_COLUMNS,
     EMPLOYEE_NAMES,
     GROUP_COLUMNS,
-    BatchLinesLoader,
-)
-from core.dataload import (
     Column,
     amount,
     choice,
@@ -52,7 +49,7 @@ PERSON_COLUMNS = (
     Column("作成区分", choice({code: code for code in DEPOSIT_DOCUMENTS})),
     Column("作成基準日", yyyymmdd),
     *EMPLOYEE_COLUMNS,
-    Column("財形種類", choice(SAVINGS_KINDS)),
+    Column("財形種類", choice(stored_texts(SAVINGS_KINDS))),
 )
 DETAIL_COLUMNS = (
     *PERSON_COLUMNS,
@@ -63,7 +60,7 @@ DETAIL_COLUMNS = (
 )
 CHANGE_COLUMNS = (
     *PERSON_COLUMNS,
-    Column("変更区分", choice(CHANGE_KINDS)),
+    Column("変更区分", choice(stored_texts(CHANGE_KINDS))),
     Column("変更前積立額", amount()),
     Column("変更後積立額", amount()),
 )
