@@ -223,7 +223,7 @@ class Loader(Protocol):
     nothing.
 
     ``kind`` names it on the command line and in the audit log (``load.<code>.<kind>``); ``title`` is
-    its Japanese name (the 操作ログ label is データ取込（<title>）). ``store`` must be idempotent for
+    its name, a ``core.i18n._`` message (the 操作ログ label is データ取込（<title>）). ``store`` must be idempotent for
     the file's content: a file loaded again replaces what it loaded before (e.g. the same round),
     it never adds it twice. ``core.dataload`` reads and checks the rows.
     """
@@ -438,7 +438,8 @@ def cjs_mail_templates() -> Sequence[MailTemplate]:
 
 @hookspec
 def cjs_action_labels() -> Mapping[str, str]:
-    """Return the Japanese 操作ログ label of each audit action the module records (``<code>.…``).
+    """Return the 操作ログ label of each audit action the module records (``<code>.…``): a
+    ``core.i18n._`` message, so that 操作ログ照会 shows it in the customer's language.
 
     Called once at start for each module plugin alone; 操作ログ照会 shows these labels beside the
     core's. Not firstresult.

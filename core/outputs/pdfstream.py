@@ -390,6 +390,7 @@ MARGIN = 12 * MM
 ROW_HEIGHT = 13.0
 CELL_SIZE = 8.0
 HEAD_SIZE = 8.5
+MIN_LABEL_SIZE = 5.0
 TITLE_SIZE = 14.0
 TABLE_TOP = A4_SIZE[1] - MARGIN - 50
 
@@ -415,6 +416,15 @@ def _fit(pdf: StreamingPdf, text: str, width: float, size: float) -> str:
     while text and pdf.width(text + "…", size) > width:
         text = text[:-1]
     return text + "…"
+
+
+def _shrunk_size(pdf: StreamingPdf, text: str, width: float) -> float:
+    """The size a column heading or a label is drawn at: the cells' size, or smaller (not below
+    :data:`MIN_LABEL_SIZE`) for a text wider than its column (an English one, often)."""
+    natural = pdf.width(text, CELL_SIZE)
+    if natural <= width:
+        return CELL_SIZE
+    return max(MIN_LABEL_SIZE, math.floor(CELL_SIZE * width / natural * 10) / 10)
 
 
 def write_list_pdf(
@@ -445,6 +455,10 @@ def write_list_pdf(
     table_width = sum(c.width_mm for c in columns) * MM
     lefts = [MARGIN + sum(c.width_mm for c in columns[:i]) * MM for i in range(len(columns))]
     headings = [translate(column.title) for column in columns]
+    heading_sizes = [
+        _shrunk_size(pdf, heading, column.width_mm * MM - 2)
+        for heading, column in zip(headings, columns, strict=True)
+    ]
     printed_at = header.printed_at
     printed = translate(
         _("印刷日時 ${date} ${time}", date=long_date(printed_at), time=f"{printed_at:%H:%M}")
@@ -464,19 +478,23 @@ def write_list_pdf(
         y = TABLE_TOP
         pdf.box(MARGIN, y - ROW_HEIGHT, table_width, ROW_HEIGHT)
         pdf.line(MARGIN, y, MARGIN + table_width, y)
-        for column, left, heading in zip(columns, lefts, headings, strict=True):
-            pdf.text(left + column.width_mm * MM / 2, y - 9.5, heading, CELL_SIZE, "center")
+        for column, left, heading, size in zip(
+            columns, lefts, headings, heading_sizes, strict=True
+        ):
+            pdf.text(left + column.width_mm * MM / 2, y - 9.5, heading, size, "center")
         pdf.line(MARGIN, y - ROW_HEIGHT, MARGIN + table_width, y - ROW_HEIGHT)
         return y - ROW_HEIGHT
 
     def cell(column: ListColumn, left: float, y: float, value: Any) -> None:
         inner = column.width_mm * MM - 4
         shown = "" if value is None else column.show(value)
-        if isinstance(shown, Message):
+        size = CELL_SIZE
+        if isinstance(shown, Message):  # a label (変更区分…): smaller rather than cut in English
             shown = translate(shown)
-        text = _fit(pdf, shown, inner, CELL_SIZE)
+            size = _shrunk_size(pdf, shown, inner)
+        text = _fit(pdf, shown, inner, size)
         x = {"left": left + 2, "right": left + inner + 2, "center": left + inner / 2 + 2}
-        pdf.text(x[column.align], y - 9.5, text, CELL_SIZE, column.align)
+        pdf.text(x[column.align], y - 9.5, text, size, column.align)
 
     page, on_page, written = 1, 0, 0
     y = start(page)

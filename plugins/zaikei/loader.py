@@ -28,6 +28,7 @@ from core.dataload import (
 )
 from core.db.models import DepositGroup
 from core.hookspecs import Parsed, RowError
+from core.i18n import _
 from core.security.tenancy import scope_values, scoped_delete, scoped_select
 from plugins.zaikei.models import (
     DEPOSIT_DOCUMENTS,
@@ -77,7 +78,7 @@ class RunsLoader:
     """財形作成基準日: the documents the bank made and the 作成基準日 of each."""
 
     kind = "runs"
-    title = "財形作成基準日"
+    title: str = _("財形作成基準日")
 
     def parse(self, dbsession: Session, data: bytes) -> Parsed:
         """Every run of the file, or an error for each bad row."""
@@ -135,7 +136,7 @@ class DetailsLoader(_RunLines):
     """財形積立明細: per employee and kind, the amount per cycle and the balance."""
 
     kind = "details"
-    title = "財形積立明細"
+    title: str = _("財形積立明細")
     columns = DETAIL_COLUMNS
     model = ZaikeiDetail
     names = (*PERSON_NAMES, "amount_monthly", "amount_summer", "amount_winter", "balance")
@@ -145,7 +146,7 @@ class ChangesLoader(_RunLines):
     """財形積立変更明細: per employee and kind, what changed in a run (預入依頼書 only)."""
 
     kind = "changes"
-    title = "財形積立変更明細"
+    title: str = _("財形積立変更明細")
     columns = CHANGE_COLUMNS
     model = ZaikeiChange
     names = (*PERSON_NAMES, "change_kind", "amount_before", "amount_after")
