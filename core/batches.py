@@ -32,17 +32,11 @@ from pyramid.request import Request
 from sqlalchemy import ColumnElement, Select, Table, select
 from sqlalchemy.orm import Session
 
-from core.dataload import (
-    Column,
-    digits,
-    full_width,
-    half_width_kana,
-    read_columns,
-    search_kana,
-)
+from core.dataload import GROUP_COLUMNS, Column, read_columns, search_kana
 from core.db.bulk import insert_rows
 from core.db.models import Contract, DepositGroup, ModuleEnablement
 from core.hookspecs import MenuEntry, OutputContext, OutputRefused, Parsed, RowError
+from core.i18n import _
 from core.inquiry import Sort, paged
 from core.security.tenancy import (
     GroupScoped,
@@ -52,17 +46,20 @@ from core.security.tenancy import (
     scoped_select,
 )
 
-#: The columns that open every file of a module's batches: the deposit group.
-GROUP_COLUMNS = (Column("契約番号", digits(8)), Column("入金グループ", digits(8)))
-#: The columns that open a line per employee, and the attributes they fill.
-EMPLOYEE_COLUMNS = (
-    Column("職員番号", digits(max_length=10)),
-    Column("カナ氏名", half_width_kana(30)),
-    Column("漢字氏名", full_width(20)),
-)
-EMPLOYEE_NAMES = ("employee_no", "name_kana", "name_kanji")
-#: 変更区分 of a change line, as every module's change files write it.
-CHANGE_KINDS = {"1": "新規", "2": "変更", "3": "解約"}
+#: 変更区分 of a change line, by the code every module's change files write; the database keeps
+#: the Japanese text (:func:`stored_texts`), the screens and PDFs show it with :func:`label_of`.
+CHANGE_KINDS = {"1": _("新規"), "2": _("変更"), "3": _("解約")}
+
+
+def stored_texts(labels: Mapping[str, str]) -> dict[str, str]:
+    """What a loader stores for each code of ``labels`` (code → message): the Japanese text."""
+    return {code: str(label) for code, label in labels.items()}
+
+
+def label_of(labels: Mapping[str, str], stored: str) -> str:
+    """The message of ``labels`` whose Japanese text ``stored`` is (the screen writes it in its
+    language), or ``stored`` itself when it is none of them."""
+    return next((label for label in labels.values() if label == stored), stored)
 
 
 class GroupsWithModule:
@@ -87,8 +84,13 @@ class GroupsWithModule:
         if group is None:
             return RowError(
                 line,
-                f"{self.module_name}を利用する入金グループ {contract_no}-{group_no} がありません。",
-                "入金グループ",
+                _(
+                    "${module}を利用する入金グループ ${contract_no}-${group_no} がありません。",
+                    module=self.module_name,
+                    contract_no=contract_no,
+                    group_no=group_no,
+                ),
+                GROUP_COLUMNS[1].name,
                 group_no,
             )
         return group
@@ -109,7 +111,7 @@ class Batches:
     ``value_attribute``.
     """
 
-    #: The module's code and its Japanese name (in messages: 「一斉積立のデータはまだありません。」).
+    #: The module's code and its name, a message (in messages: 「一斉積立のデータはまだありません。」).
     module: str
     module_name: str
     #: The batch table (GroupScoped) and the attributes that name a batch in the files.
@@ -117,11 +119,12 @@ class Batches:
     key: tuple[str, ...]
     #: The column of a line table that holds its batch's id.
     lines_key: str
-    #: Refusal of a line whose batch was not loaded first (Japanese).
+    #: Refusal of a line whose batch was not loaded first (a message, read by the bank's staff).
     not_loaded: str
-    #: Refusal of an output asked for a batch the group does not have (Japanese).
+    #: Refusal of an output asked for a batch the group does not have (a message).
     not_found: str
     #: The picker: its label, its query-string name, the attribute it sends, its options' text.
+    #: (Labels and texts are ``core.i18n._`` messages: the screens write them in their language.)
     picker_label: str
     param: str
     value_attribute: str
@@ -195,7 +198,7 @@ class BatchLinesLoader:
     model: type[GroupScoped]
     names: tuple[str, ...]
     unique: tuple[str, ...] = ("employee_no",)
-    duplicate: str = "同じ職員番号が重複しています。"
+    duplicate: str = _("同じ職員番号が重複しています。")
 
     def parse(self, dbsession: Session, data: bytes) -> Parsed:
         """Every line of the file, or an error for each bad row."""
@@ -284,7 +287,7 @@ def employee_searches(model: Any) -> dict[str, Callable[[str], ColumnElement[boo
 @dataclass(frozen=True)
 class Button:
     """A button of the 出力 or エクスポート screen: the module's output name and its label (and, for
-    a CSV, the shorter label of its UTF-8 link, the label when empty)."""
+    a CSV, the shorter label of its UTF-8 link, the label when empty); labels are messages."""
 
     output: str
     label: str
@@ -308,7 +311,7 @@ class BatchScreens:
     sorts: Mapping[str, Sort]
     default_sort: str
     searches: Mapping[str, Callable[[str], ColumnElement[bool]]]
-    #: The menu titles of 照会, 出力 and エクスポート (also the screens' titles).
+    #: The menu titles of 照会, 出力 and エクスポート (also the screens' titles; messages).
     titles: tuple[str, str, str]
     pdfs: Sequence[Button]
     csvs: Sequence[Button]

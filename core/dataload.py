@@ -276,3 +276,16 @@ def text(max_length: int) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+# -- the columns every batch module's files open with (core.batches) ------------------------------
+
+#: The columns that open every file of a module's batches: the deposit group.
+GROUP_COLUMNS = (Column("契約番号", digits(8)), Column("入金グループ", digits(8)))
+#: The columns that open a line per employee, and the attributes they fill.
+EMPLOYEE_COLUMNS = (
+    Column("職員番号", digits(max_length=10)),
+    Column("カナ氏名", half_width_kana(30)),
+    Column("漢字氏名", full_width(20)),
+)
+EMPLOYEE_NAMES = ("employee_no", "name_kana", "name_kanji")

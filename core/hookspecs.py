@@ -18,12 +18,15 @@ from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
 import pluggy
 
+from core.i18n import DEFAULT_LOCALE, pgettext, translate
+
 if TYPE_CHECKING:
     import datetime as dt
     from pathlib import Path
 
     from cryptography import x509
     from pyramid.config import Configurator
+    from pyramid.i18n import Localizer
     from pyramid.request import Request
     from sqlalchemy import Table
     from sqlalchemy.orm import Session
@@ -36,8 +39,12 @@ PROJECT = "cjs"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-#: Restriction levels of ACC-7, as stored and as shown.
-RESTRICTION_LEVELS = {"show": "表示", "hide": "非表示", "view_only": "閲覧のみ"}
+#: Restriction levels of ACC-7, as stored and as shown (messages: the screen's language).
+RESTRICTION_LEVELS = {
+    "show": pgettext("restriction level", "表示"),
+    "hide": pgettext("restriction level", "非表示"),
+    "view_only": pgettext("restriction level", "閲覧のみ"),
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ class ServiceModule:
     ``restriction_levels`` the ACC-7 levels the master may choose from, "show" first; ``order`` places
     it in menus and lists; ``short_name`` is the name the user screens' ユーザー別機能制限 show when
     it differs from ``name`` (001: 「賃控元帳」 there, 「賃金控除元帳」 in DC590101's 備考).
+    ``name``, ``menu_title``, ``short_name`` and the labels of ``options`` are ``core.i18n._``
+    messages (``name=_("一斉積立")``): the screens write them in the customer's language.
     """
 
     code: str
@@ -214,7 +223,7 @@ class Loader(Protocol):
     nothing.
 
     ``kind`` names it on the command line and in the audit log (``load.<code>.<kind>``); ``title`` is
-    its Japanese name (the 操作ログ label is データ取込（<title>）). ``store`` must be idempotent for
+    its name, a ``core.i18n._`` message (the 操作ログ label is データ取込（<title>）). ``store`` must be idempotent for
     the file's content: a file loaded again replaces what it loaded before (e.g. the same round),
     it never adds it twice. ``core.dataload`` reads and checks the rows.
     """
@@ -233,7 +242,9 @@ class Loader(Protocol):
 @dataclass(frozen=True)
 class OutputContext:
     """What an output is built from: the request's database session, the selected deposit group,
-    the logged-in user and the time (Japan time), never the request itself."""
+    the logged-in user and the time (Japan time), never the request itself; and the language of the
+    request, in which a PDF writes its headings (:meth:`text`). A CSV file stays Japanese whatever
+    the language: its header is the bank's file layout."""
 
     dbsession: Session
     deposit_group: DepositGroup
@@ -241,6 +252,17 @@ class OutputContext:
     now: dt.datetime
     #: The query string of the download (e.g. the round a list is for), never trusted: check it.
     params: Mapping[str, str] = field(default_factory=dict)
+    #: The localizer of the download's request; None: Japanese.
+    localizer: Localizer | None = None
+
+    @property
+    def language(self) -> str:
+        """The language of the download (``ja``, ``en``)."""
+        return DEFAULT_LOCALE if self.localizer is None else str(self.localizer.locale_name)
+
+    def text(self, message: Any) -> str:
+        """``message`` (a ``core.i18n._`` message) in the language of the download."""
+        return str(message) if self.localizer is None else translate(self.localizer, message)
 
 
 @dataclass(frozen=True)
@@ -261,7 +283,10 @@ class Output:
     positioned at its start (``core.outputs.pdfstream.list_pdf(...)``, streamed to the browser and
     closed after), or a :class:`CsvTable` (``?encoding=utf-8`` gives UTF-8 with a BOM, cp932
     otherwise; a character cp932 cannot hold is reported, never replaced). Raising
-    :class:`OutputRefused` answers with its Japanese message instead (e.g. an unknown round).
+    :class:`OutputRefused` answers with its message instead (e.g. an unknown round), in the
+    request's language. A PDF's title and headings are ``_()`` messages written in the language of
+    the request (:meth:`OutputContext.text`; ``pdfstream.list_pdf`` does it for its lists); so is
+    the name of its file. A CSV's header and name stay Japanese (the bank's file layout).
     """
 
     name: str
@@ -271,7 +296,8 @@ class Output:
 
 
 class OutputRefused(Exception):
-    """An output cannot be built for what was asked; the message (Japanese) is shown to the user."""
+    """An output cannot be built for what was asked; the message (a ``core.i18n._`` message) is
+    shown to the user in the request's language."""
 
 
 @dataclass(frozen=True)
@@ -412,7 +438,8 @@ def cjs_mail_templates() -> Sequence[MailTemplate]:
 
 @hookspec
 def cjs_action_labels() -> Mapping[str, str]:
-    """Return the Japanese 操作ログ label of each audit action the module records (``<code>.…``).
+    """Return the 操作ログ label of each audit action the module records (``<code>.…``): a
+    ``core.i18n._`` message, so that 操作ログ照会 shows it in the customer's language.
 
     Called once at start for each module plugin alone; 操作ログ照会 shows these labels beside the
     core's. Not firstresult.

@@ -5,7 +5,9 @@ What it returns, a :class:`Message`, *is* the Japanese text (a ``str``, placehol
 the Japanese screens, the staff console, the logs and the tests read it as before; it also keeps its
 catalogue entry (the msgid with ``${name}`` placeholders) and the values, so that :func:`localize`
 can give it in the request's language. Placeholder values that are messages themselves (a field's
-label in a required-field message) are translated first.
+label in a required-field message) are translated first. A Japanese word whose English depends on
+where it is used is marked with :func:`pgettext` and a context (表示: "Show" as a restriction level
+of ACC-7, "View" as the manuals' button).
 
 A template writes a message in the request's language by itself (``{{ screen.title }}``): the Jinja
 environment's ``finalize`` is :func:`finalize`. Its ``_()`` and ``{% trans %}`` go through
@@ -16,6 +18,7 @@ the Python modules named in babel.cfg into the ``cjs`` catalogue (``make message
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,21 +40,40 @@ class Message(str):
 
     msgid: str
     values: Mapping[str, Any]
+    #: The catalogue entry's msgctxt (:func:`pgettext`), None for most messages.
+    context: str | None
 
-    def __new__(cls, msgid: str, values: Mapping[str, Any]) -> Message:
+    def __new__(cls, msgid: str, values: Mapping[str, Any], context: str | None = None) -> Message:
         text = TranslationString(msgid, mapping=dict(values)).interpolate() if values else msgid
         message = super().__new__(cls, text)
         message.msgid = msgid
         message.values = dict(values)
+        message.context = context
         return message
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Message, (self.msgid, self.values))
+        return (Message, (self.msgid, self.values, self.context))
 
 
 def _(msgid: str, /, **values: Any) -> Message:
     """Mark ``msgid`` (Japanese, ``${name}`` placeholders) for the catalogue, with its values."""
     return Message(msgid, values)
+
+
+def pgettext(context: str, msgid: str, /, **values: Any) -> Message:
+    """:func:`_` for a ``msgid`` the catalogue holds more than once, told apart by ``context``
+    (Babel extracts it with its msgctxt): ``pgettext("restriction level", "表示")``."""
+    return Message(msgid, values, context)
+
+
+def long_date(value: dt.date) -> Message:
+    """A date as the lists and pickers write it: ``2026年01月05日``, in English ``2026-01-05``."""
+    return _(
+        "${year}年${month}月${day}日",
+        year=str(value.year),
+        month=f"{value.month:02d}",
+        day=f"{value.day:02d}",
+    )
 
 
 def translate(localizer: Localizer, text: Any, mapping: Mapping[str, Any] | None = None) -> str:
@@ -66,7 +88,8 @@ def translate(localizer: Localizer, text: Any, mapping: Mapping[str, Any] | None
             name: translate(localizer, value) if isinstance(value, Message) else value
             for name, value in text.values.items()
         }
-        return str(localizer.translate(TranslationString(text.msgid, DOMAIN, mapping=values)))
+        message = TranslationString(text.msgid, DOMAIN, mapping=values, context=text.context)
+        return str(localizer.translate(message))
     return str(localizer.translate(text, domain=DOMAIN, mapping=mapping))
 
 

@@ -35,6 +35,7 @@ from core.hookspecs import (
     Output,
     ServiceModule,
 )
+from core.i18n import _
 from core.settings import ConfigurationError, Setting, validate, validate_module_settings
 
 if TYPE_CHECKING:
@@ -68,6 +69,14 @@ def make_plugin_manager(
     except pluggy.PluginValidationError as exc:
         raise ConfigurationError(f"plugin {exc.plugin!r}: {exc}") from None
     return pm
+
+
+def listed(items: Sequence[str]) -> str:
+    """``items`` (messages or data) joined as a list of the screen's language: 「A・B・C」, in
+    English "A, B, C" (a message of messages, each translated when the list is written)."""
+    if len(items) <= 1:
+        return items[0] if items else ""
+    return _("${first}・${rest}", first=items[0], rest=listed(items[1:]))
 
 
 @dataclass(frozen=True)
@@ -158,8 +167,8 @@ class ModuleRegistry:
                     if (code, loader.kind) in self.loaders:
                         raise ConfigurationError(f"loader {code} {loader.kind!r}: declared twice")
                     self.loaders[code, loader.kind] = loader
-                    self.action_labels[load_action(code, loader.kind)] = (
-                        f"データ取込（{loader.title}）"
+                    self.action_labels[load_action(code, loader.kind)] = _(
+                        "データ取込（${title}）", title=loader.title
                     )
         self.template_folders = self._template_folders()
 
@@ -265,16 +274,20 @@ class ModuleRegistry:
         return [code for code in self.modules if code in enabled]
 
     def summary(self, deposit_group: DepositGroup) -> str:
-        """The 備考 of DC590101: enabled modules with their options, e.g. 労金控除(明細更新)・一斉積立."""
+        """The 備考 of DC590101: enabled modules with their options, e.g. 労金控除(明細更新)・一斉積立
+        (a message: the screen writes it in its language)."""
         options = {e.module_code: e.options for e in deposit_group.module_enablements}
-        parts = []
+        parts: list[str] = []
         for code in self.enabled_codes(deposit_group):
             module = self.modules[code]
             labels = [
                 module.options[o] for o, on in options[code].items() if on and o in module.options
             ]
-            parts.append(module.name + (f"({'・'.join(labels)})" if labels else ""))
-        return "・".join(parts)
+            if labels:
+                parts.append(_("${module}(${options})", module=module.name, options=listed(labels)))
+            else:
+                parts.append(module.name)
+        return listed(parts)
 
     def menu(
         self, request: Request, deposit_group: DepositGroup

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from core.clock import utcnow as utcnow  # the column default; re-exported for older imports
+from core.i18n import _
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -72,7 +73,8 @@ class ContractKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"member": "会員", "employer": "事業主"}[self.value]
+        """会員 or 事業主, in the screen's language (a message)."""
+        return {"member": _("会員"), "employer": _("事業主")}[self.value]
 
 
 class Role(enum.StrEnum):

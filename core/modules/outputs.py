@@ -10,6 +10,10 @@ Long outputs stream (#13 item 6): a PDF built into a file (``core.outputs.pdfstr
 (written row by row into a temporary file) are sent from the file, never held whole in memory. A
 CSV character cp932 cannot hold, or an :class:`~core.hookspecs.OutputRefused`, answers with an error
 page naming the problem (422), never with a silently changed file.
+
+Language (SPEC 8): the context carries the request's localizer, so a PDF is written in the
+language of the screen it is downloaded from, and its file is named in it; a CSV stays Japanese,
+its name included (the bank's file layout).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import IO, Any
 
 from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden
+from pyramid.i18n import get_localizer
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.response import FileIter, Response
@@ -79,7 +84,7 @@ def output_response(
     return _file_response(file, csvexport.content_type(encoding), disposition)
 
 
-def _refused(request: Request, output: Output, message: str) -> Response:
+def _refused(request: Request, output: Output, message: Any) -> Response:
     response = render_to_response(
         "error.html", {"title": output.title, "message": message}, request=request
     )
@@ -100,12 +105,17 @@ def output_view(output: Output) -> Callable[[Request], Response]:
             raise HTTPForbidden()
         now = clock.now(request.registry).astimezone(JST)
         params: dict[str, Any] = {key: value for key, value in request.GET.items()}
-        context = OutputContext(request.dbsession, group, request.identity.user, now, params)
-        filename = csvexport.dated_filename(output.title, now, output.format)
+        localizer = get_localizer(request)
+        context = OutputContext(
+            request.dbsession, group, request.identity.user, now, params, localizer
+        )
+        title = context.text(output.title) if output.format == "pdf" else str(output.title)
+        filename = csvexport.dated_filename(title, now, output.format)
         try:
             return output_response(output, output.build(context), filename, encoding)
         except OutputRefused as refused:
-            return _refused(request, output, str(refused))
+            # the message itself (a core.i18n message): the error page writes it in its language
+            return _refused(request, output, refused.args[0] if refused.args else "")
         except csvexport.UnencodableCharacter as unencodable:
             return _refused(request, output, unencodable.message)
 

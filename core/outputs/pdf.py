@@ -11,6 +11,11 @@ reportlab's ``TTFont``, which embeds a subset of the glyphs used. reportlab's bu
 Output is reproducible (``invariant``): the same input gives the same bytes, so a seeded document does
 not change from one run to the next.
 
+Language: a module's PDF is written in the language of the request that downloads it
+(``OutputContext.text`` gives a ``core.i18n._`` message in it; ``translate=context.text`` and
+``language=context.language`` give the document's own words, 作成日時, and its ``/Lang``). The fonts
+stay the Japanese ones whatever the language, so Japanese data on an English document still shows.
+
 Usage::
 
     doc = PdfDocument("控除依頼リスト", subject="労金控除事務")
@@ -25,7 +30,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import threading
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -52,6 +58,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from core.i18n import DEFAULT_LOCALE, _, long_date
 from core.outputs.csvexport import content_disposition
 
 __all__ = [
@@ -184,7 +191,11 @@ def style(name: str, **overrides: Any) -> ParagraphStyle:
 
 
 #: Drawn instead of a character the font has no glyph for (げた記号, the Japanese convention).
-MISSING_GLYPH = "〓"
+MISSING_GLYPH = unicodedata.lookup("GETA MARK")
+#: Kept by :func:`para` (a literal one would be collapsed as white space).
+IDEOGRAPHIC_SPACE = unicodedata.lookup("IDEOGRAPHIC SPACE")
+#: The marker of :meth:`PdfDocument.bullets` (中黒, as the manuals write lists).
+NAKAGURO = unicodedata.lookup("KATAKANA MIDDLE DOT")
 _glyph_cache: dict[str, frozenset[int]] = {}
 
 
@@ -220,7 +231,9 @@ def para(text: str, style_name: str = "body", **overrides: Any) -> Paragraph:
     text = drawable(str(text), paragraph_style.fontName)
     # An ideographic space written as a character reference is kept (a literal one would be
     # collapsed as white space): forms use them for the blanks of 「　　年　　月　　日」.
-    markup = "<br/>".join(escape(line).replace("\u3000", "&#x3000;") for line in text.split("\n"))
+    markup = "<br/>".join(
+        escape(line).replace(IDEOGRAPHIC_SPACE, "&#x3000;") for line in text.split("\n")
+    )
     return Paragraph(markup, paragraph_style)
 
 
@@ -287,6 +300,11 @@ def make_table(
 # --- Document -----------------------------------------------------------------------------------
 
 
+def pdf_language(language: str) -> str:
+    """The ``/Lang`` of a document written in ``language`` (a locale name: ``ja``, ``en``)."""
+    return "ja-JP" if language == DEFAULT_LOCALE else language.replace("_", "-")
+
+
 def _pdf_date(moment: dt.datetime) -> str:
     """A PDF date string, e.g. ``D:20260401090000+09'00'``."""
     if moment.tzinfo is None:
@@ -330,7 +348,8 @@ class PdfDocument:
     ``header`` is drawn at the top of every page (left) with ``printed_at`` (right, JST as given);
     page numbers 「n / total」 at the bottom unless ``page_numbers=False`` (forms have one page).
     ``created_at`` (default ``printed_at``; aware) is the document's creation date; without either
-    the date is reportlab's invariant 2000-01-01.
+    the date is reportlab's invariant 2000-01-01. ``translate`` gives the document's own words
+    (作成日時) in ``language``; the caller writes its title and texts in it.
     """
 
     def __init__(
@@ -345,6 +364,8 @@ class PdfDocument:
         page_numbers: bool = True,
         landscape_pages: bool = False,
         margin: float = MARGIN,
+        translate: Callable[[object], str] = str,
+        language: str = DEFAULT_LOCALE,
     ) -> None:
         register_fonts()
         self.title = title
@@ -356,6 +377,8 @@ class PdfDocument:
         self.page_numbers = page_numbers
         self.pagesize = landscape(PAGE_SIZE) if landscape_pages else PAGE_SIZE
         self.margin = margin
+        self.translate = translate
+        self.language = language
         self.story: list[Flowable] = []
 
     @property
@@ -387,7 +410,7 @@ class PdfDocument:
         self.story.append(para(text, style_name, **overrides))
         return self
 
-    def bullets(self, items: Iterable[str], marker: str = "・") -> PdfDocument:
+    def bullets(self, items: Iterable[str], marker: str = NAKAGURO) -> PdfDocument:
         """A list, one paragraph per item, with a hanging marker."""
         for item in items:
             self.story.append(para(f"{marker}{item}", "bullet"))
@@ -433,7 +456,7 @@ class PdfDocument:
             canvas.drawRightString(
                 width - self.margin,
                 height - self.margin + 5 * mm,
-                self.printed_at.strftime("作成日時 %Y年%m月%d日 %H:%M"),
+                drawable(self.translate(created_label(self.printed_at))),
             )
         if self.page_numbers:
             canvas.drawCentredString(width / 2, self.margin - 8 * mm, f"{page} / {total}")
@@ -453,7 +476,7 @@ class PdfDocument:
             subject=self.subject,
             author=self.author,
             creator="CJS",
-            lang="ja-JP",
+            lang=pdf_language(self.language),
             displayDocTitle=True,
             initialFontName=GOTHIC,
             initialFontSize=10.5,
@@ -461,6 +484,11 @@ class PdfDocument:
         )
         template.build(list(self.story), canvasmaker=_numbered_canvas(self))
         return buffer.getvalue()
+
+
+def created_label(moment: dt.datetime) -> str:
+    """「作成日時 2026年04月01日 09:00」 (a message: the document's language)."""
+    return _("作成日時 ${date} ${time}", date=long_date(moment), time=f"{moment:%H:%M}")
 
 
 PDF_CONTENT_TYPE = "application/pdf"

@@ -12,6 +12,11 @@ kept (fontTools, ``retain_gids``) — so pages written earlier stay valid — as
 deposit group, the title, 作成基準日, the print time and 「X / Y ページ」, the column header, then the
 rows, and the totals after the last row. The page count is known before the first page (the caller
 gives the number of rows), so rows can come from a database cursor and are never all in memory.
+
+The list is written in the language of the download (:func:`group_header` takes it from the
+output's context): its own words, and the title, column headings, totals and cells given as
+``core.i18n._`` messages, are translated; data (names, the organisation) is written as it is, in the
+same Japanese font, so a Japanese name on an English list still shows.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 
 from core.hookspecs import OutputContext
-from core.outputs.pdf import GOTHIC, MISSING_GLYPH, font_paths
+from core.i18n import DEFAULT_LOCALE, Message, _, long_date
+from core.outputs.pdf import GOTHIC, MISSING_GLYPH, font_paths, pdf_language
 
 #: A4 portrait in points.
 A4_SIZE = (595.2756, 841.8898)
@@ -110,10 +116,17 @@ class StreamingPdf:
     CATALOG, PAGES, FONT, CID_FONT, DESCRIPTOR, FONT_FILE, TO_UNICODE, INFO = range(1, 9)
 
     def __init__(
-        self, out: IO[bytes], *, title: str, created_at: dt.datetime, size: tuple[float, float]
+        self,
+        out: IO[bytes],
+        *,
+        title: str,
+        created_at: dt.datetime,
+        size: tuple[float, float],
+        language: str = DEFAULT_LOCALE,
     ) -> None:
         self.out = out
         self.title = title
+        self.language = language
         self.created_at = created_at
         self.size = size
         self.font = _metrics()
@@ -215,7 +228,8 @@ class StreamingPdf:
         )
         self._write_object(
             self.CATALOG,
-            b"<< /Type /Catalog /Pages %d 0 R /Lang (ja-JP) " % self.PAGES
+            b"<< /Type /Catalog /Pages %d 0 R /Lang (%s) "
+            % (self.PAGES, pdf_language(self.language).encode())
             + b"/ViewerPreferences << /DisplayDocTitle true >> >>",
         )
         self._write_object(
@@ -318,7 +332,8 @@ def _to_unicode(used: dict[int, str]) -> bytes:
 
 @dataclass(frozen=True)
 class ListColumn:
-    """A column of a list: its heading, width in millimetres, alignment and how a value is shown."""
+    """A column of a list: its heading (a message), width in millimetres, alignment and how a
+    value is shown (a message it gives, e.g. a 変更区分, is written in the list's language)."""
 
     title: str
     width_mm: float
@@ -331,27 +346,42 @@ def amount(value: Any) -> str:
     return f"{int(value):,}"
 
 
+def count_total(count: int) -> Message:
+    """The value of a 合計件数 line: 「1,234件」."""
+    return _("${count}件", count=f"{count:,}")
+
+
+def yen_total(total: int) -> Message:
+    """The value of a total amount line: 「12,345,678円」."""
+    return _("${amount}円", amount=f"{total:,}")
+
+
 @dataclass(frozen=True)
 class ListHeader:
-    """What heads every page of a list: who, which deposit group, what, as of when, printed when."""
+    """What heads every page of a list: who, which deposit group, what, as of when, printed when;
+    and the list's language: ``translate`` gives a message in it (Japanese by default)."""
 
     title: str
     organisation: str
     deposit_group: str
     basis_date: str
     printed_at: dt.datetime
+    translate: Callable[[Any], str] = str
+    language: str = DEFAULT_LOCALE
 
 
 def group_header(context: OutputContext, title: str, basis_date: dt.date) -> ListHeader:
-    """The header of a list of the context's deposit group: its organisation and group, ``title``,
-    作成基準日 ``basis_date``, printed now."""
+    """The header of a list of the context's deposit group: its organisation and group, ``title``
+    (a message), 作成基準日 ``basis_date``, printed now; in the language of the download."""
     group = context.deposit_group
     return ListHeader(
         title=title,
         organisation=group.contract.organisation_name,
         deposit_group=f"{group.group_no} {group.name_kanji}",
-        basis_date=f"{basis_date:%Y年%m月%d日}",
+        basis_date=long_date(basis_date),
         printed_at=context.now,
+        translate=context.text,
+        language=context.language,
     )
 
 
@@ -360,6 +390,7 @@ MARGIN = 12 * MM
 ROW_HEIGHT = 13.0
 CELL_SIZE = 8.0
 HEAD_SIZE = 8.5
+MIN_LABEL_SIZE = 5.0
 TITLE_SIZE = 14.0
 TABLE_TOP = A4_SIZE[1] - MARGIN - 50
 
@@ -387,6 +418,15 @@ def _fit(pdf: StreamingPdf, text: str, width: float, size: float) -> str:
     return text + "…"
 
 
+def _shrunk_size(pdf: StreamingPdf, text: str, width: float) -> float:
+    """The size a column heading or a label is drawn at: the cells' size, or smaller (not below
+    :data:`MIN_LABEL_SIZE`) for a text wider than its column (an English one, often)."""
+    natural = pdf.width(text, CELL_SIZE)
+    if natural <= width:
+        return CELL_SIZE
+    return max(MIN_LABEL_SIZE, math.floor(CELL_SIZE * width / natural * 10) / 10)
+
+
 def write_list_pdf(
     out: IO[bytes],
     header: ListHeader,
@@ -400,37 +440,61 @@ def write_list_pdf(
 
     ``rows`` may be a database cursor: it is read once, row by row. ``row_count`` must be its
     length (the 「X / Y」 of the first page needs it); ``totals`` are (label, value) lines after the
-    last row, e.g. ``[("合計件数", "1,234件"), ("合計金額", "12,345,678円")]``.
+    last row, e.g. ``[(_("合計件数"), count_total(1234)), (_("合計金額"), yen_total(12345678))]``.
+    The title, headings, totals and any cell shown as a message are written in ``header``'s
+    language.
     """
-    pdf = StreamingPdf(out, title=header.title, created_at=header.printed_at, size=A4_SIZE)
+    translate = header.translate
+    title = translate(header.title)
+    pdf = StreamingPdf(
+        out, title=title, created_at=header.printed_at, size=A4_SIZE, language=header.language
+    )
     width, height = A4_SIZE
     pages = page_count(row_count, len(totals))
     per_page = rows_per_page()
     table_width = sum(c.width_mm for c in columns) * MM
     lefts = [MARGIN + sum(c.width_mm for c in columns[:i]) * MM for i in range(len(columns))]
-    printed = header.printed_at.strftime("印刷日時 %Y年%m月%d日 %H:%M")
+    headings = [translate(column.title) for column in columns]
+    heading_sizes = [
+        _shrunk_size(pdf, heading, column.width_mm * MM - 2)
+        for heading, column in zip(headings, columns, strict=True)
+    ]
+    printed_at = header.printed_at
+    printed = translate(
+        _("印刷日時 ${date} ${time}", date=long_date(printed_at), time=f"{printed_at:%H:%M}")
+    )
+    group = translate(_("入金グループ ${group}", group=header.deposit_group))
+    basis = translate(_("作成基準日 ${date}", date=header.basis_date))
 
     def start(page: int) -> float:
         top = height - MARGIN
         pdf.text(MARGIN, top - 8, header.organisation, HEAD_SIZE)
         pdf.text(width - MARGIN, top - 8, printed, HEAD_SIZE, "right")
-        pdf.text(width / 2, top - 26, header.title, TITLE_SIZE, "center")
-        pdf.text(MARGIN, top - 42, f"入金グループ {header.deposit_group}", HEAD_SIZE)
-        pdf.text(width / 2, top - 42, f"作成基準日 {header.basis_date}", HEAD_SIZE, "center")
-        pdf.text(width - MARGIN, top - 42, f"{page} / {pages} ページ", HEAD_SIZE, "right")
+        pdf.text(width / 2, top - 26, title, TITLE_SIZE, "center")
+        pdf.text(MARGIN, top - 42, group, HEAD_SIZE)
+        pdf.text(width / 2, top - 42, basis, HEAD_SIZE, "center")
+        page_of = translate(_("${page} / ${pages} ページ", page=page, pages=pages))
+        pdf.text(width - MARGIN, top - 42, page_of, HEAD_SIZE, "right")
         y = TABLE_TOP
         pdf.box(MARGIN, y - ROW_HEIGHT, table_width, ROW_HEIGHT)
         pdf.line(MARGIN, y, MARGIN + table_width, y)
-        for column, left in zip(columns, lefts, strict=True):
-            pdf.text(left + column.width_mm * MM / 2, y - 9.5, column.title, CELL_SIZE, "center")
+        for column, left, heading, size in zip(
+            columns, lefts, headings, heading_sizes, strict=True
+        ):
+            pdf.text(left + column.width_mm * MM / 2, y - 9.5, heading, size, "center")
         pdf.line(MARGIN, y - ROW_HEIGHT, MARGIN + table_width, y - ROW_HEIGHT)
         return y - ROW_HEIGHT
 
     def cell(column: ListColumn, left: float, y: float, value: Any) -> None:
         inner = column.width_mm * MM - 4
-        text = _fit(pdf, "" if value is None else column.show(value), inner, CELL_SIZE)
+        shown = "" if value is None else column.show(value)
+        size = CELL_SIZE
+        if isinstance(shown, Message):  # a label (変更区分…): smaller rather than cut in English
+            shown = translate(shown)
+            size = _shrunk_size(pdf, shown, inner)
+        text = _fit(pdf, shown, inner, size)
         x = {"left": left + 2, "right": left + inner + 2, "center": left + inner / 2 + 2}
-        pdf.text(x[column.align], y - 9.5, text, CELL_SIZE, column.align)
+        pdf.text(x[column.align], y - 9.5, text, size, column.align)
 
     page, on_page, written = 1, 0, 0
     y = start(page)
@@ -440,8 +504,8 @@ def write_list_pdf(
             page, on_page = page + 1, 0
             y = start(page)
         if isinstance(row, _Total):
-            pdf.text(MARGIN + 2, y - 9.5, row.label, CELL_SIZE)
-            pdf.text(MARGIN + table_width - 2, y - 9.5, row.value, CELL_SIZE, "right")
+            pdf.text(MARGIN + 2, y - 9.5, translate(row.label), CELL_SIZE)
+            pdf.text(MARGIN + table_width - 2, y - 9.5, translate(row.value), CELL_SIZE, "right")
         else:
             written += 1
             for column, left, value in zip(columns, lefts, row, strict=True):

@@ -27,6 +27,7 @@ from core.hookspecs import (
     ServiceModule,
     hookimpl,
 )
+from core.i18n import _
 from plugins.collective_savings import demo, savings, views
 from plugins.collective_savings.loader import LOADERS
 from plugins.collective_savings.models import TABLES
@@ -36,8 +37,8 @@ HERE = Path(__file__).resolve().parent
 
 MODULE = ServiceModule(
     code=savings.CODE,
-    name="一斉積立",
-    menu_title="一斉積立事務",
+    name=_("一斉積立"),
+    menu_title=_("一斉積立事務"),
     contract_kinds=("member",),
     restriction_levels=("show", "hide"),
     order=30,

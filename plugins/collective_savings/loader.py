@@ -15,14 +15,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.batches import (
-    CHANGE_KINDS,
+from core.batches import CHANGE_KINDS, BatchLinesLoader, stored_texts
+from core.dataload import (
     EMPLOYEE_COLUMNS,
     EMPLOYEE_NAMES,
     GROUP_COLUMNS,
-    BatchLinesLoader,
-)
-from core.dataload import (
     Column,
     amount,
     choice,
@@ -33,6 +30,7 @@ from core.dataload import (
 from core.dataload import text as free_text
 from core.db.models import DepositGroup
 from core.hookspecs import Parsed, RowError
+from core.i18n import _
 from core.security.tenancy import scope_values, scoped_select
 from plugins.collective_savings.models import SavingsChange, SavingsDetail, SavingsRound
 from plugins.collective_savings.savings import ROUNDS
@@ -49,7 +47,7 @@ DETAIL_COLUMNS = (*KEY_COLUMNS, *PERSON_COLUMNS, Column("積立金額", amount()
 CHANGE_COLUMNS = (
     *KEY_COLUMNS,
     *PERSON_COLUMNS,
-    Column("変更区分", choice(CHANGE_KINDS)),
+    Column("変更区分", choice(stored_texts(CHANGE_KINDS))),
     Column("変更前積立金額", amount()),
     Column("変更後積立金額", amount()),
 )
@@ -65,7 +63,7 @@ class RoundsLoader:
     """一斉積立回 (rounds): number, name, creation date, 臨時作成 or regular."""
 
     kind = "rounds"
-    title = "一斉積立回"
+    title: str = _("一斉積立回")
 
     def parse(self, dbsession: Session, data: bytes) -> Parsed:
         """Every round of the file, or an error for each bad row."""
@@ -115,7 +113,7 @@ class DetailsLoader(_RoundLines):
     """一斉積立内訳明細: per employee, the savings account and the amount of a round."""
 
     kind = "details"
-    title = "一斉積立内訳明細"
+    title: str = _("一斉積立内訳明細")
     columns = DETAIL_COLUMNS
     model = SavingsDetail
     names = (*PERSON_NAMES, "amount")
@@ -125,7 +123,7 @@ class ChangesLoader(_RoundLines):
     """一斉積立変更明細: per employee, what changed in a round (before → after)."""
 
     kind = "changes"
-    title = "一斉積立変更明細"
+    title: str = _("一斉積立変更明細")
     columns = CHANGE_COLUMNS
     model = SavingsChange
     names = (*PERSON_NAMES, "change_kind", "amount_before", "amount_after")

@@ -10,6 +10,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.models import Base, UTCDateTime
+from core.i18n import _, long_date
 from core.security.tenancy import GroupScoped, batch_line_indexes
 
 
@@ -29,8 +30,13 @@ class SavingsRound(GroupScoped, Base):
 
     @property
     def kind_label(self) -> str:
-        """臨時作成, or 定例 for a regular round."""
-        return "臨時作成" if self.extraordinary else "定例"
+        """臨時作成, or 定例 for a regular round (a message)."""
+        return _("臨時作成") if self.extraordinary else _("定例")
+
+    @property
+    def created_label(self) -> str:
+        """The creation date as the screens write it (a message: 2026年01月05日)."""
+        return long_date(self.created_on)
 
 
 class SavingsDetail(GroupScoped, Base):
@@ -69,7 +75,7 @@ class SavingsChange(GroupScoped, Base):
     name_kanji: Mapped[str] = mapped_column(String(20))
     branch_no: Mapped[str] = mapped_column(String(3))
     account_no: Mapped[str] = mapped_column(String(7))
-    #: 新規, 変更 or 解約.
+    #: 新規, 変更 or 解約 (``core.batches.CHANGE_KINDS``, stored in Japanese).
     change_kind: Mapped[str] = mapped_column(String(2))
     amount_before: Mapped[int] = mapped_column(Integer)
     amount_after: Mapped[int] = mapped_column(Integer)

@@ -1,52 +1,55 @@
 """一斉積立内訳明細表 and 一斉積立変更明細表 as A4 PDF lists (streamed, the bank's page header, totals
-at the end) and as CSV (cp932, or UTF-8 with ``?encoding=utf-8``), for the round of ``?round=``."""
+at the end) and as CSV (cp932, or UTF-8 with ``?encoding=utf-8``), for the round of ``?round=``.
+
+A PDF is written in the language of the screen it is downloaded from (its headings are messages);
+a CSV stays Japanese, header included: it is the bank's file layout (``layouts``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import IO, Any
 
+from core.batches import CHANGE_KINDS, label_of
 from core.hookspecs import CsvTable, Output, OutputContext
-from core.outputs.pdfstream import ListColumn, ListHeader, amount, group_header, list_pdf
+from core.i18n import _
+from core.outputs.pdfstream import (
+    ListColumn,
+    ListHeader,
+    amount,
+    count_total,
+    group_header,
+    list_pdf,
+    yen_total,
+)
 from core.outputs.rows import streamed
 from plugins.collective_savings import savings
+from plugins.collective_savings.layouts import CHANGES_HEADER, DETAILS_HEADER
 from plugins.collective_savings.models import SavingsChange, SavingsDetail, SavingsRound
 
-DETAILS_TITLE = "一斉積立内訳明細表"
-CHANGES_TITLE = "一斉積立変更明細表"
+DETAILS_TITLE = _("一斉積立内訳明細表")
+CHANGES_TITLE = _("一斉積立変更明細表")
 
-PERSON_HEADER = ["職員番号", "カナ氏名", "漢字氏名", "店番", "口座番号"]
-DETAILS_HEADER = ["回号", "一斉積立名", *PERSON_HEADER, "積立金額"]
-CHANGES_HEADER = [
-    "回号",
-    "一斉積立名",
-    *PERSON_HEADER,
-    "変更区分",
-    "変更前積立金額",
-    "変更後積立金額",
-]
-
+# The PDF headings: messages, written in the language of the download.
 PERSON_COLUMNS = [
     ListColumn("No", 12, "right"),
-    ListColumn("職員番号", 22),
-    ListColumn("カナ氏名", 42),
-    ListColumn("漢字氏名", 34),
-    ListColumn("店番", 10, "center"),
-    ListColumn("口座番号", 16, "center"),
+    ListColumn(_("職員番号"), 22),
+    ListColumn(_("カナ氏名"), 42),
+    ListColumn(_("漢字氏名"), 34),
+    ListColumn(_("店番"), 10, "center"),
+    ListColumn(_("口座番号"), 16, "center"),
 ]
-DETAIL_COLUMNS = [*PERSON_COLUMNS, ListColumn("積立金額", 24, "right", amount)]
+DETAIL_COLUMNS = [*PERSON_COLUMNS, ListColumn(_("積立金額"), 24, "right", amount)]
 CHANGE_COLUMNS = [
     *PERSON_COLUMNS[:4],
-    ListColumn("変更区分", 14, "center"),
-    ListColumn("変更前金額", 22, "right", amount),
-    ListColumn("変更後金額", 22, "right", amount),
+    ListColumn(_("変更区分"), 14, "center", lambda kind: label_of(CHANGE_KINDS, kind)),
+    ListColumn(_("変更前金額"), 22, "right", amount),
+    ListColumn(_("変更後金額"), 22, "right", amount),
 ]
 
 
 def _header(context: OutputContext, title: str, chosen: SavingsRound) -> ListHeader:
-    return group_header(
-        context, f"{title}　{savings.ROUNDS.describe(chosen)}", basis_date=chosen.created_on
-    )
+    heading = _("${title}　${batch}", title=title, batch=savings.ROUNDS.describe(chosen))
+    return group_header(context, heading, basis_date=chosen.created_on)
 
 
 def _person(line: SavingsDetail | SavingsChange) -> list[Any]:
@@ -76,7 +79,7 @@ def details_pdf(context: OutputContext) -> IO[bytes]:
         DETAIL_COLUMNS,
         rows,
         row_count=count,
-        totals=[("合計件数", f"{count:,}件"), ("合計積立金額", f"{total:,}円")],
+        totals=[(_("合計件数"), count_total(count)), (_("合計積立金額"), yen_total(total))],
     )
 
 
@@ -94,9 +97,9 @@ def changes_pdf(context: OutputContext) -> IO[bytes]:
         rows,
         row_count=count,
         totals=[
-            ("合計件数", f"{count:,}件"),
-            ("変更前積立金額合計", f"{before:,}円"),
-            ("変更後積立金額合計", f"{after:,}円"),
+            (_("合計件数"), count_total(count)),
+            (_("変更前積立金額合計"), yen_total(before)),
+            (_("変更後積立金額合計"), yen_total(after)),
         ],
     )
 
@@ -123,6 +126,6 @@ def changes_csv(context: OutputContext) -> CsvTable:
 OUTPUTS = [
     Output("details-pdf", DETAILS_TITLE, "pdf", details_pdf),
     Output("changes-pdf", CHANGES_TITLE, "pdf", changes_pdf),
-    Output("details-csv", "一斉積立内訳明細データ", "csv", details_csv),
-    Output("changes-csv", "一斉積立変更明細データ", "csv", changes_csv),
+    Output("details-csv", _("一斉積立内訳明細データ"), "csv", details_csv),
+    Output("changes-csv", _("一斉積立変更明細データ"), "csv", changes_csv),
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
 
 from core.batches import Batches
+from core.i18n import _, long_date
 from core.security.tenancy import ScopeSource, scoped_select
 from plugins.collective_savings.models import SavingsChange, SavingsDetail, SavingsRound
 
@@ -18,17 +19,25 @@ CODE = "collective_savings"
 #: The rounds: named by 回号 in the bank's files and on the screens (``?round=014``).
 ROUNDS = Batches(
     module=CODE,
-    module_name="一斉積立",
+    module_name=_("一斉積立"),
     model=SavingsRound,
     key=("round_no",),
     lines_key="round_id",
-    not_loaded="この回号の一斉積立回が取り込まれていません。",
-    not_found="指定された回の一斉積立データがありません。",
-    picker_label="一斉積立回",
+    not_loaded=_("この回号の一斉積立回が取り込まれていません。"),
+    not_found=_("指定された回の一斉積立データがありません。"),
+    picker_label=_("一斉積立回"),
     param="round",
     value_attribute="round_no",
-    option=lambda r: f"{r.round_no} {r.name}（{r.created_on:%Y年%m月%d日} {r.kind_label}）",
-    describe=lambda r: f"第{r.round_no}回 {r.name}（{r.kind_label}）",
+    option=lambda r: _(
+        "${round_no} ${name}（${date} ${kind}）",
+        round_no=r.round_no,
+        name=r.name,
+        date=long_date(r.created_on),
+        kind=r.kind_label,
+    ),
+    describe=lambda r: _(
+        "第${round_no}回 ${name}（${kind}）", round_no=r.round_no, name=r.name, kind=r.kind_label
+    ),
     newest_first=(SavingsRound.created_on.desc(), SavingsRound.round_no.desc()),
 )
 

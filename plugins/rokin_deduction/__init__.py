@@ -6,14 +6,15 @@ from core import clock
 from core.bank import schedules
 from core.db.models import DepositGroup
 from core.hookspecs import InfoPanel, ServiceModule, hookimpl
+from core.i18n import _
 
 MODULE = ServiceModule(
     code="rokin_deduction",
-    name="労金控除",
-    menu_title="労金控除事務",
+    name=_("労金控除"),
+    menu_title=_("労金控除事務"),
     contract_kinds=("member",),
     restriction_levels=("show", "hide", "view_only"),
-    options={"detail_update": "明細更新"},
+    options={"detail_update": _("明細更新")},
     order=10,
 )
 

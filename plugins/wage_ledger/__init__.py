@@ -6,15 +6,16 @@ from core import clock
 from core.bank import schedules
 from core.db.models import DepositGroup
 from core.hookspecs import InfoPanel, ServiceModule, hookimpl
+from core.i18n import _
 
 MODULE = ServiceModule(
     code="wage_ledger",
-    name="賃金控除元帳",
-    menu_title="賃控元帳事務",
+    name=_("賃金控除元帳"),
+    menu_title=_("賃控元帳事務"),
     contract_kinds=("member",),
     restriction_levels=("show", "hide", "view_only"),
     order=20,
-    short_name="賃控元帳",
+    short_name=_("賃控元帳"),
 )
 
 

@@ -27,6 +27,7 @@ from core.hookspecs import (
     ServiceModule,
     hookimpl,
 )
+from core.i18n import _
 from plugins.zaikei import demo, records, views
 from plugins.zaikei.loader import LOADERS
 from plugins.zaikei.models import TABLES
@@ -36,8 +37,8 @@ HERE = Path(__file__).resolve().parent
 
 MODULE = ServiceModule(
     code=records.CODE,
-    name="財形",
-    menu_title="財形貯蓄事務",
+    name=_("財形"),
+    menu_title=_("財形貯蓄事務"),
     contract_kinds=("employer",),
     restriction_levels=("show", "hide"),
     order=40,

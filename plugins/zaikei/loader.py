@@ -15,14 +15,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.batches import (
-    CHANGE_KINDS,
+from core.batches import CHANGE_KINDS, BatchLinesLoader, stored_texts
+from core.dataload import (
     EMPLOYEE_COLUMNS,
     EMPLOYEE_NAMES,
     GROUP_COLUMNS,
-    BatchLinesLoader,
-)
-from core.dataload import (
     Column,
     amount,
     choice,
@@ -31,6 +28,7 @@ from core.dataload import (
 )
 from core.db.models import DepositGroup
 from core.hookspecs import Parsed, RowError
+from core.i18n import _
 from core.security.tenancy import scope_values, scoped_delete, scoped_select
 from plugins.zaikei.models import (
     DEPOSIT_DOCUMENTS,
@@ -52,7 +50,7 @@ PERSON_COLUMNS = (
     Column("作成区分", choice({code: code for code in DEPOSIT_DOCUMENTS})),
     Column("作成基準日", yyyymmdd),
     *EMPLOYEE_COLUMNS,
-    Column("財形種類", choice(SAVINGS_KINDS)),
+    Column("財形種類", choice(stored_texts(SAVINGS_KINDS))),
 )
 DETAIL_COLUMNS = (
     *PERSON_COLUMNS,
@@ -63,7 +61,7 @@ DETAIL_COLUMNS = (
 )
 CHANGE_COLUMNS = (
     *PERSON_COLUMNS,
-    Column("変更区分", choice(CHANGE_KINDS)),
+    Column("変更区分", choice(stored_texts(CHANGE_KINDS))),
     Column("変更前積立額", amount()),
     Column("変更後積立額", amount()),
 )
@@ -80,7 +78,7 @@ class RunsLoader:
     """財形作成基準日: the documents the bank made and the 作成基準日 of each."""
 
     kind = "runs"
-    title = "財形作成基準日"
+    title: str = _("財形作成基準日")
 
     def parse(self, dbsession: Session, data: bytes) -> Parsed:
         """Every run of the file, or an error for each bad row."""
@@ -138,7 +136,7 @@ class DetailsLoader(_RunLines):
     """財形積立明細: per employee and kind, the amount per cycle and the balance."""
 
     kind = "details"
-    title = "財形積立明細"
+    title: str = _("財形積立明細")
     columns = DETAIL_COLUMNS
     model = ZaikeiDetail
     names = (*PERSON_NAMES, "amount_monthly", "amount_summer", "amount_winter", "balance")
@@ -148,7 +146,7 @@ class ChangesLoader(_RunLines):
     """財形積立変更明細: per employee and kind, what changed in a run (預入依頼書 only)."""
 
     kind = "changes"
-    title = "財形積立変更明細"
+    title: str = _("財形積立変更明細")
     columns = CHANGE_COLUMNS
     model = ZaikeiChange
     names = (*PERSON_NAMES, "change_kind", "amount_before", "amount_after")

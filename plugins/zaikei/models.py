@@ -9,22 +9,25 @@ import datetime as dt
 from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.batches import label_of
 from core.db.models import Base, UTCDateTime
+from core.i18n import _
 from core.security.tenancy import GroupScoped, batch_line_indexes
 
-#: The documents the bank makes, by code (作成区分 of the files), with their names.
+#: The documents the bank makes, by code (作成区分 of the files), with their names (messages).
 DOCUMENTS = {
-    "1": "預入依頼書（月例）",
-    "2": "預入依頼書（夏季一時金）",
-    "3": "預入依頼書（年末一時金）",
-    "4": "加入者残高一覧表",
-    "5": "奨励金（月例）",
-    "6": "奨励金（一時金）",
+    "1": _("預入依頼書（月例）"),
+    "2": _("預入依頼書（夏季一時金）"),
+    "3": _("預入依頼書（年末一時金）"),
+    "4": _("加入者残高一覧表"),
+    "5": _("奨励金（月例）"),
+    "6": _("奨励金（一時金）"),
 }
 #: The runs that carry savings details (預入依頼書).
 DEPOSIT_DOCUMENTS = ("1", "2", "3")
-#: 財形の種類.
-SAVINGS_KINDS = {"1": "一般", "2": "年金", "3": "住宅"}
+#: 財形の種類, by the code of the files; the database keeps the Japanese text
+#: (``core.batches.stored_texts``).
+SAVINGS_KINDS = {"1": _("一般"), "2": _("年金"), "3": _("住宅")}
 
 
 class ZaikeiRun(GroupScoped, Base):
@@ -40,7 +43,7 @@ class ZaikeiRun(GroupScoped, Base):
 
     @property
     def document_name(self) -> str:
-        """預入依頼書（月例） …"""
+        """預入依頼書（月例） … (a message)."""
         return DOCUMENTS[self.document]
 
 
@@ -65,6 +68,11 @@ class ZaikeiDetail(GroupScoped, Base):
     amount_summer: Mapped[int] = mapped_column(Integer)
     amount_winter: Mapped[int] = mapped_column(Integer)
     balance: Mapped[int] = mapped_column(Integer)
+
+    @property
+    def savings_kind_label(self) -> str:
+        """一般, 年金 or 住宅 in the screen's language (a message)."""
+        return label_of(SAVINGS_KINDS, self.savings_kind)
 
 
 class ZaikeiChange(GroupScoped, Base):

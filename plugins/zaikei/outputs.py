@@ -1,56 +1,60 @@
 """財形積立明細書 and 財形積立変更明細書（預入依頼書のみ） as A4 PDF lists (streamed, the bank's page
-header, totals at the end) and both as CSV, for the run of ``?run=`` (the newest by default)."""
+header, totals at the end) and both as CSV, for the run of ``?run=`` (the newest by default).
+
+A PDF is written in the language of the screen it is downloaded from (its headings are messages);
+a CSV stays Japanese, header included: it is the bank's file layout (``layouts``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import IO, Any
 
+from core.batches import CHANGE_KINDS, label_of
 from core.hookspecs import CsvTable, Output, OutputContext
-from core.outputs.pdfstream import ListColumn, ListHeader, amount, group_header, list_pdf
+from core.i18n import _
+from core.outputs.pdfstream import (
+    ListColumn,
+    ListHeader,
+    amount,
+    count_total,
+    group_header,
+    list_pdf,
+    yen_total,
+)
 from core.outputs.rows import streamed
 from plugins.zaikei import records
-from plugins.zaikei.models import ZaikeiChange, ZaikeiDetail, ZaikeiRun
+from plugins.zaikei.layouts import CHANGES_HEADER, DETAILS_HEADER
+from plugins.zaikei.models import SAVINGS_KINDS, ZaikeiChange, ZaikeiDetail, ZaikeiRun
 
-DETAILS_TITLE = "財形積立明細書"
-CHANGES_TITLE = "財形積立変更明細書（預入依頼書のみ）"
+DETAILS_TITLE = _("財形積立明細書")
+CHANGES_TITLE = _("財形積立変更明細書（預入依頼書のみ）")
 
-PERSON_HEADER = ["職員番号", "カナ氏名", "漢字氏名", "財形種類"]
-DETAILS_HEADER = [
-    "帳票",
-    "作成基準日",
-    *PERSON_HEADER,
-    "月例積立額",
-    "夏季一時金積立額",
-    "年末一時金積立額",
-    "残高",
-]
-CHANGES_HEADER = ["帳票", "作成基準日", *PERSON_HEADER, "変更区分", "変更前積立額", "変更後積立額"]
-
+# The PDF headings: messages, written in the language of the download.
 PERSON_COLUMNS = [
     ListColumn("No", 10, "right"),
-    ListColumn("職員番号", 20),
-    ListColumn("カナ氏名", 34),
-    ListColumn("漢字氏名", 28),
-    ListColumn("種類", 10, "center"),
+    ListColumn(_("職員番号"), 20),
+    ListColumn(_("カナ氏名"), 34),
+    ListColumn(_("漢字氏名"), 28),
+    ListColumn(_("種類"), 10, "center", lambda kind: label_of(SAVINGS_KINDS, kind)),
 ]
 DETAIL_COLUMNS = [
     *PERSON_COLUMNS,
-    ListColumn("月例", 20, "right", amount),
-    ListColumn("夏季一時金", 20, "right", amount),
-    ListColumn("年末一時金", 20, "right", amount),
-    ListColumn("残高", 24, "right", amount),
+    ListColumn(_("月例"), 20, "right", amount),
+    ListColumn(_("夏季一時金"), 20, "right", amount),
+    ListColumn(_("年末一時金"), 20, "right", amount),
+    ListColumn(_("残高"), 24, "right", amount),
 ]
 CHANGE_COLUMNS = [
     *PERSON_COLUMNS,
-    ListColumn("変更区分", 16, "center"),
-    ListColumn("変更前積立額", 24, "right", amount),
-    ListColumn("変更後積立額", 24, "right", amount),
+    ListColumn(_("変更区分"), 16, "center", lambda kind: label_of(CHANGE_KINDS, kind)),
+    ListColumn(_("変更前積立額"), 24, "right", amount),
+    ListColumn(_("変更後積立額"), 24, "right", amount),
 ]
 
 
 def _header(context: OutputContext, title: str, run: ZaikeiRun) -> ListHeader:
-    return group_header(context, f"{title}　{run.document_name}", basis_date=run.basis_date)
+    heading = _("${title}　${batch}", title=title, batch=run.document_name)
+    return group_header(context, heading, basis_date=run.basis_date)
 
 
 def _details(context: OutputContext, run: ZaikeiRun) -> Iterator[ZaikeiDetail]:
@@ -76,11 +80,11 @@ def details_pdf(context: OutputContext) -> IO[bytes]:
         for n, d in enumerate(_details(context, run), 1)
     )
     totals = [
-        ("合計件数", f"{count:,}件"),
-        ("月例積立額合計", f"{monthly:,}円"),
-        ("夏季一時金積立額合計", f"{summer:,}円"),
-        ("年末一時金積立額合計", f"{winter:,}円"),
-        ("残高合計", f"{balance:,}円"),
+        (_("合計件数"), count_total(count)),
+        (_("月例積立額合計"), yen_total(monthly)),
+        (_("夏季一時金積立額合計"), yen_total(summer)),
+        (_("年末一時金積立額合計"), yen_total(winter)),
+        (_("残高合計"), yen_total(balance)),
     ]
     header = _header(context, DETAILS_TITLE, run)
     return list_pdf(header, DETAIL_COLUMNS, rows, row_count=count, totals=totals)
@@ -95,9 +99,9 @@ def changes_pdf(context: OutputContext) -> IO[bytes]:
         for n, c in enumerate(_changes(context, run), 1)
     )
     totals = [
-        ("合計件数", f"{count:,}件"),
-        ("変更前積立額合計", f"{before:,}円"),
-        ("変更後積立額合計", f"{after:,}円"),
+        (_("合計件数"), count_total(count)),
+        (_("変更前積立額合計"), yen_total(before)),
+        (_("変更後積立額合計"), yen_total(after)),
     ]
     header = _header(context, CHANGES_TITLE, run)
     return list_pdf(header, CHANGE_COLUMNS, rows, row_count=count, totals=totals)
@@ -127,7 +131,7 @@ def changes_csv(context: OutputContext) -> CsvTable:
 
 OUTPUTS = [
     Output("details-pdf", DETAILS_TITLE, "pdf", details_pdf),
-    Output("changes-pdf", "財形積立変更明細書", "pdf", changes_pdf),
-    Output("details-csv", "財形積立明細データ", "csv", details_csv),
-    Output("changes-csv", "財形積立変更明細データ", "csv", changes_csv),
+    Output("changes-pdf", _("財形積立変更明細書"), "pdf", changes_pdf),
+    Output("details-csv", _("財形積立明細データ"), "csv", details_csv),
+    Output("changes-csv", _("財形積立変更明細データ"), "csv", changes_csv),
 ]

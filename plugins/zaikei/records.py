@@ -9,6 +9,7 @@ from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
 
 from core.batches import Batches
+from core.i18n import _, long_date
 from core.security.tenancy import ScopeSource, scoped_select
 from plugins.zaikei.models import (
     DEPOSIT_DOCUMENTS,
@@ -27,17 +28,21 @@ KEEP_RUNS = 3
 #: the picker offers the 預入依頼書 runs, the ones with lines.
 RUNS = Batches(
     module=CODE,
-    module_name="財形",
+    module_name=_("財形"),
     model=ZaikeiRun,
     key=("document", "basis_date"),
     lines_key="run_id",
-    not_loaded="この作成基準日の財形データが取り込まれていません。",
-    not_found="指定された作成基準日の財形データがありません。",
-    picker_label="作成基準日",
+    not_loaded=_("この作成基準日の財形データが取り込まれていません。"),
+    not_found=_("指定された作成基準日の財形データがありません。"),
+    picker_label=_("作成基準日"),
     param="run",
     value_attribute="id",
-    option=lambda run: f"{run.basis_date:%Y年%m月%d日} {run.document_name}",
-    describe=lambda run: f"{run.basis_date:%Y年%m月%d日} 作成の{run.document_name}",
+    option=lambda run: _(
+        "${date} ${document}", date=long_date(run.basis_date), document=run.document_name
+    ),
+    describe=lambda run: _(
+        "${date} 作成の${document}", date=long_date(run.basis_date), document=run.document_name
+    ),
     newest_first=(ZaikeiRun.basis_date.desc(), ZaikeiRun.document),
     offered=(ZaikeiRun.document.in_(DEPOSIT_DOCUMENTS),),
 )

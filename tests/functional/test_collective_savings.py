@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -25,6 +26,7 @@ from core.db.models import AuditEvent, Contract, DepositGroup, User, UserRestric
 from core.hookspecs import OutputContext
 from core.security.tenancy import UnscopedQuery, scope_values, scoped_select, unscoped
 from core.settings import validate
+from core.web.language import LANGUAGE_COOKIE
 from plugins.collective_savings import outputs, savings
 from plugins.collective_savings.loader import (
     CHANGE_COLUMNS,
@@ -37,6 +39,7 @@ from plugins.collective_savings.loader import (
 from plugins.collective_savings.models import SavingsDetail, SavingsRound
 
 CODE = "collective_savings"
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 PASSWORD = "Passw0rd!"
 SURNAMES = [("髙橋", "ﾀｶﾊｼ"), ("佐藤", "ｻﾄｳ"), ("渡邉", "ﾜﾀﾅﾍﾞ"), ("山﨑", "ﾔﾏｻﾞｷ"), ("鈴木", "ｽｽﾞｷ")]
 GIVEN = [("一郎", "ｲﾁﾛｳ"), ("花子", "ﾊﾅｺ"), ("翔太", "ｼｮｳﾀ"), ("美咲", "ﾐｻｷ")]
@@ -509,3 +512,121 @@ def test_a_user_with_the_module_hidden_sees_no_trace_and_gets_403(app, bank, dbs
         "/output/changes-csv?round=014",
     ):
         general.get(f"/m/collective_savings{path}", status=403)
+
+
+# --- in English (#15 item 3, SPEC 8) -------------------------------------------------------------
+
+
+def pdf_text(response: Any, path: Any) -> str:
+    """The text of a downloaded PDF, as pdftotext lays it out."""
+    path.write_bytes(response.body)
+    return subprocess.run(
+        [_tool("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_an_english_customer_sees_the_module_menu_and_screens_in_english(master):
+    master.set_cookie(LANGUAGE_COOKIE, "en")
+    info = master.get("/info")
+    menu = info.html.select_one("#menu-collective_savings")
+    assert menu is not None
+    assert menu.find_previous_sibling("span").text == "Collective savings"
+    assert [a.text for a in menu.select("a")] == [
+        "Collective savings inquiry",
+        "Collective savings lists (PDF)",
+        "Collective savings data export (CSV)",
+    ]
+    latest = info.html.select_one("#latest-round").text
+    assert latest == "014 特別積立, 2026-10-14 (extra round)"  # the round's name is data
+    for japanese in ("一斉積立", "労金控除", "賃控元帳", "最新受信情報"):
+        assert japanese not in info.text
+
+    page = info.click("Collective savings inquiry")
+    assert page.html.h1.text.strip() == "Collective savings inquiry"
+    assert page.html.select_one("label[for=round]").text == "Savings round"
+    options = [o.text for o in page.html.select("#round option")]
+    assert options == [
+        "014 特別積立 (2026-10-14, extra round)",
+        "013 定例積立 (2026-09-10, regular round)",
+    ]
+    headings = [th.text.strip("▲▼") for th in page.html.select("#details-table thead th")]
+    assert headings == [
+        "No",
+        "Employee number",
+        "Name (kana)",
+        "Name (kanji)",
+        "Branch",
+        "Account number",
+        "Savings amount",
+    ]
+
+    outputs = master.get("/m/collective_savings/outputs?round=014")
+    assert "Round 014: 特別積立 (extra round)" in outputs.text
+    assert outputs.html.select_one("#btn-details-pdf").text == "Collective savings detail list"
+    export = master.get("/m/collective_savings/export?round=014")
+    assert export.html.select_one("#btn-changes-csv").text == "Collective savings changes"
+    assert export.html.select_one("#btn-changes-csv-utf8").text == "Changes"
+    master.get("/m/collective_savings/?round=999").mustcontain(
+        "There is no Collective savings data yet."
+    )
+    master.get("/m/collective_savings/output/details-pdf?round=999", status=422).mustcontain(
+        "There is no collective savings data for the round requested."
+    )
+
+
+def test_an_english_customers_pdfs_have_english_headings_and_the_names_as_written(master, tmp_path):
+    """The PDF follows the language of the request (the cookie here, Accept-Language below); the
+    Japanese font stays, so the names (data) still come out."""
+    master.set_cookie(LANGUAGE_COOKIE, "en")
+    response = master.get("/m/collective_savings/outputs?round=014").click(
+        "Collective savings detail list", href="details-pdf"
+    )
+    disposition = response.headers["Content-Disposition"]
+    assert "Collective%20savings%20detail%20list_" in disposition
+    text = pdf_text(response, tmp_path / "details.pdf")
+    assert "Collective savings detail list: Round 014: 特別積立 (extra round)" in text
+    for heading in ("Employee number", "Name (kana)", "Name (kanji)", "Branch", "Savings amount"):
+        assert heading in text
+    assert "Deposit group 00000001 本部" in text and "Reference date 2026-10-14" in text
+    assert "Page 1 of 3" in text and "Page 3 of 3" in text and "Printed " in text
+    total = sum(1000 * (n % 30 + 1) for n in range(1, 121))
+    assert "Number of lines" in text and "Total savings amount" in text
+    assert f"{total:,} yen" in text
+    number, kana, kanji, _, _ = person(77)
+    line = next(line for line in text.splitlines() if f" {number} " in line)
+    assert kana in line and kanji.split("\u3000")[0] in line
+    for japanese in ("ページ", "合計", "入金グループ", "作成基準日", "印刷日時", "職員番号", "件"):
+        assert japanese not in text
+
+    master.set_cookie(LANGUAGE_COOKIE, "")
+    changes = master.get(
+        "/m/collective_savings/output/changes-pdf?round=014", headers={"Accept-Language": "en"}
+    )
+    text = pdf_text(changes, tmp_path / "changes.pdf")
+    assert "Collective savings change list" in text and "Change type" in text
+    assert "Total amount before" in text and "25,000 yen" in text
+    rows = [line for line in text.splitlines() if person(3)[1] in line]
+    assert rows and " Change " in rows[0]  # 変更区分 変更, in the list's language
+
+
+def test_an_english_customers_csv_stays_in_the_banks_japanese_layout(master):
+    master.set_cookie(LANGUAGE_COOKIE, "en")
+    response = master.get("/m/collective_savings/output/changes-csv?round=014")
+    assert "%E4%B8%80%E6%96%89" in response.headers["Content-Disposition"]  # 一斉… as in Japanese
+    rows = list(csv.reader(io.StringIO(response.body.decode("cp932"))))
+    assert rows[0][:3] == ["回号", "一斉積立名", "職員番号"]
+    assert rows[1] == ["014", "特別積立", *person(1), "変更", "5000", "2000"]
+
+
+def test_the_group_list_and_the_restrictions_name_the_modules_in_english(master):
+    master.set_cookie(LANGUAGE_COOKIE, "en")
+    groups = master.get("/groups")
+    remarks = [tr.select("td")[-1].text for tr in groups.html.select("tbody tr")]
+    assert remarks and all(remark and not JAPANESE.search(remark) for remark in remarks)
+    assert "Collective savings" in " ".join(remarks)
+    new = master.get("/users/new")
+    labels = {span.text for span in new.html.select(".restriction .label, span.label")}
+    assert "Collective savings" in labels
+    choices = {label.text.strip() for label in new.html.select(".choices label")}
+    assert {"Show", "Hide"} <= choices
+    assert not {"表示", "非表示", "閲覧のみ"} & choices

@@ -21,6 +21,7 @@ from core.bank import loaders
 from core.db import get_session_factory
 from core.db.models import Contract, User, UserRestriction
 from core.security.tenancy import unscoped
+from core.web.language import LANGUAGE_COOKIE
 from plugins.zaikei.loader import (
     CHANGE_COLUMNS,
     DETAIL_COLUMNS,
@@ -192,3 +193,63 @@ def test_a_user_with_zaikei_hidden_sees_no_trace_and_gets_403(app, bank, dbsessi
     assert "財形貯蓄事務" not in info.text and "作成基準日" not in info.text
     for path in ("/", "/outputs", "/export", "/output/details-pdf", "/output/details-csv"):
         client.get(f"/m/zaikei{path}", status=403)
+
+
+def test_an_english_customer_sees_zaikei_and_its_pdf_in_english(employer, tmp_path):
+    """#15 item 3, SPEC 8: the menu, the 作成基準日 panel, the inquiry (a 財形種類 in English) and
+    the PDF's headings in English; the names stay as written, the CSV stays Japanese."""
+    client, _ = employer
+    client.set_cookie(LANGUAGE_COOKIE, "en")
+    info = client.get("/info")
+    menu = info.html.select_one("#menu-zaikei")
+    assert menu is not None
+    assert menu.find_previous_sibling("span").text == "Asset-formation savings"
+    assert [a.text for a in menu.select("a")] == [
+        "Asset-formation savings inquiry",
+        "Asset-formation savings statements (PDF)",
+        "Asset-formation savings data export (CSV)",
+    ]
+    panel = info.html.select_one("#zaikei-basis-dates")
+    assert panel is not None and panel.caption.text == "Reference date"
+    assert [th.text for th in panel.select("th")] == [
+        "Deposit requests",
+        "Member balance list",
+        "Monthly",
+        "Summer bonus",
+        "Year-end bonus",
+    ]
+    assert "are not shown if you have no contract for them" in info.text
+
+    page = info.click("Asset-formation savings inquiry")
+    options = [o.text.strip() for o in page.html.select("#run option")]
+    assert options[0] == "2026-10-20 Deposit request (monthly)"
+    first = page.html.select_one("#details-table tbody tr").select("td")
+    assert [cell.text for cell in first[1:5]] == [*person(1), "general"]
+
+    outputs = client.get("/m/zaikei/outputs")
+    assert "Deposit request (monthly) of 2026-10-20" in outputs.text
+    response = outputs.click("Asset-formation savings statement", href="details-pdf")
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("pdftotext is missing (poppler-utils)")
+        pytest.skip("pdftotext is not installed (apt-get install poppler-utils)")
+    path = tmp_path / "zaikei.pdf"
+    path.write_bytes(response.body)
+    text = subprocess.run(
+        [tool, "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Asset-formation savings statement: Deposit request (monthly)" in text
+    assert "株式会社デモ商事" in text and "Reference date 2026-10-20" in text
+    for heading in ("Employee number", "Kind", "Monthly", "Summer bonus", "Balance"):
+        assert heading in text
+    assert "ｻﾄｳ ﾊﾅｺ" in text and "Number of lines" in text and "Total balance" in text
+    line = next(line for line in text.splitlines() if " 000001 " in line)
+    assert "general" in line and "一般" not in line
+    for japanese in ("財形", "ページ", "合計", "作成基準日", "一般"):
+        assert japanese not in text
+
+    data = client.get("/m/zaikei/output/details-csv")
+    rows = list(csv.reader(io.StringIO(data.body.decode("cp932"))))
+    assert rows[0][:4] == ["帳票", "作成基準日", "職員番号", "カナ氏名"]
+    assert rows[1][0] == "預入依頼書（月例）" and rows[1][5] == "一般"

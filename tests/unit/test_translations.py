@@ -5,8 +5,8 @@ What counts as Japanese text: any run of kana, kanji, CJK punctuation (「」、
 forms (（）：～, full-width letters) or the reference mark ※.
 
 What is checked in each customer template (``templates/**.html`` without ``templates/staff``, the
-bank's Japanese-only console, and the mails, ``templates/mail/*.txt``), read with Jinja's own lexer
-so that comments are skipped:
+bank's Japanese-only console; the modules' ``plugins/*/templates/**.html``; the mails,
+``templates/mail/*.txt``), read with Jinja's own lexer so that comments are skipped:
 
 - the template's text (what Jinja writes as it is) holds no Japanese outside ``{% trans %}`` …
   ``{% endtrans %}``;
@@ -19,14 +19,14 @@ Expressions that draw data (``{{ user.name }}``) are not text of the template: t
 whatever the customer or the bank wrote.
 
 In the Python modules of ``core``, ``auth_backends`` and ``plugins`` (read with :mod:`ast`), a string
-literal holding Japanese must be the message of a ``_("…")`` call of :mod:`core.i18n` — a literal,
-so that Babel extracts it — or a docstring; modules that are Japanese by design are listed in
-``JAPANESE_ONLY_MODULES`` with the reason.
+literal holding Japanese must be the message of a ``_("…")`` call of :mod:`core.i18n` (or of a
+``pgettext("context", "…")`` call) — a literal, so that Babel extracts it — or a docstring;
+modules that are Japanese by design are listed in ``JAPANESE_ONLY_MODULES`` with the reason.
 
 Then every message Babel extracts from those templates with ``babel.cfg`` (what ``make messages``
-writes into the catalogue) must have an English translation in ``core/locale/en/LC_MESSAGES/cjs.po``:
-present, not fuzzy, holding no Japanese and the same ``%(name)s`` / ``${name}`` placeholders as
-its msgid.
+writes into the catalogue) must have an English translation in ``core/locale/en/LC_MESSAGES/cjs.po``
+(the entry of its msgctxt, if it has one): present, not fuzzy, holding no Japanese and the same
+``%(name)s`` / ``${name}`` placeholders as its msgid.
 """
 
 from __future__ import annotations
@@ -44,10 +44,13 @@ from jinja2 import Environment
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
+PLUGINS = ROOT / "plugins"
 CATALOGUE = ROOT / "core" / "locale" / "en" / "LC_MESSAGES" / "cjs.po"
 
 JAPANESE = re.compile(r"[\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\u4e00-\u9fff\uff00-\uffef\u203b]+")
 GETTEXT_CALLS = {"_", "gettext", "ngettext", "pgettext"}
+#: The message functions of core.i18n and the position of the message among their arguments.
+MESSAGE_CALLS = {"_": 0, "pgettext": 1}
 PLACEHOLDER = re.compile(r"%\((\w+)\)s|\$\{(\w+)\}")
 PYTHON_PACKAGES = ("core", "auth_backends", "plugins")
 
@@ -65,41 +68,21 @@ JAPANESE_ONLY_MODULES = {
     "core/dataload.py": "the checks of the files the bank loads, read by the bank's staff",
     "plugins/*/demo.py": "the demo's data (names of members and groups)",
     "plugins/*/loader.py": "the checks of the files the bank loads, read by the bank's staff",
-    "plugins/*/records.py": "the fixed layouts of the bank's files",
+    "plugins/*/layouts.py": "the CSV exports keep the bank's Japanese column layout",
     "core/outputs/csvexport.py": "the CSV files keep the bank's Japanese column layout",
     "core/web/language.py": "the header's switch names each language in that language (日本語)",
 }
 
-#: Modules whose messages are being moved into the catalogue (#15, in progress): each leaves the
-#: list when its texts are marked; the list must be empty when #15 closes.
-NOT_YET_TRANSLATED = {
-    "core/batches.py",
-    "core/db/models.py",
-    "core/hookspecs.py",
-    "core/outputs/pdf.py",
-    "core/outputs/pdfstream.py",
-    "core/plugins.py",
-    "plugins/collective_savings/__init__.py",
-    "plugins/collective_savings/models.py",
-    "plugins/collective_savings/outputs.py",
-    "plugins/collective_savings/savings.py",
-    "plugins/collective_savings/views.py",
-    "plugins/rokin_deduction/__init__.py",
-    "plugins/wage_ledger/__init__.py",
-    "plugins/zaikei/__init__.py",
-    "plugins/zaikei/models.py",
-    "plugins/zaikei/outputs.py",
-    "plugins/zaikei/views.py",
-}
-
 
 def customer_templates() -> list[Path]:
-    """Every customer screen template (the staff console's are Japanese-only) and every mail's
-    (all go to customers)."""
+    """Every customer screen template (the staff console's are Japanese-only), the modules' too,
+    and every mail's (all go to customers)."""
     screens = [
         path for path in TEMPLATES.rglob("*.html") if TEMPLATES / "staff" not in path.parents
     ]
-    return sorted([*screens, *(TEMPLATES / "mail").glob("*.txt")])
+    return sorted(
+        [*screens, *PLUGINS.glob("*/templates/**/*.html"), *(TEMPLATES / "mail").glob("*.txt")]
+    )
 
 
 def untranslated_japanese(source: str) -> list[tuple[int, str]]:
@@ -144,23 +127,25 @@ def test_the_scan_finds_what_it_should():
     assert [text for _, text in untranslated_japanese(source)] == ["未翻訳", "（半角）", "太郎"]
 
 
-def extracted_messages() -> dict[str, str]:
-    """msgid → "template:line" of every message Babel extracts from the customer templates."""
+def extracted_messages() -> dict[tuple[str, str | None], str]:
+    """(msgid, msgctxt) → "template:line" of every message Babel extracts from the customer
+    templates and Python modules."""
     with (ROOT / "babel.cfg").open(encoding="utf-8") as config:
         method_map, options_map = parse_mapping_cfg(config)
-    messages: dict[str, str] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
+    messages: dict[tuple[str, str | None], str] = {}
+    for filename, lineno, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map
     ):
         for msgid in message if isinstance(message, tuple) else (message,):
             if msgid:
-                messages.setdefault(msgid, f"{filename}:{lineno}")
+                messages.setdefault((msgid, context), f"{filename}:{lineno}")
     return messages
 
 
 def test_the_mapping_extracts_the_customer_templates_only():
     places = extracted_messages().values()
     assert any(place.startswith("templates/base.html") for place in places)
+    assert any(place.startswith("plugins/zaikei/templates/") for place in places)
     assert not any(place.startswith("templates/staff/") for place in places)
 
 
@@ -169,8 +154,8 @@ def test_every_message_of_the_screens_has_an_english_translation():
         catalogue = read_po(po, locale="en")
     assert not catalogue.fuzzy, "pybabel compile skips a catalogue whose header is fuzzy"
     problems = []
-    for msgid, place in sorted(extracted_messages().items(), key=lambda item: item[1]):
-        entry = catalogue.get(msgid)
+    for (msgid, context), place in sorted(extracted_messages().items(), key=lambda item: item[1]):
+        entry = catalogue.get(msgid, context=context)
         if entry is None or not entry.string:
             problems.append(f"{place}: no English for {msgid!r}")
         elif entry.fuzzy:
@@ -196,21 +181,26 @@ def python_modules() -> list[Path]:
         if not any(
             fnmatch(str(path.relative_to(ROOT)), pattern) for pattern in JAPANESE_ONLY_MODULES
         )
-        and str(path.relative_to(ROOT)) not in NOT_YET_TRANSLATED
     )
 
 
 def japanese_outside_messages(source: str) -> list[tuple[int, str]]:
     """(line, text) of each Japanese literal of ``source`` that is neither a docstring nor the
-    literal message of a ``_()`` call; an f-string or a name given to ``_()`` is reported too."""
+    literal message of a ``_()`` (or ``pgettext()``) call; an f-string or a name given to ``_()``
+    is reported too."""
     tree = ast.parse(source)
     allowed: set[int] = set()
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             allowed.add(id(node.value))  # a docstring, or the docstring of an attribute
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_":
-            message = node.args[0] if node.args else None
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in MESSAGE_CALLS
+        ):
+            position = MESSAGE_CALLS[node.func.id]
+            message = node.args[position] if len(node.args) > position else None
             if isinstance(message, ast.Constant) and isinstance(message.value, str):
                 allowed.add(id(message))
             else:
@@ -238,11 +228,12 @@ def test_the_python_scan_finds_what_it_should():
         'B = "未翻訳"\n'
         'C = _(f"{x}件")\n'
         'D = _("${label}を入力", label=_("ユーザーID"))\n'
+        'E = pgettext("level", "表示")\n'
         'def f():\n    """説明。"""\n    return {"key": "値"}\n'
     )
     assert japanese_outside_messages(source) == [
         (3, "未翻訳"),
         (4, "_() of something other than a literal"),
         (4, "件"),
-        (8, "値"),
+        (9, "値"),
     ]
