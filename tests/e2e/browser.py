@@ -9,9 +9,11 @@
   of the pages watched; :func:`csp_violations_are_seen` proves the watch works;
 - :class:`Accessibility` — axe-core (WCAG 2.0/2.1/2.2 A and AA) and no sideways scrolling on every
   screen a walk reaches; :func:`axe_violations_are_seen` proves the checker works;
-- :class:`Screens` — numbered full-page screenshots in ``var/screenshots/<deployment>/``, each screen
-  checked by axe-core as it is photographed;
-  :func:`export_doc_images` copies some of them to docs/images;
+- :class:`Screens` — numbered full-page screenshots in ``var/screens/<language>/<width>/``, at a
+  desktop's and a phone's width, each screen checked by axe-core at each; on an English walk each
+  screen's text is read for Japanese (:func:`japanese_on`, :data:`UNTRANSLATED_SOURCES`,
+  :func:`until_translated`); :func:`export_doc_images` copies some of them to docs/images;
+- :class:`Language` — what a screen shows for a catalogue message in the walk's language;
 - :class:`Laps` — seconds per part of a walk;
 - :func:`screen`, :func:`heading` — the screen ID and the title a page must show;
 - :func:`certificate_came_through_tls` — the logged-in requests carried a verified certificate;
@@ -23,8 +25,11 @@ pytest imports the test modules of this folder with the folder on ``sys.path`` (
 
 from __future__ import annotations
 
+import ast
 import base64
 import contextlib
+import functools
+import gettext
 import hashlib
 import os
 import re
@@ -32,7 +37,8 @@ import shutil
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,7 +49,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 CHROMIUM = Path(os.environ.get("CJS_CHROMIUM", "/usr/bin/chromium"))
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "var" / "screenshots"
+SCREENS = ROOT / "var" / "screens"
+LOCALE_DIR = ROOT / "core" / "locale"
 DOC_IMAGES_DIR = ROOT / "docs" / "images"
 VIEWPORT = {"width": 1024, "height": 768}
 #: A phone held upright (CSS pixels): the customer walk runs at this size too (#15).
@@ -247,34 +254,328 @@ def axe_violations_are_seen(context: Any) -> None:
     page.close()
 
 
-class Screens:
-    """Numbered screenshots of one run in var/screenshots/<deployment>/: ``<prefix>NN-name.png``;
-    each screen photographed is also checked by axe-core (``.accessibility``, whose
-    :meth:`Accessibility.assert_no_violations` ends every walk).
+#: The widths every customer screen is photographed at (#15): a desktop window, a phone held upright.
+WIDTHS = {"desktop": VIEWPORT, "phone": PHONE["viewport"]}
+#: What the browser of each language sends as Accept-Language (Playwright's ``locale``).
+BROWSER_LOCALES = {"ja": "ja-JP", "en": "en-GB"}
 
-    Starting a run removes the previous run's ``<prefix>NN-*.png`` only, so the walks of several
-    tests (each with its own prefix) share the folder.
+
+class Language:
+    """The language a walk runs in (SPEC 8): ``ja`` or ``en``; calling it gives what a screen shows.
+
+    ``t("ユーザーID ${id} の電子証明書を発行します。", id="master01")`` is the catalogue's
+    translation of that msgid (core/locale/<code>/LC_MESSAGES/cjs.mo, the one the app reads), its
+    ``${name}`` (Python) or ``%(name)s`` (templates) placeholders filled in; in Japanese, the msgid
+    itself. A msgid the catalogue lacks comes back unchanged, as the app shows it: the check of
+    :meth:`Screens.__call__` then finds its Japanese on the English screen.
     """
 
-    def __init__(self, folder: Path, prefix: str = "") -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob(f"{prefix}[0-9][0-9]-*.png"):
-            old.unlink()
-        self.folder = folder
+    def __init__(self, code: str) -> None:
+        assert code in BROWSER_LOCALES, code
+        self.code = code
+        self.locale = BROWSER_LOCALES[code]
+        if code == "ja":
+            self.catalogue: gettext.NullTranslations = gettext.NullTranslations()
+        else:
+            self.catalogue = gettext.translation("cjs", LOCALE_DIR, languages=[code])
+
+    def __repr__(self) -> str:
+        return f"Language({self.code!r})"
+
+    def pattern(self, msgid: str) -> re.Pattern[str]:
+        """What a screen shows for ``msgid`` whatever its placeholders hold."""
+        text = self.catalogue.gettext(msgid)
+        parts = re.split(r"\$\{\w+\}|%\(\w+\)s", text)
+        return re.compile(".+?".join(map(re.escape, parts)))
+
+    def __call__(self, msgid: str, **values: Any) -> str:
+        text = self.catalogue.gettext(msgid)
+        text = PYTHON_PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), text)
+        return text % values if values and "%(" in text else text
+
+
+JAPANESE_LANGUAGE = Language("ja")
+PYTHON_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+#: Japanese script: kana, kanji, CJK punctuation (、。「」 and the ideographic space), full-width
+#: forms (（）：～) and the reference mark ※ (as tests/unit/test_translations.py reads it).
+JAPANESE_TEXT = re.compile(
+    r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u203b]+"
+)
+#: Every text of the page a reader meets: the title, the body's text (hidden parts too: a closed
+#: submenu, the software keyboard) and the names and hints in attributes; not what is marked
+#: ``lang="ja"`` (the language switch's 日本語), nor the elements ``selectors`` name as data.
+PAGE_TEXTS = """selectors => {
+  const skipped = el => (el.closest('[lang]')?.getAttribute('lang') || '').startsWith('ja')
+    || (selectors && el.closest(selectors) !== null);
+  const texts = [document.title];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (parent && !skipped(parent) && !parent.closest('script, style, template')) {
+      texts.push(node.data);
+    }
+  }
+  for (const el of document.body.querySelectorAll('[aria-label], [title], [alt], [placeholder], input')) {
+    if (skipped(el)) continue;
+    for (const name of ['aria-label', 'title', 'alt', 'placeholder']) texts.push(el.getAttribute(name) || '');
+    if (el.matches('input[type=submit], input[type=button], input[type=reset]')) texts.push(el.value);
+  }
+  return texts;
+}"""
+
+#: What English screens may still show in Japanese on this branch: where it is written (a module,
+#: or a folder of modules and templates, not yet in the catalogue) → why. An English walk names the
+#: ones it meets (``Screens(pending=…)``, :func:`until_translated`); each leaves as its translation
+#: lands. A screen's Japanese is matched against them as :func:`take_pending` tells.
+UNTRANSLATED_SOURCES = {
+    "core/timefmt.py": "dates read 2026年01月05日 (core/timefmt.py) until branch mail lands",
+    "core/hours.py": "the footer's opening hours (core/hours.py) are not in the catalogue yet",
+    "core/web/software_keyboard.py": (
+        "the software keyboard's key names (core/web/software_keyboard.py) are not in the"
+        " catalogue yet"
+    ),
+    "core/bank/schedules.py": (
+        "the schedule's cycles 月例/夏季一時金/年末一時金 (core/bank/schedules.py) are not in the"
+        " catalogue yet"
+    ),
+    "core/db/models.py": (
+        "the contract kinds 会員/事業主 of 権限 (core/db/models.py) until branch modules lands"
+    ),
+    "core/hookspecs.py": (
+        "the restriction levels 表示/非表示/閲覧のみ (core/hookspecs.py) until branch modules lands"
+    ),
+    "core/batches.py": "the modules' screens (core/batches.py) until branch modules lands",
+    "plugins": "the modules' names, menus and screens (plugins/) until branch modules lands",
+    "core/plugins.py": "DC590101's 備考 (core/plugins.py) until branch modules lands",
+}
+_WEEKDAY = "[月火水木金土日]"
+_CLOSED = r"(?:祝休日|年末年始|\d{1,2}月\d{1,2}日)"
+#: The Japanese of a source as a pattern, where its words (single kanji) would match too much.
+SOURCE_PATTERNS = {
+    "core/hours.py": rf"{_WEEKDAY}(?:[～・]{_WEEKDAY})*曜日|{_CLOSED}(?:・{_CLOSED})*",
+    "core/timefmt.py": r"\d{4}年\d{1,2}月(?:\d{1,2}日)?",
+}
+#: Files of the folders above that hold data (the demo's names), not texts of a screen.
+NOT_SOURCES = ("demo.py",)
+
+
+@functools.cache
+def source_words(pattern: str) -> frozenset[str]:
+    """The runs of Japanese written in ``pattern``, a module or a folder of modules and templates
+    (its data files left out: :data:`NOT_SOURCES`): in a module, those of its string literals (not
+    its docstrings); in a template, all."""
+    paths = (
+        [ROOT / pattern]
+        if (ROOT / pattern).is_file()
+        else [
+            path
+            for glob in (f"{pattern}/**/*.py", f"{pattern}/**/*.html")
+            for path in ROOT.glob(glob)
+            if path.name not in NOT_SOURCES
+        ]
+    )
+    words: set[str] = set()
+    for path in paths:
+        source = path.read_text(encoding="utf-8")
+        if path.suffix != ".py":
+            words.update(JAPANESE_TEXT.findall(source))
+            continue
+        tree = ast.parse(source)
+        docstrings = {
+            id(node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+            ):
+                words.update(JAPANESE_TEXT.findall(node.value))
+    return frozenset(words)
+
+
+def take_pending(text: str, pending: Iterable[str]) -> tuple[str, list[str]]:
+    """``text`` without what the ``pending`` sources write in Japanese, and those it held: first
+    the :data:`SOURCE_PATTERNS` (dates, opening hours), then all the other sources' words at once,
+    the longest first, each word counting for every source that writes it."""
+    seen: set[str] = set()
+    owners: dict[str, list[str]] = {}
+    for source in pending:
+        if source in SOURCE_PATTERNS:
+            text, count = re.subn(SOURCE_PATTERNS[source], " ", text)
+            if count:
+                seen.add(source)
+        else:
+            for word in source_words(source):
+                owners.setdefault(word, []).append(source)
+    if owners:
+        words = sorted(owners, key=len, reverse=True)
+
+        def take(match: re.Match[str]) -> str:
+            seen.update(owners[match.group(0)])
+            return " "
+
+        text = re.sub("|".join(map(re.escape, words)), take, text)
+    return text, [source for source in pending if source in seen]
+
+
+@dataclass
+class Reading:
+    """The Japanese left on an English screen: ``unexpected`` runs (with a few characters around
+    them), and the ``pending`` sources whose words it shows."""
+
+    unexpected: list[str]
+    pending: list[str]
+
+
+def japanese_on(
+    page: Any,
+    data: Iterable[str] = (),
+    data_selectors: str = "",
+    pending: Iterable[str] = (),
+) -> Reading:
+    """Read the Japanese a page shows once ``data`` (names of people, companies, groups…) and the
+    elements of ``data_selectors`` (lists of data) are taken out: the words of ``pending`` sources
+    (:func:`source_words`) are told apart from the rest."""
+    text = "\n".join(page.evaluate(PAGE_TEXTS, data_selectors or None))
+    for item in sorted(data, key=len, reverse=True):
+        text = text.replace(item, " ")
+    text, seen = take_pending(text, sorted(pending, key=list(UNTRANSLATED_SOURCES).index))
+    unexpected: list[str] = []
+    for match in JAPANESE_TEXT.finditer(text):
+        around = " ".join(text[max(0, match.start() - 12) : match.end() + 12].split())
+        if around not in unexpected:
+            unexpected.append(around)
+    return Reading(unexpected, seen)
+
+
+class UntranslatedText(AssertionError):
+    """English screens still show Japanese from sources another branch is translating (the walk's
+    ``pytest.mark.xfail(raises=UntranslatedText, strict=True)``: :func:`until_translated`)."""
+
+
+def until_translated(pending: Iterable[str]) -> list[Any]:
+    """The marks of an English walk whose screens show the Japanese of ``pending`` sources (keys
+    of :data:`UNTRANSLATED_SOURCES`): expected to fail on exactly that, and to fail for real
+    (XPASS, strict) once the translations land."""
+    reasons = [UNTRANSLATED_SOURCES[source] for source in pending]
+    if not reasons:
+        return []
+    return [pytest.mark.xfail(raises=UntranslatedText, strict=True, reason="; ".join(reasons))]
+
+
+class Screens:
+    """Every screen a walk photographs, in ``var/screens/<language>/<width>/<prefix>NN-name.png``,
+    at each of ``widths`` (the walk's own window first, then the others by resizing it, then back);
+    with ``save=False`` (a walk whose screens another run photographs already, e.g. behind nginx)
+    nothing is written and only the walk's own window is checked.
+
+    Each screen is checked by axe-core at each width (``.accessibility``). On an English walk each
+    screen must show no Japanese but ``data``, the elements of ``data_selectors`` and what is marked
+    ``lang="ja"`` (:func:`japanese_on`), save the words of the ``pending`` sources
+    (:data:`UNTRANSLATED_SOURCES`) the walk expects to meet. :meth:`finish` ends every walk with
+    both verdicts.
+
+    Starting a run removes the previous run's ``<prefix>NN-*.png`` only, so the walks of several
+    tests (each with its own prefix) share the folders.
+    """
+
+    def __init__(
+        self,
+        prefix: str = "",
+        language: Language = JAPANESE_LANGUAGE,
+        *,
+        widths: Iterable[str] = tuple(WIDTHS),
+        save: bool = True,
+        data: Iterable[str] = (),
+        data_selectors: str = "",
+        pending: Iterable[str] = (),
+    ) -> None:
         self.prefix = prefix
-        self.paths: dict[str, Path] = {}
+        self.language = language
+        self.widths = tuple(widths)
+        self.save = save
+        self.data = tuple(data)
+        self.data_selectors = data_selectors
+        self.pending = tuple(pending)
+        assert set(self.pending) <= set(UNTRANSLATED_SOURCES), self.pending
+        self.folders = {width: SCREENS / language.code / width for width in self.widths}
+        if save:
+            for folder in self.folders.values():
+                folder.mkdir(parents=True, exist_ok=True)
+                for old in folder.glob(f"{prefix}[0-9][0-9]-*.png"):
+                    old.unlink()
+        self.names: list[str] = []
+        #: The files written, by width then screen name (``paths["desktop"]["top"]``).
+        self.paths: dict[str, dict[str, Path]] = {width: {} for width in self.widths}
         self.accessibility = Accessibility()
+        #: The Japanese read on each English screen, by screen name.
+        self.readings: dict[str, Reading] = {}
+        #: The time spent photographing and checking the screens.
+        self.seconds = 0.0
 
     @property
     def count(self) -> int:
-        return len(self.paths)
+        return len(self.names)
+
+    def __str__(self) -> str:
+        return f"{self.count} screens ({self.seconds:.1f} s photographing and checking them)"
 
     def __call__(self, page: Any, name: str) -> None:
-        assert name not in self.paths, f"screenshot {name!r} taken twice"
-        path = self.folder / f"{self.prefix}{self.count + 1:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        self.paths[name] = path
-        self.accessibility.check(page, name)
+        assert name not in self.names, f"screenshot {name!r} taken twice"
+        self.names.append(name)
+        started = time.monotonic()
+        own = page.viewport_size
+        here = next((w for w, size in WIDTHS.items() if size["width"] == own["width"]), "window")
+        others = [width for width in self.widths if width != here] if self.save else []
+        for width in [here, *others]:
+            if width != here:
+                page.set_viewport_size(WIDTHS[width])
+            if self.save and width in self.widths:
+                path = self.folders[width] / f"{self.prefix}{self.count:02d}-{name}.png"
+                page.screenshot(path=str(path), full_page=True)
+                self.paths[width][name] = path
+            self.accessibility.check(page, f"{name} ({width})" if others else name)
+        if others:
+            page.set_viewport_size(own)
+        if self.language.code != "ja":
+            self.readings[name] = japanese_on(page, self.data, self.data_selectors, self.pending)
+        self.seconds += time.monotonic() - started
+
+    def finish(self) -> None:
+        """End the walk: no axe-core violation (:meth:`Accessibility.assert_no_violations`); on
+        an English walk, no Japanese but the pending sources' on any screen, each pending source
+        met (else: take it off the walk's list), then :class:`UntranslatedText` naming them."""
+        self.accessibility.assert_no_violations()
+        if self.language.code == "ja":
+            return
+        unexpected = {name: r.unexpected for name, r in self.readings.items() if r.unexpected}
+        met = {
+            source: [name for name, r in self.readings.items() if source in r.pending]
+            for source in self.pending
+        }
+        print(
+            f"{self.language.code}: {len(self.readings)} screens read, {len(unexpected)} with"
+            f" Japanese, pending: {', '.join(f'{s} ({len(n)})' for s, n in met.items()) or '-'}"
+        )
+        assert not unexpected, "Japanese on English screens:\n" + "\n".join(
+            f"{name}: {' | '.join(runs[:12])}{' …' if len(runs) > 12 else ''}"
+            for name, runs in unexpected.items()
+        )
+        translated = [source for source, names in met.items() if not names]
+        assert not translated, (
+            f"no screen shows these now, take them off the walk's list: {translated}"
+        )
+        if met:
+            raise UntranslatedText(
+                "English screens showing Japanese of sources not translated yet:\n"
+                + "\n".join(
+                    f"{source} ({UNTRANSLATED_SOURCES[source]}): {', '.join(names)}"
+                    for source, names in met.items()
+                )
+            )
 
 
 def export_doc_images(paths: Mapping[str, Path], names: Mapping[str, str]) -> None:
