@@ -338,6 +338,10 @@ UNTRANSLATED_SOURCES = {
         "the schedule's cycles 月例/夏季一時金/年末一時金 (core/bank/schedules.py) are not in the"
         " catalogue yet"
     ),
+    "core/audit/labels.py": (
+        "the operations' names of 操作ログ照会 (core/audit/labels.py) are not in the catalogue yet"
+    ),
+    "core/web/oplog.py": "操作ログ照会's fields (core/web/oplog.py) are not in the catalogue yet",
     "core/db/models.py": (
         "the contract kinds 会員/事業主 of 権限 (core/db/models.py) until branch modules lands"
     ),
@@ -352,7 +356,8 @@ _WEEKDAY = "[月火水木金土日]"
 _CLOSED = r"(?:祝休日|年末年始|\d{1,2}月\d{1,2}日)"
 #: The Japanese of a source as a pattern, where its words (single kanji) would match too much.
 SOURCE_PATTERNS = {
-    "core/hours.py": rf"{_WEEKDAY}(?:[～・]{_WEEKDAY})*曜日|{_CLOSED}(?:・{_CLOSED})*",
+    # 月～金曜日, 土・日・祝休日, 祝休日・年末年始, 12月31日・1月1日
+    "core/hours.py": rf"(?:{_WEEKDAY}[～・])*(?:{_WEEKDAY}曜日|{_CLOSED}(?:・{_CLOSED})*)",
     "core/timefmt.py": r"\d{4}年\d{1,2}月(?:\d{1,2}日)?",
 }
 #: Files of the folders above that hold data (the demo's names), not texts of a screen.
