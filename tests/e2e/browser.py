@@ -528,22 +528,29 @@ class Screens:
     def __str__(self) -> str:
         return f"{self.count} screens ({self.seconds:.1f} s photographing and checking them)"
 
-    def __call__(self, page: Any, name: str) -> None:
+    def __call__(self, page: Any, name: str, widths: Iterable[str] | None = None) -> None:
+        """Photograph and check the page as it is now, at the walk's widths or at ``widths``
+        (e.g. a printed screen: a desktop's only)."""
         assert name not in self.names, f"screenshot {name!r} taken twice"
         self.names.append(name)
         started = time.monotonic()
+        chosen = tuple(widths or self.widths)
         own = page.viewport_size
         here = next((w for w, size in WIDTHS.items() if size["width"] == own["width"]), "window")
-        others = [width for width in self.widths if width != here] if self.save else []
-        for width in [here, *others]:
+        if not self.save:
+            order = [here]  # the walk's own window, nothing written
+        else:
+            order = [here] if here in chosen else []
+            order += [width for width in chosen if width != here]
+        for width in order:
             if width != here:
                 page.set_viewport_size(WIDTHS[width])
-            if self.save and width in self.widths:
+            if self.save:
                 path = self.folders[width] / f"{self.prefix}{self.count:02d}-{name}.png"
                 page.screenshot(path=str(path), full_page=True)
                 self.paths[width][name] = path
-            self.accessibility.check(page, f"{name} ({width})" if others else name)
-        if others:
+            self.accessibility.check(page, name if order == [here] else f"{name} ({width})")
+        if page.viewport_size != own:
             page.set_viewport_size(own)
         if self.language.code != "ja":
             self.readings[name] = japanese_on(page, self.data, self.data_selectors, self.pending)

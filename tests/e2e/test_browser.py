@@ -6,8 +6,8 @@ on each deployment (``deployment`` fixture: the app served directly by cheroot, 
 1. without a client certificate (first browser context): the top page DC581101 (ログイン refused with
    the explanation, AUTH-5) → マスターユーザーの初期登録 → DC583101 → DC584101 → the result (password
    masked) → 電子証明書発行 → DC586101 → the code screen, the code read from the mail the SMTP server
-   received (AUTH-3) → 発行 → 電子証明書発行結果, whose ``Refresh`` header starts the download by itself
-   (FLOW-2): the ``<userID><YYYYMMDDhhmmss>.p12`` is saved (CERT-3);
+   received (AUTH-3) → 発行 → 電子証明書発行中 (its script withheld, as without JavaScript: its 次へ)
+   → 電子証明書発行結果, whose ``Refresh`` header starts the download by itself (FLOW-2): the ``<userID><YYYYMMDDhhmmss>.p12`` is saved (CERT-3);
 2. with that ``.p12`` as the client certificate (second context): top page → ログイン → DC582101 →
    DC590101 (a group chosen) → DC671101 (前回ログイン日時, the group in the header) → パスワード変更
    (FLOW-6) → ログアウト (FLOW-7) → ログアウトしました; then a login with the new password shows the
@@ -105,9 +105,9 @@ DOC_IMAGES = {
 
 #: Copied to docs/images for README.md by ``CJS_DOCS_IMAGES=1``: (language, width, screen) → file.
 README_IMAGES = {
-    ("ja", "desktop", "login-password"): "readme-ja-desktop-login.png",
+    ("ja", "desktop", "top"): "readme-ja-desktop-top.png",
     ("en", "desktop", "menu-open"): "readme-en-desktop-menu.png",
-    ("en", "phone", "register-refused"): "readme-en-phone-register.png",
+    ("en", "phone", "login-password"): "readme-en-phone-login.png",
 }
 #: The data the screens show in Japanese whatever the language: the customer's names.
 DATA = (USER_NAME, *GROUP, "本部", "ﾎﾝﾌﾞ", "ﾋｶﾞｼｼﾌﾞ", "デモ労働組合連合会")
@@ -127,6 +127,11 @@ def chromium_browser(deployment: Any, monkeypatch: pytest.MonkeyPatch) -> Iterat
     """Headless Debian Chromium for this deployment (see browser.launch_chromium)."""
     with launch_chromium(deployment, monkeypatch) as chromium:
         yield chromium
+
+
+def _no_script(route: Any) -> None:
+    """Answer a script's request with an empty script (a browser that does not run it)."""
+    route.fulfill(status=200, content_type="text/javascript", body="")
 
 
 # --- The walk ------------------------------------------------------------------------------------
@@ -250,10 +255,19 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     heading(page, t("電子証明書発行"))
     expect(page.locator("main")).to_contain_text(t(ISSUE_CONFIRM, id=USER_ID))
     shot(page, "issue-confirm")
-    # 発行 → 電子証明書発行結果, whose Refresh header fetches /cert/download one second later: the
+    # 発行 → 電子証明書発行中, which moves on by itself (autosubmit.js: the other walks see it do so).
+    # Here the script is withheld, as in a browser without JavaScript, so that the screen stays to
+    # be photographed and its own 次へ moves on.
+    page.route("**/autosubmit.js", _no_script)
+    page.get_by_role("button", name=t("発行")).click()
+    page.wait_for_url("**/cert/issuing")
+    heading(page, t("電子証明書発行中"))
+    shot(page, "issue-issuing")
+    page.unroute("**/autosubmit.js")
+    # 次へ → 電子証明書発行結果, whose Refresh header fetches /cert/download one second later: the
     # browser starts the download by itself, the result page stays on screen.
     with page.expect_download(timeout=15_000) as download_info:
-        page.get_by_role("button", name=t("発行")).click()
+        page.get_by_role("button", name=t("次へ")).click()
         page.wait_for_url("**/cert/result")
         heading(page, t("電子証明書発行結果"))
         expect(page.locator("main")).to_contain_text(t("電子証明書を発行しました。"))
@@ -330,7 +344,7 @@ def test_a_new_customer_walks_the_manual_in_chromium(
     page.emulate_media(media="print")
     expect(page.locator(".menu-bar")).to_be_hidden()
     expect(page.locator("main table.schedule")).to_be_visible()
-    shot(page, "info-print")
+    shot(page, "info-print", widths=["desktop"])  # printed: a sheet of paper, not a phone
     page.emulate_media(media="screen")
 
     # The menu's headings are disclosure buttons (#15): closed at first, opened from the keyboard.
