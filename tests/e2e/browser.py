@@ -263,11 +263,11 @@ BROWSER_LOCALES = {"ja": "ja-JP", "en": "en-GB"}
 class Language:
     """The language a walk runs in (SPEC 8): ``ja`` or ``en``; calling it gives what a screen shows.
 
-    ``t("ユーザーID ${id} の電子証明書を発行します。", id="master01")`` is the catalogue's
-    translation of that msgid (core/locale/<code>/LC_MESSAGES/cjs.mo, the one the app reads), its
-    ``${name}`` (Python) or ``%(name)s`` (templates) placeholders filled in; in Japanese, the msgid
-    itself. A msgid the catalogue lacks comes back unchanged, as the app shows it: the check of
-    :meth:`Screens.__call__` then finds its Japanese on the English screen.
+    ``t("登録件数：%(count)s件", count=2)`` is the catalogue's translation of that msgid
+    (core/locale/<code>/LC_MESSAGES/cjs.mo, the one the app reads), its ``${name}`` (Python) or
+    ``%(name)s`` (templates) placeholders filled in; in Japanese, the msgid itself. A msgid the
+    catalogue lacks comes back unchanged, as the app shows it: :meth:`Screens.finish` then finds
+    its Japanese on the English screen. :meth:`pattern` matches it whatever its placeholders hold.
     """
 
     def __init__(self, code: str) -> None:
