@@ -9,9 +9,11 @@
   of the pages watched; :func:`csp_violations_are_seen` proves the watch works;
 - :class:`Accessibility` — axe-core (WCAG 2.0/2.1/2.2 A and AA) and no sideways scrolling on every
   screen a walk reaches; :func:`axe_violations_are_seen` proves the checker works;
-- :class:`Screens` — numbered full-page screenshots in ``var/screenshots/<deployment>/``, each screen
-  checked by axe-core as it is photographed;
-  :func:`export_doc_images` copies some of them to docs/images;
+- :class:`Screens` — numbered full-page screenshots in ``var/screens/<language>/<width>/``, at a
+  desktop's and a phone's width, each screen checked by axe-core at each; on an English walk each
+  screen's text is read for Japanese (:func:`japanese_on`); :func:`export_doc_images` copies some
+  of them to docs/images;
+- :class:`Language` — what a screen shows for a catalogue message in the walk's language;
 - :class:`Laps` — seconds per part of a walk;
 - :func:`screen`, :func:`heading` — the screen ID and the title a page must show;
 - :func:`certificate_came_through_tls` — the logged-in requests carried a verified certificate;
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gettext
 import hashlib
 import os
 import re
@@ -32,7 +35,7 @@ import shutil
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,7 +46,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 CHROMIUM = Path(os.environ.get("CJS_CHROMIUM", "/usr/bin/chromium"))
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "var" / "screenshots"
+SCREENS = ROOT / "var" / "screens"
+LOCALE_DIR = ROOT / "core" / "locale"
 DOC_IMAGES_DIR = ROOT / "docs" / "images"
 VIEWPORT = {"width": 1024, "height": 768}
 #: A phone held upright (CSS pixels): the customer walk runs at this size too (#15).
@@ -247,34 +251,186 @@ def axe_violations_are_seen(context: Any) -> None:
     page.close()
 
 
-class Screens:
-    """Numbered screenshots of one run in var/screenshots/<deployment>/: ``<prefix>NN-name.png``;
-    each screen photographed is also checked by axe-core (``.accessibility``, whose
-    :meth:`Accessibility.assert_no_violations` ends every walk).
+#: The widths every customer screen is photographed at (#15): a desktop window, a phone held upright.
+WIDTHS = {"desktop": VIEWPORT, "phone": PHONE["viewport"]}
+#: What the browser of each language sends as Accept-Language (Playwright's ``locale``).
+BROWSER_LOCALES = {"ja": "ja-JP", "en": "en-GB"}
 
-    Starting a run removes the previous run's ``<prefix>NN-*.png`` only, so the walks of several
-    tests (each with its own prefix) share the folder.
+
+class Language:
+    """The language a walk runs in (SPEC 8): ``ja`` or ``en``; calling it gives what a screen shows.
+
+    ``t("登録件数：%(count)s件", count=2)`` is the catalogue's translation of that msgid
+    (core/locale/<code>/LC_MESSAGES/cjs.mo, the one the app reads), its ``${name}`` (Python) or
+    ``%(name)s`` (templates) placeholders filled in; in Japanese, the msgid itself. A msgid the
+    catalogue lacks comes back unchanged, as the app shows it: :meth:`Screens.finish` then finds
+    its Japanese on the English screen. :meth:`pattern` matches it whatever its placeholders hold.
     """
 
-    def __init__(self, folder: Path, prefix: str = "") -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob(f"{prefix}[0-9][0-9]-*.png"):
-            old.unlink()
-        self.folder = folder
+    def __init__(self, code: str) -> None:
+        assert code in BROWSER_LOCALES, code
+        self.code = code
+        self.locale = BROWSER_LOCALES[code]
+        if code == "ja":
+            self.catalogue: gettext.NullTranslations = gettext.NullTranslations()
+        else:
+            self.catalogue = gettext.translation("cjs", LOCALE_DIR, languages=[code])
+
+    def __repr__(self) -> str:
+        return f"Language({self.code!r})"
+
+    def pattern(self, msgid: str) -> re.Pattern[str]:
+        """What a screen shows for ``msgid`` whatever its placeholders hold."""
+        text = self.catalogue.gettext(msgid)
+        parts = re.split(r"\$\{\w+\}|%\(\w+\)s", text)
+        return re.compile(".+?".join(map(re.escape, parts)))
+
+    def __call__(self, msgid: str, **values: Any) -> str:
+        text = self.catalogue.gettext(msgid)
+        text = PYTHON_PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), text)
+        return text % values if values and "%(" in text else text
+
+
+JAPANESE_LANGUAGE = Language("ja")
+PYTHON_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+#: Japanese script: kana, kanji, CJK punctuation (、。「」 and the ideographic space), full-width
+#: forms (（）：～) and the reference mark ※ (as tests/unit/test_translations.py reads it).
+JAPANESE_TEXT = re.compile(
+    r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u203b]+"
+)
+#: Every text of the page a reader meets: the title, the body's text (hidden parts too: a closed
+#: submenu, the software keyboard) and the names and hints in attributes; not what is marked
+#: ``lang="ja"`` (the language switch's 日本語), nor the elements ``selectors`` name as data.
+PAGE_TEXTS = """selectors => {
+  const skipped = el => (el.closest('[lang]')?.getAttribute('lang') || '').startsWith('ja')
+    || (selectors && el.closest(selectors) !== null);
+  const texts = [document.title];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (parent && !skipped(parent) && !parent.closest('script, style, template')) {
+      texts.push(node.data);
+    }
+  }
+  for (const el of document.body.querySelectorAll('[aria-label], [title], [alt], [placeholder], input')) {
+    if (skipped(el)) continue;
+    for (const name of ['aria-label', 'title', 'alt', 'placeholder']) texts.push(el.getAttribute(name) || '');
+    if (el.matches('input[type=submit], input[type=button], input[type=reset]')) texts.push(el.value);
+  }
+  return texts;
+}"""
+
+
+def japanese_on(page: Any, data: Iterable[str] = (), data_selectors: str = "") -> list[str]:
+    """The Japanese a page shows once ``data`` (names of people, companies, groups…) and the
+    elements of ``data_selectors`` (lists of data) are taken out: each run with a few characters
+    around it."""
+    text = "\n".join(page.evaluate(PAGE_TEXTS, data_selectors or None))
+    for item in sorted(data, key=len, reverse=True):
+        text = text.replace(item, " ")
+    unexpected: list[str] = []
+    for match in JAPANESE_TEXT.finditer(text):
+        around = " ".join(text[max(0, match.start() - 12) : match.end() + 12].split())
+        if around not in unexpected:
+            unexpected.append(around)
+    return unexpected
+
+
+class Screens:
+    """Every screen a walk photographs, in ``var/screens/<language>/<width>/<prefix>NN-name.png``,
+    at each of ``widths`` (the walk's own window first, then the others by resizing it, then back);
+    with ``save=False`` (a walk whose screens another run photographs already, e.g. behind nginx)
+    nothing is written and only the walk's own window is checked.
+
+    Each screen is checked by axe-core at each width (``.accessibility``). On an English walk each
+    screen must show no Japanese but ``data``, the elements of ``data_selectors`` and what is marked
+    ``lang="ja"`` (:func:`japanese_on`). :meth:`finish` ends every walk with both verdicts.
+
+    Starting a run removes the previous run's ``<prefix>NN-*.png`` only, so the walks of several
+    tests (each with its own prefix) share the folders.
+    """
+
+    def __init__(
+        self,
+        prefix: str = "",
+        language: Language = JAPANESE_LANGUAGE,
+        *,
+        widths: Iterable[str] = tuple(WIDTHS),
+        save: bool = True,
+        data: Iterable[str] = (),
+        data_selectors: str = "",
+    ) -> None:
         self.prefix = prefix
-        self.paths: dict[str, Path] = {}
+        self.language = language
+        self.widths = tuple(widths)
+        self.save = save
+        self.data = tuple(data)
+        self.data_selectors = data_selectors
+        self.folders = {width: SCREENS / language.code / width for width in self.widths}
+        if save:
+            for folder in self.folders.values():
+                folder.mkdir(parents=True, exist_ok=True)
+                for old in folder.glob(f"{prefix}[0-9][0-9]-*.png"):
+                    old.unlink()
+        self.names: list[str] = []
+        #: The files written, by width then screen name (``paths["desktop"]["top"]``).
+        self.paths: dict[str, dict[str, Path]] = {width: {} for width in self.widths}
         self.accessibility = Accessibility()
+        #: The Japanese read on each English screen, by screen name.
+        self.readings: dict[str, list[str]] = {}
+        #: The time spent photographing and checking the screens.
+        self.seconds = 0.0
 
     @property
     def count(self) -> int:
-        return len(self.paths)
+        return len(self.names)
 
-    def __call__(self, page: Any, name: str) -> None:
-        assert name not in self.paths, f"screenshot {name!r} taken twice"
-        path = self.folder / f"{self.prefix}{self.count + 1:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        self.paths[name] = path
-        self.accessibility.check(page, name)
+    def __str__(self) -> str:
+        return f"{self.count} screens ({self.seconds:.1f} s photographing and checking them)"
+
+    def __call__(self, page: Any, name: str, widths: Iterable[str] | None = None) -> None:
+        """Photograph and check the page as it is now, at the walk's widths or at ``widths``
+        (e.g. a printed screen: a desktop's only)."""
+        assert name not in self.names, f"screenshot {name!r} taken twice"
+        self.names.append(name)
+        started = time.monotonic()
+        chosen = tuple(widths or self.widths)
+        own = page.viewport_size
+        here = next((w for w, size in WIDTHS.items() if size["width"] == own["width"]), "window")
+        if not self.save:
+            order = [here]  # the walk's own window, nothing written
+        else:
+            order = [here] if here in chosen else []
+            order += [width for width in chosen if width != here]
+        for width in order:
+            if width != here:
+                page.set_viewport_size(WIDTHS[width])
+            if self.save:
+                path = self.folders[width] / f"{self.prefix}{self.count:02d}-{name}.png"
+                page.screenshot(path=str(path), full_page=True)
+                self.paths[width][name] = path
+            self.accessibility.check(page, name if order == [here] else f"{name} ({width})")
+        if page.viewport_size != own:
+            page.set_viewport_size(own)
+        if self.language.code != "ja":
+            self.readings[name] = japanese_on(page, self.data, self.data_selectors)
+        self.seconds += time.monotonic() - started
+
+    def finish(self) -> None:
+        """End the walk: no axe-core violation (:meth:`Accessibility.assert_no_violations`); on
+        an English walk, no Japanese on any screen but the customers' data."""
+        self.accessibility.assert_no_violations()
+        if self.language.code == "ja":
+            return
+        unexpected = {name: runs for name, runs in self.readings.items() if runs}
+        print(
+            f"{self.language.code}: {len(self.readings)} screens read, {len(unexpected)} with"
+            " Japanese"
+        )
+        assert not unexpected, "Japanese on English screens:\n" + "\n".join(
+            f"{name}: {' | '.join(runs[:12])}{' …' if len(runs) > 12 else ''}"
+            for name, runs in unexpected.items()
+        )
 
 
 def export_doc_images(paths: Mapping[str, Path], names: Mapping[str, str]) -> None:

@@ -91,7 +91,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 DEMO_BANK_FILE = ROOT / "demo" / "bank.toml"
 LOOPBACK = "127.0.0.1"
-CODE_PATTERN = re.compile(r"認証コード[：:]\s*(\d{6})")
+CODE_PATTERN = re.compile(r"(?:認証コード[：:]|Authentication code:)\s*(\d{6})")
 MODES = [pytest.param("direct", id="direct"), pytest.param("nginx", id="nginx")]
 
 
