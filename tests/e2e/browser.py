@@ -177,6 +177,21 @@ class Laps:
         return f"{self.last - self.start:.1f} s ({parts})"
 
 
+#: The innermost elements that reach beyond the window's right edge, as ``tag#id.class`` (at most 5).
+BEYOND_THE_WINDOW = """() => {
+  const out = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.getBoundingClientRect().right <= window.innerWidth + 0.5) continue;
+    if ([...el.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 0.5)) continue;
+    if (el.closest('[tabindex="0"][role=region]')) continue;
+    out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+             (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : ''));
+    if (out.length === 5) break;
+  }
+  return out.join(', ') || '-';
+}"""
+
+
 class Accessibility:
     """axe-core's verdict on every screen a walk reaches: WCAG 2.0, 2.1 and 2.2, levels A and AA
     (ACC-8, #15). The axe-core of ``axe-playwright-python`` is evaluated in the page through the
@@ -211,19 +226,34 @@ class Accessibility:
         )
         where = f"{name} [{' '.join(str(label).split())}] {page.url}"
         self.screens.append(where)
-        # WCAG 1.4.10 Reflow, which axe-core cannot judge: the page never scrolls sideways.
-        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-        if widths[0] > widths[1]:
-            self.violations.append(
-                f"reflow (serious) on {where}: the page is {widths[0]} px wide in a"
-                f" {widths[1]} px window — content must fit without horizontal scrolling"
-            )
+        self.check_reflow(page, where)
         for violation in results["violations"]:
             targets = "; ".join(" ".join(node["target"]) for node in violation["nodes"])
             self.violations.append(
                 f"{violation['id']} ({violation['impact']}) on {where}: {targets}"
                 f" — {violation['help']}"
             )
+
+    def check_reflow(self, page: Any, where: str) -> None:
+        """WCAG 1.4.10 Reflow, which axe-core cannot judge: the page never scrolls sideways (wide
+        tables scroll inside their own keyboard-reachable region)."""
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        if widths[0] > widths[1]:
+            self.violations.append(
+                f"reflow (serious) on {where}: the page is {widths[0]} px wide in a"
+                f" {widths[1]} px window — content must fit without horizontal scrolling;"
+                f" beyond the window: {page.evaluate(BEYOND_THE_WINDOW)}"
+            )
+
+    def check_zoomed(self, page: Any, name: str) -> None:
+        """The page as a browser zoomed to 400 % shows it in a 1280 px window (WCAG 1.4.10's
+        320 CSS px; 200 % zoom, 640 px, lies between it and the desktop): nothing lost sideways."""
+        own = page.viewport_size
+        page.set_viewport_size(ZOOMED)
+        try:
+            self.check_reflow(page, f"{name} at {ZOOMED['width']} px (zoomed) {page.url}")
+        finally:
+            page.set_viewport_size(own)
 
     @property
     def summary(self) -> str:
@@ -253,6 +283,8 @@ def axe_violations_are_seen(context: Any) -> None:
 
 #: The widths every customer screen is photographed at (#15): a desktop window, a phone held upright.
 WIDTHS = {"desktop": VIEWPORT, "phone": PHONE["viewport"]}
+#: A 1280×1024 window zoomed to 400 % (WCAG 1.4.10 Reflow): checked, not photographed.
+ZOOMED = {"width": 320, "height": 256}
 #: What the browser of each language sends as Accept-Language (Playwright's ``locale``).
 BROWSER_LOCALES = {"ja": "ja-JP", "en": "en-GB"}
 
@@ -412,6 +444,8 @@ class Screens:
             self.accessibility.check(page, name if order == [here] else f"{name} ({width})")
         if page.viewport_size != own:
             page.set_viewport_size(own)
+        if self.save:
+            self.accessibility.check_zoomed(page, name)
         if self.language.code != "ja":
             self.readings[name] = japanese_on(page, self.data, self.data_selectors)
         self.seconds += time.monotonic() - started
