@@ -18,7 +18,6 @@ the Python modules named in babel.cfg into the ``cjs`` catalogue (``make message
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,16 +63,6 @@ def pgettext(context: str, msgid: str, /, **values: Any) -> Message:
     """:func:`_` for a ``msgid`` the catalogue holds more than once, told apart by ``context``
     (Babel extracts it with its msgctxt): ``pgettext("restriction level", "表示")``."""
     return Message(msgid, values, context)
-
-
-def long_date(value: dt.date) -> Message:
-    """A date as the lists and pickers write it: ``2026年01月05日``, in English ``2026-01-05``."""
-    return _(
-        "${year}年${month}月${day}日",
-        year=str(value.year),
-        month=f"{value.month:02d}",
-        day=f"{value.day:02d}",
-    )
 
 
 def translate(localizer: Localizer, text: Any, mapping: Mapping[str, Any] | None = None) -> str:

@@ -58,8 +58,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from core.i18n import DEFAULT_LOCALE, _, long_date
+from core.i18n import DEFAULT_LOCALE, _
 from core.outputs.csvexport import content_disposition
+from core.timefmt import kanji_day
 
 __all__ = [
     "A4",
@@ -488,7 +489,7 @@ class PdfDocument:
 
 def created_label(moment: dt.datetime) -> str:
     """「作成日時 2026年04月01日 09:00」 (a message: the document's language)."""
-    return _("作成日時 ${date} ${time}", date=long_date(moment), time=f"{moment:%H:%M}")
+    return _("作成日時 ${date} ${time}", date=kanji_day(moment), time=f"{moment:%H:%M}")
 
 
 PDF_CONTENT_TYPE = "application/pdf"

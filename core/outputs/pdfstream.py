@@ -35,8 +35,9 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 
 from core.hookspecs import OutputContext
-from core.i18n import DEFAULT_LOCALE, Message, _, long_date
+from core.i18n import DEFAULT_LOCALE, Message, _
 from core.outputs.pdf import GOTHIC, MISSING_GLYPH, font_paths, pdf_language
+from core.timefmt import kanji_day
 
 #: A4 portrait in points.
 A4_SIZE = (595.2756, 841.8898)
@@ -378,7 +379,7 @@ def group_header(context: OutputContext, title: str, basis_date: dt.date) -> Lis
         title=title,
         organisation=group.contract.organisation_name,
         deposit_group=f"{group.group_no} {group.name_kanji}",
-        basis_date=long_date(basis_date),
+        basis_date=kanji_day(basis_date),
         printed_at=context.now,
         translate=context.text,
         language=context.language,
@@ -461,7 +462,7 @@ def write_list_pdf(
     ]
     printed_at = header.printed_at
     printed = translate(
-        _("印刷日時 ${date} ${time}", date=long_date(printed_at), time=f"{printed_at:%H:%M}")
+        _("印刷日時 ${date} ${time}", date=kanji_day(printed_at), time=f"{printed_at:%H:%M}")
     )
     group = translate(_("入金グループ ${group}", group=header.deposit_group))
     basis = translate(_("作成基準日 ${date}", date=header.basis_date))

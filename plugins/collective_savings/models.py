@@ -10,8 +10,9 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.models import Base, UTCDateTime
-from core.i18n import _, long_date
+from core.i18n import _
 from core.security.tenancy import GroupScoped, batch_line_indexes
+from core.timefmt import kanji_day
 
 
 class SavingsRound(GroupScoped, Base):
@@ -36,7 +37,7 @@ class SavingsRound(GroupScoped, Base):
     @property
     def created_label(self) -> str:
         """The creation date as the screens write it (a message: 2026年01月05日)."""
-        return long_date(self.created_on)
+        return kanji_day(self.created_on)
 
 
 class SavingsDetail(GroupScoped, Base):

@@ -10,8 +10,9 @@ from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
 
 from core.batches import Batches
-from core.i18n import _, long_date
+from core.i18n import _
 from core.security.tenancy import ScopeSource, scoped_select
+from core.timefmt import kanji_day
 from plugins.collective_savings.models import SavingsChange, SavingsDetail, SavingsRound
 
 CODE = "collective_savings"
@@ -32,7 +33,7 @@ ROUNDS = Batches(
         "${round_no} ${name}（${date} ${kind}）",
         round_no=r.round_no,
         name=r.name,
-        date=long_date(r.created_on),
+        date=kanji_day(r.created_on),
         kind=r.kind_label,
     ),
     describe=lambda r: _(

@@ -9,8 +9,9 @@ from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
 
 from core.batches import Batches
-from core.i18n import _, long_date
+from core.i18n import _
 from core.security.tenancy import ScopeSource, scoped_select
+from core.timefmt import kanji_day
 from plugins.zaikei.models import (
     DEPOSIT_DOCUMENTS,
     DOCUMENTS,
@@ -38,10 +39,10 @@ RUNS = Batches(
     param="run",
     value_attribute="id",
     option=lambda run: _(
-        "${date} ${document}", date=long_date(run.basis_date), document=run.document_name
+        "${date} ${document}", date=kanji_day(run.basis_date), document=run.document_name
     ),
     describe=lambda run: _(
-        "${date} 作成の${document}", date=long_date(run.basis_date), document=run.document_name
+        "${date} 作成の${document}", date=kanji_day(run.basis_date), document=run.document_name
     ),
     newest_first=(ZaikeiRun.basis_date.desc(), ZaikeiRun.document),
     offered=(ZaikeiRun.document.in_(DEPOSIT_DOCUMENTS),),

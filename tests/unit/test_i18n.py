@@ -9,8 +9,9 @@ from pathlib import Path
 
 from pyramid.i18n import make_localizer
 
-from core.i18n import Message, _, long_date, pgettext, translate
+from core.i18n import Message, _, pgettext, translate
 from core.plugins import listed
+from core.timefmt import kanji_day
 
 LOCALES = str(Path(__file__).resolve().parents[2] / "core" / "locale")
 
@@ -54,7 +55,7 @@ def test_a_word_with_a_context_has_its_own_english():
 
 def test_a_date_and_a_list_of_messages_in_english():
     english = make_localizer("en", [LOCALES])
-    date = long_date(dt.date(2026, 1, 5))
+    date = kanji_day(dt.date(2026, 1, 5))
     assert date == "2026年01月05日" and translate(english, date) == "2026-01-05"
     summary = listed(
         [_("${module}(${options})", module=_("労金控除"), options=_("明細更新")), _("一斉積立")]
