@@ -271,7 +271,8 @@ def test_an_employer_reads_the_zaikei_screen_and_downloads_the_statement(
     shot = Screens("zaikei-", t, data=DATA, data_selectors=DATA_SELECTORS)
     context, page = _logged_in(chromium_browser, deployment, p12, problems, t, group=None)
     dates = page.locator("#zaikei-basis-dates")
-    expect(dates).to_contain_text("2026/10/20")  # 預入依頼書（月例）, the newest of the demo
+    # 預入依頼書（月例）, the newest of the demo, as the manual writes it (001 p.24: 2012年10月16日)
+    expect(dates).to_contain_text(t("${year}年${month}月${day}日", year=2026, month="10", day="20"))
     expect(dates).to_contain_text(t("加入者残高一覧表"))
     shot(page, "info")
     _open_menu(page, t, "財形積立明細照会", menu="財形貯蓄事務")

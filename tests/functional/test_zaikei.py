@@ -122,8 +122,9 @@ def test_the_zaikei_information_screen_shows_each_basis_date(employer):
     _, info = employer
     panel = info.html.select_one("#zaikei-basis-dates")
     assert panel is not None
-    assert "2026/10/20" in panel.text and "加入者残高一覧表" in panel.text
-    assert "2026/09/30" in panel.text and "奨励金" not in panel.text
+    # the dates as 001 p.24 writes them (2012年10月16日)
+    assert "2026年10月20日" in panel.text and "加入者残高一覧表" in panel.text
+    assert "2026年09月30日" in panel.text and "奨励金" not in panel.text
     assert "ご契約がない場合は表示されません" in info.text
 
 
