@@ -18,7 +18,9 @@ the Python modules named in babel.cfg into the ``cjs`` catalogue (``make message
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pyramid.i18n import Localizer, TranslationString, get_localizer, make_localizer
@@ -32,6 +34,8 @@ from pyramid_jinja2.i18n import GetTextWrapper
 DOMAIN = "cjs"
 #: The language of the screens unless a customer asks for another (the staff console's only one).
 DEFAULT_LOCALE = "ja"
+#: The compiled catalogues (``make install`` compiles each ``.po``); the app adds it as ``core:locale``.
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
 
 class Message(str):
@@ -85,6 +89,12 @@ def translate(localizer: Localizer, text: Any, mapping: Mapping[str, Any] | None
 def localize(request: Request, text: Any) -> str:
     """``text`` in ``request``'s language (for what is stored, such as a flashed notice)."""
     return translate(get_localizer(request), text)
+
+
+@functools.cache
+def localizer_for(locale: str) -> Localizer:
+    """The catalogue of ``locale`` where no request is being answered (a mail, a job)."""
+    return make_localizer(locale, [str(LOCALE_DIR)])
 
 
 def headers_localizer(registry: Registry, environ: dict[str, Any]) -> Localizer:

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-from pyramid.i18n import Localizer, make_localizer
+from pyramid.i18n import Localizer
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,7 +55,7 @@ from core.clock import utcnow
 from core.db import get_session_factory
 from core.db.models import OutboxMessage
 from core.hookspecs import MailTemplate
-from core.i18n import DEFAULT_LOCALE, DOMAIN, Message, translate
+from core.i18n import DEFAULT_LOCALE, DOMAIN, Message, localizer_for, translate
 from core.plugins import get_modules
 from core.secrets import keys_for
 from core.settings import SERVICE_NAME, ConfigurationError
@@ -68,8 +68,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "mail"
-#: The catalogues of the mails' languages: the screens' own (``make messages``).
-LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 
 #: The context keys of each of the core's mail templates (docs/emails.md documents them).
 _CORE_KEYS: Mapping[str, frozenset[str]] = {
@@ -147,12 +145,6 @@ class MailConfig:
 # --- rendering ---------------------------------------------------------------------------------
 
 
-@functools.cache
-def _localizer(locale: str) -> Localizer:
-    """The catalogue of ``locale`` (core/locale), the one the screens use; no request needed."""
-    return make_localizer(locale, [str(LOCALE_DIR)])
-
-
 def _in_language(localizer: Localizer, value: Any) -> Any:
     """``value`` in ``localizer``'s language when it is a :class:`~core.i18n.Message`."""
     return translate(localizer, value) if isinstance(value, Message) else value
@@ -162,7 +154,7 @@ def _in_language(localizer: Localizer, value: Any) -> Any:
 def _environment(folder: Path, locale: str) -> jinja2.Environment:
     """The mail templates of ``folder`` written in ``locale``: their ``{% trans %}`` texts, the
     messages of their context and of the format filters (``core.timefmt``) in that language."""
-    localizer = _localizer(locale)
+    localizer = localizer_for(locale)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         extensions=["jinja2.ext.i18n"],
@@ -225,7 +217,7 @@ def render(
     missing = declared.context_keys - set(context)
     if missing:
         raise ValueError(f"mail template {template!r} needs {sorted(missing)[0]!r}")
-    localizer = _localizer(locale)
+    localizer = localizer_for(locale)
     values = {
         **{key: _in_language(localizer, value) for key, value in context.items()},
         "service_name": translate(localizer, SERVICE_NAME),
